@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from .. import patients, schemas
+from ..errors import invalid
+from ..http import json_body, runtime, workspace_id
+from ..pagination import page
+from .guard import require_api_key
+
+bp = Blueprint("patients", __name__)
+bp.before_request(require_api_key)
+
+
+@bp.post("/patients")
+def create_patient():
+    body = json_body(schemas.PATIENT_CREATE)
+    rt, ws = runtime(), workspace_id()
+    with rt.store.tx():  # a rejected create rolls back the sequence number too
+        _, seq = rt.new_id(ws, "pat_")
+        row = patients.create(
+            rt.store,
+            ws,
+            seq=seq,
+            now_ms=rt.now(ws),
+            patient_id=body["patient_id"],
+            email=body.get("email"),
+            name=body.get("name"),
+            metadata=body.get("metadata"),
+        )
+    return patients.render(row)
+
+
+@bp.get("/patients")
+def list_patients():
+    rt, ws = runtime(), workspace_id()
+    where, params = "workspace_id = ?", [ws]
+    for field in ("patient_id", "email"):
+        value = request.args.get(field)
+        if value is not None:
+            where += f" AND {'id' if field == 'patient_id' else 'email'} = ?"
+            params.append(value)
+    return page(
+        rt.store,
+        kind="patients",
+        table="patients",
+        where=where,
+        params=tuple(params),
+        args=request.args,
+        render=patients.render,
+    )
+
+
+@bp.get("/patients/<patient_id>")
+def get_patient(patient_id: str):
+    rt, ws = runtime(), workspace_id()
+    return patients.render_detail(rt.store, ws, patients.get_row(rt.store, ws, patient_id))
+
+
+@bp.put("/patients/<patient_id>")
+def replace_patient(patient_id: str):
+    body = json_body(schemas.PATIENT_REPLACE)
+    if body["patient_id"] != patient_id:
+        raise invalid(
+            "'patient_id' in the body must equal the id in the URL (patient ids are immutable)",
+            "patient_id",
+        )
+    rt, ws = runtime(), workspace_id()
+    row = patients.replace(
+        rt.store,
+        ws,
+        patient_id,
+        email=body.get("email"),
+        name=body.get("name"),
+        metadata=body.get("metadata"),
+    )
+    return patients.render(row)
+
+
+@bp.delete("/patients/<patient_id>")
+def delete_patient(patient_id: str):
+    rt, ws = runtime(), workspace_id()
+    patients.delete(rt.store, ws, patient_id)
+    return {"id": patient_id, "resource_type": "patient", "deleted": True}

@@ -1,0 +1,74 @@
+"""`connect-sim`: serve the simulator and its portals."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import click
+
+from .config import Config
+
+
+def _banner(base_url: str, api_key: str, db: str) -> str:
+    return (
+        f"connect-sim is running\n"
+        f"  base URL : {base_url}\n"
+        f"  API key  : {api_key}   (default workspace)\n"
+        f"  database : {db}\n"
+        f"  OpenAPI  : {base_url}/openapi.json\n"
+        f"\nTry:\n"
+        f"  curl -s {base_url}/health\n"
+        f"  curl -s -X POST {base_url}/patient-sessions \\\n"
+        f"    -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\\n"
+        f"    -d '{{\"patient_id\": \"demo-patient\", \"return_url\": \"http://localhost:3000/done\"}}'\n"
+    )
+
+
+@click.group()
+def main() -> None:
+    """Medblocks Connect simulator."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, show_default=True, type=int)
+@click.option("--db", default=".connect-sim/sim.db", show_default=True, help="SQLite file")
+@click.option("--seed", default=0, show_default=True, type=int, help="default workspace seed")
+@click.option(
+    "--clock",
+    type=click.Choice(["real", "manual"]),
+    default="real",
+    show_default=True,
+    help="clock mode of the default workspace and of new workspaces",
+)
+@click.option("--base-url", default=None, help="public base URL (default http://HOST:PORT)")
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(
+    host: str, port: int, db: str, seed: int, clock: str, base_url: str | None, threads: int
+) -> None:
+    """Serve the Connect API, the control plane and every mock portal from one process."""
+    import waitress
+
+    from .server import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    base = (base_url or f"http://{host}:{port}").rstrip("/")
+    config = Config(
+        db_path=db, base_url=base, default_seed=seed, default_clock=clock, start_ticker=True
+    )
+    rt, wsgi = build(config)
+    click.echo(_banner(base, rt.default_api_key, db))
+
+    def _stop(signum: int, frame: object) -> None:
+        rt.close()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
+    waitress.serve(wsgi, host=host, port=port, threads=threads, ident="connect-sim")
+
+
+if __name__ == "__main__":
+    main()

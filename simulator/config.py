@@ -1,0 +1,23 @@
+"""Configuration passed to the application factory (no global state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Config:
+    db_path: str = ":memory:"
+    base_url: str = "http://127.0.0.1:8700"
+    default_seed: int = 0
+    # Clock mode for the default workspace and for workspaces created without one.
+    default_clock: str = "real"
+    # Fixed API key for the default workspace when it is first created (random otherwise).
+    default_api_key: str | None = None
+    # Background ticker for workspaces whose clock is in `real` mode.
+    start_ticker: bool = False
+    tick_interval: float = 0.2
+    catalog_path: str | None = None
+    # Outbound HTTP timeout in seconds (portals, webhook receivers).
+    http_timeout: float = 5.0
+    max_body_bytes: int = 1024 * 1024

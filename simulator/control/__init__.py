@@ -1,0 +1,12 @@
+"""The control plane under `/_sim`: what the real service lacks (clock, workspaces, faults...)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from . import clock, workspaces
+
+    for module in (workspaces, clock):
+        app.register_blueprint(module.bp)

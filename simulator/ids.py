@@ -1,0 +1,47 @@
+"""Identifiers: prefix + 26-character ULID shape, deterministic from a workspace seed.
+
+A ULID is 48 bits of milliseconds followed by 80 bits of randomness, written
+in Crockford base32. Here the "randomness" is derived from the workspace seed
+and its id sequence number, so the same seed and the same calls give the same
+ids on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid(ms: int, entropy: bytes) -> str:
+    """Encode a 48-bit timestamp and 80 bits of entropy as a 26-character ULID."""
+    value = ((ms & ((1 << 48) - 1)) << 80) | int.from_bytes(entropy[:10], "big")
+    chars = []
+    for _ in range(26):
+        chars.append(CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def seeded_bytes(seed: int, *parts: object, size: int = 32) -> bytes:
+    """Deterministic bytes from a seed and any labels (SHA-256 in counter mode)."""
+    label = ":".join(str(p) for p in (seed, *parts)).encode()
+    out = b""
+    block = 0
+    while len(out) < size:
+        out += hashlib.sha256(label + b"#" + str(block).encode()).digest()
+        block += 1
+    return out[:size]
+
+
+def make_id(prefix: str, seed: int, sequence: int, ms: int) -> str:
+    return prefix + ulid(ms, seeded_bytes(seed, "id", sequence))
+
+
+def seeded_hex(seed: int, sequence: int, label: str, length: int = 32) -> str:
+    return seeded_bytes(seed, label, sequence, size=length).hex()[:length]
+
+
+def is_ulid_shaped(value: str, prefix: str) -> bool:
+    body = value[len(prefix) :] if value.startswith(prefix) else ""
+    return len(body) == 26 and all(c in CROCKFORD for c in body)

@@ -1,0 +1,74 @@
+"""Route the simulator's outbound HTTP to WSGI apps in the same process.
+
+The simulator talks to the portals (and webhook inboxes) over real HTTP with
+`requests`. In tests and benchmarks the same client code can be routed to the
+WSGI apps in-process with the `responses` library: the requests are real
+requests (headers, bodies, redirects are not followed), only the socket is
+skipped.
+
+    rt, wsgi = build(Config(base_url="http://sim.test"))
+    with InProcess(wsgi, rt.base_url):
+        ...
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import responses
+from requests import PreparedRequest
+from werkzeug.test import Client
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _forward(client: Client, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(request.url or "")
+    body = request.body
+    if isinstance(body, str):
+        body = body.encode()
+    resp = client.open(
+        path=parts.path or "/",
+        base_url=f"{parts.scheme}://{parts.netloc}",
+        query_string=parts.query,
+        method=request.method or "GET",
+        headers=[(k, v) for k, v in request.headers.items() if k.lower() != "content-length"],
+        data=body or b"",
+    )
+    headers: dict[str, str] = {}
+    for name, value in resp.headers.items():
+        if name.lower() in ("content-length",):
+            continue
+        headers[name] = value if name not in headers else headers[name] + ", " + value
+    return resp.status_code, headers, resp.get_data()
+
+
+def route(rsps: responses.RequestsMock, base_url: str, wsgi_app: Any) -> None:
+    """Send every request under `base_url` to `wsgi_app`."""
+    client = Client(wsgi_app)
+    pattern = re.compile(re.escape(base_url.rstrip("/")) + r"([/?#].*)?$")
+    for method in METHODS:
+        rsps.add_callback(method, pattern, callback=lambda req: _forward(client, req))
+
+
+class InProcess:
+    """Context manager: route `base_url` to `wsgi_app`, let `passthru` prefixes reach the network."""
+
+    def __init__(self, wsgi_app: Any, base_url: str, passthru: Iterable[str] = ()) -> None:
+        self.wsgi_app = wsgi_app
+        self.base_url = base_url
+        self.passthru = list(passthru)
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+
+    def __enter__(self) -> responses.RequestsMock:
+        self.mock.__enter__()
+        route(self.mock, self.base_url, self.wsgi_app)
+        for prefix in self.passthru:
+            self.mock.add_passthru(prefix)
+        return self.mock
+
+    def __exit__(self, *exc: object) -> None:
+        self.mock.__exit__(*exc)

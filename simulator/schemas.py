@@ -1,0 +1,296 @@
+"""JSON Schemas of the Connect API objects and inputs.
+
+One source for request validation and for the OpenAPI document; response
+schemas are checked against real responses by the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TIMESTAMP = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+METADATA = {"type": "object", "additionalProperties": True}
+CONNECTION_STATUS = ["active", "failed", "expired", "refresh_failed", "disconnected"]
+SESSION_STATUS = ["open", "complete", "expired"]
+
+PATIENT_CREATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["patient_id"],
+    "properties": {
+        "patient_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "email": {"type": "string", "format": "email"},
+        "name": {"type": "string", "maxLength": 200},
+        "metadata": METADATA,
+    },
+}
+
+PATIENT_REPLACE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["patient_id"],
+    "properties": {
+        "patient_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "email": {"type": ["string", "null"], "format": "email"},
+        "name": {"type": ["string", "null"], "maxLength": 200},
+        "metadata": METADATA,
+    },
+}
+
+PATIENT_SESSION_INIT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["patient_id", "return_url"],
+    "properties": {
+        "patient_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "patient_email": {"type": "string", "format": "email"},
+        "patient_name": {"type": "string", "maxLength": 200},
+        "connection_id": {"type": "string", "minLength": 1},
+        "recommended_connection_ids": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "maxItems": 100,
+        },
+        "return_url": {"type": "string", "format": "uri", "maxLength": 2048},
+        "return_button_label": {"type": "string", "minLength": 1, "maxLength": 60},
+        "expires_in": {"type": "integer", "minimum": 60, "maximum": 86400},
+        "metadata": METADATA,
+    },
+}
+
+PATIENT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "resource_type", "email", "name", "metadata", "created_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "resource_type": {"const": "patient"},
+        "email": {"type": ["string", "null"]},
+        "name": {"type": ["string", "null"]},
+        "metadata": METADATA,
+        "created_at": TIMESTAMP,
+    },
+}
+
+PATIENT_CONNECTION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "resource_type",
+        "patient_session_id",
+        "connection_id",
+        "status",
+        "scopes",
+        "failure_code",
+        "failure_at",
+        "created_at",
+        "updated_at",
+    ],
+    "properties": {
+        "id": {"type": ["string", "null"]},
+        "resource_type": {"const": "connection"},
+        "patient_session_id": {"type": ["string", "null"]},
+        "connection_id": {"type": "string"},
+        "status": {"enum": CONNECTION_STATUS},
+        "scopes": {"type": "array", "items": {"type": "string"}},
+        "failure_code": {"type": ["string", "null"]},
+        "failure_at": NULLABLE_TIMESTAMP,
+        "created_at": TIMESTAMP,
+        "updated_at": TIMESTAMP,
+    },
+}
+
+PATIENT_DETAIL: dict[str, Any] = {
+    **PATIENT,
+    "required": [*PATIENT["required"], "connections"],
+    "properties": {
+        **PATIENT["properties"],
+        "connections": {"type": "array", "items": PATIENT_CONNECTION},
+    },
+}
+
+PATIENT_DELETED: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "resource_type", "deleted"],
+    "properties": {
+        "id": {"type": "string"},
+        "resource_type": {"const": "patient"},
+        "deleted": {"const": True},
+    },
+}
+
+SESSION_CONNECTION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "connection_id", "status", "failure_code", "failure_at", "created_at"],
+    "properties": {
+        "id": {"type": ["string", "null"]},
+        "connection_id": {"type": "string"},
+        "status": {"enum": CONNECTION_STATUS},
+        "failure_code": {"type": ["string", "null"]},
+        "failure_at": NULLABLE_TIMESTAMP,
+        "created_at": TIMESTAMP,
+    },
+}
+
+PATIENT_SESSION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "resource_type",
+        "status",
+        "url",
+        "patient_id",
+        "connection_id",
+        "recommended_connection_ids",
+        "return_url",
+        "return_button_label",
+        "connections",
+        "expires_at",
+        "metadata",
+        "created_at",
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "resource_type": {"enum": ["patient_session", "session", "patient_flow"]},
+        "status": {"enum": SESSION_STATUS},
+        "url": {"type": "string", "format": "uri"},
+        "patient_id": {"type": "string"},
+        "connection_id": {"type": ["string", "null"]},
+        "recommended_connection_ids": {"type": ["array", "null"], "items": {"type": "string"}},
+        "return_url": {"type": "string"},
+        "return_button_label": {"type": ["string", "null"]},
+        "connections": {"type": "array", "items": SESSION_CONNECTION},
+        "expires_at": TIMESTAMP,
+        "metadata": METADATA,
+        "created_at": TIMESTAMP,
+    },
+}
+
+FHIR_SOURCE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "resource_type", "name", "type", "fhir_base_url", "logo_url", "portal_url"],
+    "properties": {
+        "id": {"type": "string"},
+        "resource_type": {"const": "fhir_source"},
+        "name": {"type": "string"},
+        "type": {"type": ["string", "null"]},
+        "fhir_base_url": {"type": "string"},
+        "logo_url": {"type": ["string", "null"]},
+        "portal_url": {"type": ["string", "null"]},
+    },
+}
+
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["type", "code", "message", "param", "doc_url", "request_id"],
+            "properties": {
+                "type": {"type": "string"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "doc_url": {"type": "string"},
+                "request_id": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def list_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["resource_type", "data", "has_more", "next_cursor"],
+        "properties": {
+            "resource_type": {"const": "list"},
+            "data": {"type": "array", "items": item},
+            "has_more": {"type": "boolean"},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    }
+
+
+HEALTH: dict[str, Any] = {
+    "type": "object",
+    "required": ["ok", "server_time"],
+    "properties": {"ok": {"const": True}, "server_time": TIMESTAMP},
+}
+
+# -- control plane ------------------------------------------------------------
+
+CLOCK_STATE: dict[str, Any] = {
+    "type": "object",
+    "required": ["mode", "now"],
+    "properties": {"mode": {"enum": ["real", "manual"]}, "now": TIMESTAMP},
+}
+
+CLOCK_RESULT: dict[str, Any] = {
+    "type": "object",
+    "required": ["now", "jobs_run"],
+    "properties": {
+        "now": TIMESTAMP,
+        "jobs_run": {"type": "integer", "minimum": 0},
+        "mode": {"enum": ["real", "manual"]},
+    },
+}
+
+WORKSPACE_CREATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+        "clock": {"enum": ["manual", "real"]},
+        "name": {"type": "string", "maxLength": 200},
+    },
+}
+
+WORKSPACE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "api_key", "seed", "clock"],
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": ["string", "null"]},
+        "api_key": {"type": "string", "pattern": "^mb_sk_sbx_"},
+        "seed": {"type": "integer"},
+        "clock": CLOCK_STATE,
+    },
+}
+
+CLOCK_ADVANCE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["seconds"],
+    "properties": {"seconds": {"type": "number", "minimum": 0, "maximum": 3153600000}},
+}
+
+CLOCK_SET: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["now"],
+    "properties": {"now": {"type": "string", "format": "date-time"}},
+}
+
+CLOCK_RUN_UNTIL_IDLE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"max_seconds": {"type": "number", "minimum": 0, "maximum": 3153600000}},
+}
+
+CLOCK_MODE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["mode"],
+    "properties": {"mode": {"enum": ["real", "manual"]}},
+}

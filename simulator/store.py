@@ -1,0 +1,123 @@
+"""The store: one SQLite database (WAL) behind a small interface.
+
+Every module that keeps state declares its DDL and registers it here; the
+store creates the schema on open. All access goes through `Store.tx()`, which
+serialises writers with one lock, so one connection can be shared by the
+server's threads. Never hold a transaction across outbound HTTP: the peer may
+be served by this same process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_SCHEMAS: list[tuple[str, str]] = []
+
+
+def register_schema(name: str, ddl: str) -> None:
+    """Register DDL (idempotent `CREATE ... IF NOT EXISTS` statements) under a name."""
+    if all(existing != name for existing, _ in _SCHEMAS):
+        _SCHEMAS.append((name, ddl))
+
+
+class Store:
+    """A SQLite database shared by every thread of one process."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            path, check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        with self._lock:
+            if path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=OFF")
+        self.ensure_schema()
+
+    def ensure_schema(self) -> None:
+        with self.tx():
+            for _, ddl in _SCHEMAS:
+                for statement in _split_sql(ddl):
+                    self._conn.execute(statement)
+
+    @contextmanager
+    def tx(self) -> Iterator[Store]:
+        """A transaction (nested calls join the outer one)."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("COMMIT")
+
+    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        with self._lock:
+            self._conn.executemany(sql, rows)
+
+    def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def tables_with_column(self, column: str) -> list[str]:
+        names = [
+            r[0]
+            for r in self.all(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return [
+            name
+            for name in names
+            if any(col[1] == column for col in self.all(f"PRAGMA table_info({name})"))
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _split_sql(ddl: str) -> list[str]:
+    return [part.strip() for part in ddl.split(";") if part.strip()]
+
+
+def dumps(value: Any) -> str:
+    """JSON for a stored column (compact, key order kept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
