@@ -46,8 +46,10 @@ class Catalog:
         base = base_url.rstrip("/")
         sources = []
         for entry in data["sources"]:
-            fill = {k: (v.replace("{base_url}", base) if isinstance(v, str) else v)
-                    for k, v in entry.items()}
+            fill = {
+                k: (v.replace("{base_url}", base) if isinstance(v, str) else v)
+                for k, v in entry.items()
+            }
             sources.append(
                 Source(
                     id=fill["id"],

@@ -22,7 +22,7 @@ def _banner(base_url: str, api_key: str, db: str) -> str:
         f"  curl -s {base_url}/health\n"
         f"  curl -s -X POST {base_url}/patient-sessions \\\n"
         f"    -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\\n"
-        f"    -d '{{\"patient_id\": \"demo-patient\", \"return_url\": \"http://localhost:3000/done\"}}'\n"
+        f'    -d \'{{"patient_id": "demo-patient", "return_url": "http://localhost:3000/done"}}\'\n'
     )
 
 

@@ -83,9 +83,25 @@ def install_error_handling(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected)
 
     @app.after_request
-    def _add_request_id(resp: Response) -> Response:
+    def _finish(resp: Response) -> Response:
         resp.headers["X-Request-Id"] = request_id()
+        run_work_due_now(resp)
         return resp
+
+
+def run_work_due_now(resp: Response) -> None:
+    """Work that a changing request made due at the current instant runs before it answers.
+
+    The clock does not move: a webhook attempt or a pull due "now" happens now,
+    in either clock mode, and the caller sees its effects on its next request.
+    """
+    ws = g.get("workspace_id")
+    if ws is None or request.method in ("GET", "HEAD", "OPTIONS") or resp.status_code >= 500:
+        return
+    try:
+        runtime().scheduler.run_due(ws)
+    except Exception:  # the request itself succeeded; jobs record their own failures
+        log.exception("running due work after %s %s", request.method, request.path)
 
 
 def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -> dict[str, Any]:

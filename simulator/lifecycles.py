@@ -45,8 +45,8 @@ class ConnectionLifecycle(StateMachine):
     abandon = pending.to(expired)
     refresh_fail = active.to(refresh_failed)
     lapse = active.to(expired)
-    disconnect = active.to(disconnected) | refresh_failed.to(disconnected) | expired.to(
-        disconnected
+    disconnect = (
+        active.to(disconnected) | refresh_failed.to(disconnected) | expired.to(disconnected)
     )
 
 

@@ -31,9 +31,7 @@ RESERVED_PREFIXES = ("pat_", "pf_", "ps_", "sess_", "conn_", "fhirsrc_", "wh_", 
 def check_patient_id(value: str, param: str = "patient_id") -> str:
     for prefix in RESERVED_PREFIXES:
         if value.startswith(prefix):
-            raise invalid(
-                f"'{param}' must not start with the reserved prefix '{prefix}'", param
-            )
+            raise invalid(f"'{param}' must not start with the reserved prefix '{prefix}'", param)
     if value != value.strip() or any(ord(c) < 32 for c in value):
         raise invalid(
             f"'{param}' must not have leading or trailing spaces or control characters", param
@@ -130,8 +128,13 @@ def upsert(
     with store.tx():
         if not exists(store, ws_id, patient_id):
             return create(
-                store, ws_id, seq=seq_factory(), now_ms=now_ms, patient_id=patient_id,
-                email=email, name=name,
+                store,
+                ws_id,
+                seq=seq_factory(),
+                now_ms=now_ms,
+                patient_id=patient_id,
+                email=email,
+                name=name,
             )
         if email is not None:
             store.execute(
@@ -152,6 +155,7 @@ def delete(store: Store, ws_id: str, patient_id: str) -> None:
         get_row(store, ws_id, patient_id)
         for table in store.tables_with_column("patient_id"):
             store.execute(
-                f"DELETE FROM {table} WHERE workspace_id = ? AND patient_id = ?", (ws_id, patient_id)
+                f"DELETE FROM {table} WHERE workspace_id = ? AND patient_id = ?",
+                (ws_id, patient_id),
             )
         store.execute("DELETE FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id))

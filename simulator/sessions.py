@@ -59,16 +59,31 @@ class Generation:
 
 GENERATIONS = {
     "C": Generation(
-        "C", "ps_", "patient_session", "patient-sessions", "patient-sessions",
-        "patient_session.completed", "patient_session_id",
+        "C",
+        "ps_",
+        "patient_session",
+        "patient-sessions",
+        "patient-sessions",
+        "patient_session.completed",
+        "patient_session_id",
     ),
     "A": Generation(
-        "A", "sess_", "session", "sessions", "sessions",
-        "patient_session.completed", "session_id",
+        "A",
+        "sess_",
+        "session",
+        "sessions",
+        "sessions",
+        "patient_session.completed",
+        "session_id",
     ),
     "B": Generation(
-        "B", "pf_", "patient_flow", "patient-flows", "patient-flows",
-        "patient_flow.completed", "patient_flow_id",
+        "B",
+        "pf_",
+        "patient_flow",
+        "patient-flows",
+        "patient-flows",
+        "patient_flow.completed",
+        "patient_flow_id",
     ),
 }
 CANONICAL = GENERATIONS["C"]
@@ -138,9 +153,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
         for index, ident in enumerate(recommended):
             source = rt.catalog.get(ident)
             if source is None:
-                raise not_found(
-                    "connection", ident, param=f"recommended_connection_ids.{index}"
-                )
+                raise not_found("connection", ident, param=f"recommended_connection_ids.{index}")
             if source.id not in recommended_ids:
                 recommended_ids.append(source.id)
     check_return_url(body["return_url"])

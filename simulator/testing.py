@@ -1,10 +1,10 @@
 """Helpers for pytest users: an in-process simulator and a small API client.
 
-    from simulator.testing import Sim
-    sim = Sim()                 # in-memory store, manual clock, portals mounted
-    api = sim.api()             # default workspace
-    api.post("/patients", {"patient_id": "p1"}).json
-    sim.advance(api, 60)
+from simulator.testing import Sim
+sim = Sim()                 # in-memory store, manual clock, portals mounted
+api = sim.api()             # default workspace
+api.post("/patients", {"patient_id": "p1"}).json
+sim.advance(api, 60)
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class Api:
     ) -> TestResponse:
         return self.client.post(path, json=body, headers=self._headers(headers))
 
-    def put(self, path: str, body: Any = None, headers: dict[str, str] | None = None) -> TestResponse:
+    def put(
+        self, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> TestResponse:
         return self.client.put(path, json=body, headers=self._headers(headers))
 
     def patch(
