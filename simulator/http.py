@@ -99,7 +99,7 @@ def run_work_due_now(resp: Response) -> None:
     if ws is None or request.method in ("GET", "HEAD", "OPTIONS") or resp.status_code >= 500:
         return
     try:
-        runtime().scheduler.run_due(ws)
+        runtime().scheduler.try_run_due(ws)
     except Exception:  # the request itself succeeded; jobs record their own failures
         log.exception("running due work after %s %s", request.method, request.path)
 

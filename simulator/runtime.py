@@ -104,12 +104,7 @@ class Ticker(threading.Thread):
         ran = 0
         scheduler = self.runtime.scheduler
         for ws_id in workspaces.all_ids(self.runtime.store, clock_mode="real"):
-            lock = scheduler.lock(ws_id)
-            if lock.acquire(blocking=False):
-                try:
-                    ran += scheduler.run_due(ws_id)
-                finally:
-                    lock.release()
+            ran += scheduler.try_run_due(ws_id)
         return ran
 
     def stop(self) -> None:
