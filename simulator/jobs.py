@@ -146,7 +146,24 @@ class Scheduler:
         )
         return None if row is None else _job(row)
 
+    def _claim(self, job: Job) -> bool:
+        """Mark a job running so that a nested runner in this thread does not pick it again."""
+        with self.store.tx():
+            cur = self.store.execute(
+                "UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'pending'", (job.id,)
+            )
+            return cur.rowcount == 1
+
+    def recover(self) -> int:
+        """After a crash, jobs caught running are pending again (at-least-once)."""
+        with self.store.tx():
+            return self.store.execute(
+                "UPDATE jobs SET state = 'pending' WHERE state = 'running'"
+            ).rowcount
+
     def _run_one(self, job: Job) -> None:
+        if not self._claim(job):
+            return
         handler = self.handlers.get(job.kind)
         error: str | None = None
         if handler is None:
@@ -161,7 +178,7 @@ class Scheduler:
         with self.store.tx():
             self.store.execute(
                 "UPDATE jobs SET state = ?, finished_ms = ?, error = ? WHERE id = ?"
-                " AND state = 'pending'",
+                " AND state = 'running'",
                 (
                     "failed" if error else "done",
                     self.clocks.now(job.workspace_id),

@@ -36,6 +36,7 @@ class Runtime:
         self.http = requests.Session()
         self.base_url = self.config.base_url.rstrip("/")
         handlers.install(self)
+        self.scheduler.recover()
         self.default_workspace, self.default_api_key = workspaces.ensure_default(
             self.store,
             wall_ms=wall(),
