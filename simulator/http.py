@@ -6,7 +6,9 @@ Handlers stay thin: parse with `json_body`, find the caller's workspace with
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -58,11 +60,13 @@ def _http_exception(exc: HTTPException) -> Response:
             ApiError("resource_not_found", f"No route for {request.method} {request.path}")
         )
     if exc.code == 405:
+        allowed = getattr(exc, "valid_methods", None) or []
         return error_response(
             ApiError(
                 "bad_request",
                 f"Method {request.method} is not allowed on {request.path}",
                 status=405,
+                headers={"Allow": ", ".join(allowed)} if allowed else None,
             )
         )
     return error_response(
@@ -104,6 +108,18 @@ def run_work_due_now(resp: Response) -> None:
         log.exception("running due work after %s %s", request.method, request.path)
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _encodable(body: Any) -> bool:
+    """False when a decoded string holds a lone surrogate (it cannot be stored as UTF-8)."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -> dict[str, Any]:
     """The decoded JSON object of the request, validated against `schema`."""
     raw = request.get_data(cache=True)
@@ -117,6 +133,8 @@ def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -
             body = request.get_json(force=True, silent=False)
         except Exception:
             raise ApiError("bad_request", "The request body is not valid JSON") from None
+        if _SURROGATE_ESCAPE.search(raw) and not _encodable(body):
+            raise ApiError("bad_request", "The request body has an unpaired \\u surrogate escape")
     if schema is None:
         if not isinstance(body, dict):
             raise ApiError("bad_request", "The request body must be a JSON object")
