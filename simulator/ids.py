@@ -2,8 +2,8 @@
 
 A ULID is 48 bits of milliseconds followed by 80 bits of randomness, written
 in Crockford base32. Here the "randomness" is derived from the workspace seed
-and its id sequence number, so the same seed and the same calls give the same
-ids on every run.
+and its id sequence number, and so is the time part, so the same seed and the
+same calls give the same ids on every run, whatever the clocks say.
 """
 
 from __future__ import annotations
@@ -34,8 +34,16 @@ def seeded_bytes(seed: int, *parts: object, size: int = 32) -> bytes:
     return out[:size]
 
 
-def make_id(prefix: str, seed: int, sequence: int, ms: int) -> str:
-    return prefix + ulid(ms, seeded_bytes(seed, "id", sequence))
+# The time part of a seeded id counts sequence numbers from this instant
+# (2024-01-01T00:00:00Z), so ids sort in creation order within a workspace and do
+# not depend on when, by any clock, the calls were made.
+ID_EPOCH_MS = 1_704_067_200_000
+
+
+def make_id(prefix: str, seed: int, sequence: int, ms: int | None = None) -> str:
+    """Prefix + ULID shape from the seed and the sequence number (and `ms` if given)."""
+    stamp = ID_EPOCH_MS + sequence if ms is None else ms
+    return prefix + ulid(stamp, seeded_bytes(seed, "id", sequence))
 
 
 def seeded_hex(seed: int, sequence: int, label: str, length: int = 32) -> str:

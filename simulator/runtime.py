@@ -57,7 +57,7 @@ class Runtime:
         """A fresh id for the workspace and its sequence number (for ordering)."""
         seq = workspaces.next_sequence(self.store, ws_id)
         ws = workspaces.get(self.store, ws_id)
-        return ids.make_id(prefix, ws.seed, seq, self.now(ws_id)), seq
+        return ids.make_id(prefix, ws.seed, seq), seq
 
     def seeded_hex(self, ws_id: str, label: str, length: int = 32) -> str:
         """Deterministic hex from the workspace seed and a fresh sequence number."""
