@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import workspaces
+from . import pagination, workspaces
 from .errors import ApiError, envelope
 from .runtime import Runtime
 from .validation import validate
@@ -100,7 +100,8 @@ def run_work_due_now(resp: Response) -> None:
     in either clock mode, and the caller sees its effects on its next request.
     """
     ws = g.get("workspace_id")
-    if ws is None or request.method in ("GET", "HEAD", "OPTIONS") or resp.status_code >= 500:
+    changing = request.method not in ("GET", "HEAD", "OPTIONS") or g.get("changed", False)
+    if ws is None or not changing or resp.status_code >= 500:
         return
     try:
         runtime().scheduler.try_run_due(ws)
@@ -157,6 +158,7 @@ def authenticate() -> str:
     if ws is None:
         raise ApiError("invalid_api_key", "API key invalid")
     g.workspace_id = ws.id
+    pagination.set_scope(ws.cursor_scope)
     return ws.id
 
 
@@ -171,3 +173,13 @@ def check_version() -> None:
 
 def workspace_id() -> str:
     return authenticate()
+
+
+def acting_for(ws_id: str, *, changed: bool = False) -> None:
+    """A request without an API key (a hosted page, a callback) acts for this workspace.
+
+    `changed` marks a GET that changed state, so work it made due now runs too.
+    """
+    g.workspace_id = ws_id
+    if changed:
+        g.changed = True

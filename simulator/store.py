@@ -26,6 +26,15 @@ def register_schema(name: str, ddl: str) -> None:
         _SCHEMAS.append((name, ddl))
 
 
+_COLUMNS: list[tuple[str, str, str]] = []
+
+
+def register_column(table: str, column: str, decl: str) -> None:
+    """A column added to a table after it first shipped; added on open to older files."""
+    if (table, column, decl) not in _COLUMNS:
+        _COLUMNS.append((table, column, decl))
+
+
 class Store:
     """A SQLite database shared by every thread of one process."""
 
@@ -51,6 +60,10 @@ class Store:
             for _, ddl in _SCHEMAS:
                 for statement in _split_sql(ddl):
                     self._conn.execute(statement)
+            for table, column, decl in _COLUMNS:
+                present = {c[1] for c in self._conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     @contextmanager
     def tx(self) -> Iterator[Store]:

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from . import ids
-from .store import Store, register_schema
+from .store import Store, register_column, register_schema
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -24,10 +24,13 @@ CREATE TABLE IF NOT EXISTS workspaces (
     clock_offset_ms INTEGER NOT NULL,
     id_seq INTEGER NOT NULL DEFAULT 0,
     is_default INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0
 );
 """
 register_schema("workspaces", SCHEMA)
+# `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
+register_column("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0")
 
 KEY_PREFIX = "mb_sk_sbx_"
 CLOCK_MODES = ("real", "manual")
@@ -43,6 +46,12 @@ class Workspace:
     clock_offset_ms: int
     is_default: bool
     created_ms: int
+    epoch: int = 0
+
+    @property
+    def cursor_scope(self) -> str:
+        """What list cursors of this workspace are bound to (changes on reset)."""
+        return f"{self.id}:{self.epoch}"
 
 
 def hash_key(api_key: str) -> str:
@@ -63,6 +72,7 @@ def _row_to_ws(row) -> Workspace:
         clock_offset_ms=row["clock_offset_ms"],
         is_default=bool(row["is_default"]),
         created_ms=row["created_ms"],
+        epoch=row["epoch"],
     )
 
 
@@ -125,8 +135,8 @@ def reset(store: Store, ws_id: str, *, wall_ms: int) -> None:
         for table in store.tables_with_column("workspace_id"):
             store.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (ws_id,))
         store.execute(
-            "UPDATE workspaces SET id_seq = 0, clock_manual_ms = ?, clock_offset_ms = 0"
-            " WHERE id = ?",
+            "UPDATE workspaces SET id_seq = 0, clock_manual_ms = ?, clock_offset_ms = 0,"
+            " epoch = epoch + 1 WHERE id = ?",
             (wall_ms, ws_id),
         )
 
