@@ -158,7 +158,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
                 recommended_ids.append(source.id)
     check_return_url(body["return_url"])
     patients.check_patient_id(body["patient_id"])
-    expires_in = body.get("expires_in", DEFAULT_EXPIRES_IN)
+    expires_in = int(body.get("expires_in", DEFAULT_EXPIRES_IN))  # JSON 60.0 is an integer too
 
     store = rt.store
     with store.tx():
