@@ -9,6 +9,7 @@ import sys
 import click
 
 from .config import Config
+from .workspaces import KEY_PREFIX
 
 
 def _banner(base_url: str, api_key: str, db: str) -> str:
@@ -45,8 +46,21 @@ def main() -> None:
 )
 @click.option("--base-url", default=None, help="public base URL (default http://HOST:PORT)")
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="CONNECT_SIM_API_KEY",
+    help="fixed API key of the default workspace (default: a random key made on first start)",
+)
 def serve(
-    host: str, port: int, db: str, seed: int, clock: str, base_url: str | None, threads: int
+    host: str,
+    port: int,
+    db: str,
+    seed: int,
+    clock: str,
+    base_url: str | None,
+    threads: int,
+    api_key: str | None,
 ) -> None:
     """Serve the Connect API, the control plane and every mock portal from one process."""
     import waitress
@@ -56,8 +70,15 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     base = (base_url or f"http://{host}:{port}").rstrip("/")
+    if api_key is not None and not api_key.startswith(KEY_PREFIX):
+        raise click.BadParameter(f"must start with {KEY_PREFIX}", param_hint="--api-key")
     config = Config(
-        db_path=db, base_url=base, default_seed=seed, default_clock=clock, start_ticker=True
+        db_path=db,
+        base_url=base,
+        default_seed=seed,
+        default_clock=clock,
+        default_api_key=api_key,
+        start_ticker=True,
     )
     rt, wsgi = build(config)
     click.echo(_banner(base, rt.default_api_key, db))

@@ -141,13 +141,36 @@ def reset(store: Store, ws_id: str, *, wall_ms: int) -> None:
         )
 
 
+def set_api_key(store: Store, ws_id: str, api_key: str) -> None:
+    """Replace the workspace's key (the default workspace's key is also kept for printing)."""
+    other = by_key(store, api_key)
+    if other is not None and other.id != ws_id:
+        raise ValueError("that API key already belongs to another workspace")
+    with store.tx():
+        store.execute(
+            "UPDATE workspaces SET api_key_hash = ? WHERE id = ?", (hash_key(api_key), ws_id)
+        )
+        if get(store, ws_id).is_default:
+            store.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_api_key', ?)",
+                (api_key,),
+            )
+
+
 def ensure_default(
     store: Store, *, wall_ms: int, seed: int, clock_mode: str, api_key: str | None
 ) -> tuple[Workspace, str]:
-    """The default workspace, created on first start; its key is kept to be printed."""
+    """The default workspace, created on first start; its key is kept to be printed.
+
+    When `api_key` is given, the default workspace answers to that key from now
+    on, also on a database made by an earlier start with another key.
+    """
     row = store.one("SELECT * FROM workspaces WHERE is_default = 1")
     if row is not None:
         key = store.scalar("SELECT value FROM meta WHERE key = 'default_api_key'")
+        if api_key is not None and api_key != key:
+            set_api_key(store, row["id"], api_key)
+            key = api_key
         return _row_to_ws(row), key
     ws, key = create(
         store,
