@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import connections, patients, sessions, workspaces  # noqa: F401  (schemas)
+from .webhooks import delivery as webhook_delivery  # schemas of every webhooks module
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -16,3 +17,4 @@ if TYPE_CHECKING:
 
 def install(rt: Runtime) -> None:
     sessions.install(rt)
+    webhook_delivery.install(rt)
