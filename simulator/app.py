@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, control
+from . import api, control, hosted
 from .config import Config
 from .http import RUNTIME_KEY, install_error_handling
 from .runtime import Runtime
@@ -22,4 +22,5 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     install_error_handling(app)
     api.register(app)
     control.register(app)
+    app.register_blueprint(hosted.bp)
     return app

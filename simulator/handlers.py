@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import connections, patients, sessions, workspaces  # noqa: F401  (schemas)
+from . import connections, flow, patients, sessions, workspaces  # noqa: F401  (schemas)
 from .webhooks import delivery as webhook_delivery  # schemas of every webhooks module
 
 if TYPE_CHECKING:
@@ -17,4 +17,5 @@ if TYPE_CHECKING:
 
 def install(rt: Runtime) -> None:
     sessions.install(rt)
+    flow.install(rt)
     webhook_delivery.install(rt)

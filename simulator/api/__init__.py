@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import connections, health, patients, sessions
+    from . import connections, health, patient_connections, patients, sessions
 
-    for module in (health, patients, sessions, connections):
+    for module in (health, patients, patient_connections, sessions, connections):
         app.register_blueprint(module.bp)

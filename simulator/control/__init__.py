@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import clock, workspaces
+    from . import clock, patient, workspaces
 
-    for module in (workspaces, clock):
+    for module in (workspaces, clock, patient):
         app.register_blueprint(module.bp)

@@ -1,0 +1,192 @@
+"""The hosted patient pages at the session URL (`/c/<token>`) and the OAuth callback.
+
+Server-rendered HTML forms that work without JavaScript; the headless patient
+drives these same pages over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request
+
+from . import connections, flow, sessions
+from .http import acting_for, runtime
+
+bp = Blueprint("hosted", __name__)
+
+MIN_QUERY = 2
+
+
+def _session_or_404(token: str) -> Any:
+    row = sessions.by_token(runtime().store, token)
+    if row is None:
+        return None
+    acting_for(row["workspace_id"])
+    return row
+
+
+def _page(name: str, status: int = 200, **context: Any):
+    return render_template(f"hosted/{name}.html", **context), status
+
+
+def _not_found():
+    return _page("closed", 404, code="unknown_link", session=None)
+
+
+def _closed(row: Any, code: str):
+    return _page("closed", 410, code=code, session=row, return_url=row["return_url"])
+
+
+def button_label(row: Any) -> str:
+    label = row["return_button_label"]
+    if label:
+        return label
+    return urlsplit(row["return_url"]).hostname or "the app"
+
+
+def _check_open(row: Any):
+    try:
+        flow.require_open(runtime(), row["workspace_id"], row)
+    except flow.FlowError as exc:
+        return _closed(row, exc.code)
+    return None
+
+
+@bp.get("/c/<token>")
+def session_page(token: str):
+    rt = runtime()
+    row = _session_or_404(token)
+    if row is None:
+        return _not_found()
+    closed = _check_open(row)
+    if closed:
+        return closed
+    ws = row["workspace_id"]
+    if row["connection_id"] is not None:  # Direct mode: straight to the portal
+        source = rt.catalog.get(row["connection_id"])
+        return _start(row, source)
+    query = (request.args.get("q") or "").strip()
+    too_short = 0 < len(query) < MIN_QUERY
+    recommended = [
+        rt.catalog.get(ident)
+        for ident in sessions.render(rt.store, ws, row)["recommended_connection_ids"] or []
+    ]
+    results = rt.catalog.search(q=query) if len(query) >= MIN_QUERY else rt.catalog.search()
+    if not query:
+        results = [s for s in results if s not in recommended]
+    patient = rt.store.one(
+        "SELECT name FROM patients WHERE workspace_id = ? AND id = ?", (ws, row["patient_id"])
+    )
+    attempts = connections.for_session(rt.store, ws, row["id"])
+    return _page(
+        "picker",
+        session=row,
+        token=token,
+        query=query,
+        too_short=too_short,
+        recommended=[s for s in recommended if s] if not query else [],
+        results=results,
+        patient_name=(patient["name"] if patient else None) or row["patient_id"],
+        attempts=attempts,
+    )
+
+
+def _start(row: Any, source: Any):
+    rt = runtime()
+    try:
+        url = flow.start_attempt(rt, row["workspace_id"], row, source)
+    except flow.FlowError as exc:
+        if exc.code in ("session_expired", "session_complete"):
+            return _closed(row, exc.code)
+        return _page(
+            "error",
+            502,
+            code=exc.code,
+            message=exc.message,
+            session_url=sessions.hosted_url(rt, row["token"]),
+        )
+    return redirect(url, code=303)
+
+
+@bp.post("/c/<token>/connect")
+def connect(token: str):
+    rt = runtime()
+    row = _session_or_404(token)
+    if row is None:
+        return _not_found()
+    closed = _check_open(row)
+    if closed:
+        return closed
+    source = rt.catalog.get(request.form.get("source", ""))
+    if source is None or (row["connection_id"] and source.id != row["connection_id"]):
+        return _page(
+            "error",
+            400,
+            code="unknown_source",
+            message="Choose a source from the list.",
+            session_url=sessions.hosted_url(rt, token),
+        )
+    return _start(row, source)
+
+
+@bp.get("/c/<token>/complete")
+def completion(token: str):
+    rt = runtime()
+    row = _session_or_404(token)
+    if row is None:
+        return _not_found()
+    closed = _check_open(row)
+    if closed:
+        return closed
+    ws = row["workspace_id"]
+    attempts = connections.for_session(rt.store, ws, row["id"])
+    names = {s.id: s.name for s in rt.catalog.sources}
+    return _page(
+        "complete",
+        session=row,
+        token=token,
+        attempts=attempts,
+        names=names,
+        label=button_label(row),
+    )
+
+
+@bp.post("/c/<token>/done")
+def done(token: str):
+    rt = runtime()
+    row = _session_or_404(token)
+    if row is None:
+        return _not_found()
+    closed = _check_open(row)
+    if closed:
+        return closed
+    if row["connection_id"] is not None:
+        return _page(
+            "error",
+            400,
+            code="direct_mode",
+            message="This link connects one source and returns on its own.",
+            session_url=None,
+        )
+    return redirect(flow.finish_picker(rt, row["workspace_id"], row), code=303)
+
+
+@bp.get(flow.CALLBACK_PATH)
+def oauth_callback():
+    rt = runtime()
+    args = {k: v for k, v in request.args.items()}
+    state_row = rt.store.one(
+        "SELECT workspace_id FROM oauth_attempts WHERE state = ?", (args.get("state") or "",)
+    )
+    if state_row is not None:
+        acting_for(state_row["workspace_id"], changed=True)
+    outcome = flow.handle_callback(rt, args)
+    if outcome.redirect:
+        return redirect(outcome.redirect, code=303)
+    context = dict(outcome.context)
+    session_row = context.get("session")
+    if session_row is not None:
+        context["return_url"] = session_row["return_url"]
+    return _page(outcome.page or "error", outcome.status, **context)
