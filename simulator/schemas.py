@@ -224,6 +224,7 @@ def list_of(item: dict[str, Any]) -> dict[str, Any]:
 
 HEALTH: dict[str, Any] = {
     "type": "object",
+    "additionalProperties": False,
     "required": ["ok", "server_time"],
     "properties": {"ok": {"const": True}, "server_time": TIMESTAMP},
 }
@@ -232,13 +233,15 @@ HEALTH: dict[str, Any] = {
 
 CLOCK_STATE: dict[str, Any] = {
     "type": "object",
+    "additionalProperties": False,
     "required": ["mode", "now"],
     "properties": {"mode": {"enum": ["real", "manual"]}, "now": TIMESTAMP},
 }
 
 CLOCK_RESULT: dict[str, Any] = {
     "type": "object",
-    "required": ["now", "jobs_run"],
+    "additionalProperties": False,
+    "required": ["now", "jobs_run", "mode"],
     "properties": {
         "now": TIMESTAMP,
         "jobs_run": {"type": "integer", "minimum": 0},
@@ -256,15 +259,29 @@ WORKSPACE_CREATE: dict[str, Any] = {
     },
 }
 
-WORKSPACE: dict[str, Any] = {
+WORKSPACE_INFO: dict[str, Any] = {
     "type": "object",
-    "required": ["id", "api_key", "seed", "clock"],
+    "additionalProperties": False,
+    "required": ["id", "name", "seed", "clock", "default"],
     "properties": {
         "id": {"type": "string"},
         "name": {"type": ["string", "null"]},
-        "api_key": {"type": "string", "pattern": "^mb_sk_sbx_"},
         "seed": {"type": "integer"},
         "clock": CLOCK_STATE,
+        "default": {"type": "boolean", "description": "The server's default workspace"},
+    },
+}
+
+WORKSPACE: dict[str, Any] = {
+    **WORKSPACE_INFO,
+    "required": [*WORKSPACE_INFO["required"], "api_key"],
+    "properties": {
+        **WORKSPACE_INFO["properties"],
+        "api_key": {
+            "type": "string",
+            "pattern": "^mb_sk_sbx_",
+            "description": "Shown only when the workspace is created",
+        },
     },
 }
 

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import connections, health, patient_connections, patients, sessions
+    from . import connections, health, openapi_doc, patient_connections, patients, sessions
 
-    for module in (health, patients, patient_connections, sessions, connections):
+    for module in (health, openapi_doc, patients, patient_connections, sessions, connections):
         app.register_blueprint(module.bp)

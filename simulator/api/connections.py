@@ -6,8 +6,10 @@ from urllib.parse import unquote
 
 from flask import Blueprint, request
 
+from .. import schemas
 from ..errors import not_found
 from ..http import runtime, workspace_id
+from ..openapi import LIST_PARAMS, ok, path_param, query_param
 from ..pagination import page_of_items
 from .guard import require_api_key
 
@@ -34,3 +36,31 @@ def get_source(source_id: str):
     if source is None:
         raise not_found("connection", source_id)
     return source.to_api()
+
+
+OPENAPI_PATHS = {
+    "/connections": {
+        "get": {
+            "operationId": "api.listFhirSources",
+            "summary": "Search the catalog of sources, ordered by name",
+            "parameters": [
+                *LIST_PARAMS,
+                query_param(
+                    "q", {"type": "string"}, "Case-insensitive substring of the source name."
+                ),
+                query_param("type", {"type": "string"}, "Vendor, e.g. `epic`."),
+            ],
+            "responses": ok(schemas.list_of(schemas.FHIR_SOURCE), "A page of sources"),
+        }
+    },
+    "/connections/{source_id}": {
+        "get": {
+            "operationId": "api.getFhirSource",
+            "summary": "Retrieve a source",
+            "parameters": [
+                path_param("source_id", "A `fhirsrc_` id or the source's raw `fhir_base_url`.")
+            ],
+            "responses": ok(schemas.FHIR_SOURCE, "The source"),
+        }
+    },
+}

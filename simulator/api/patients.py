@@ -1,3 +1,5 @@
+"""Patients: create, list, retrieve, replace, delete."""
+
 from __future__ import annotations
 
 from flask import Blueprint, request
@@ -5,6 +7,7 @@ from flask import Blueprint, request
 from .. import patients, schemas
 from ..errors import invalid
 from ..http import json_body, runtime, workspace_id
+from ..openapi import LIST_PARAMS, error, ok, path_param, query_param, request_body
 from ..pagination import page
 from .guard import require_api_key
 
@@ -82,3 +85,49 @@ def delete_patient(patient_id: str):
     rt, ws = runtime(), workspace_id()
     patients.delete(rt.store, ws, patient_id)
     return {"id": patient_id, "resource_type": "patient", "deleted": True}
+
+
+_PATIENT_ID = path_param("patient_id", "The developer's own patient id.")
+
+OPENAPI_PATHS = {
+    "/patients": {
+        "post": {
+            "operationId": "api.createPatient",
+            "summary": "Create a patient",
+            "requestBody": request_body(schemas.PATIENT_CREATE),
+            "responses": {
+                **ok(schemas.PATIENT, "The patient"),
+                "409": error(409),
+            },
+        },
+        "get": {
+            "operationId": "api.listPatients",
+            "summary": "List patients, newest first",
+            "parameters": [
+                *LIST_PARAMS,
+                query_param("patient_id", {"type": "string"}, "Exact patient id."),
+                query_param("email", {"type": "string"}, "Exact email."),
+            ],
+            "responses": ok(schemas.list_of(schemas.PATIENT), "A page of patients"),
+        },
+    },
+    "/patients/{patient_id}": {
+        "parameters": [_PATIENT_ID],
+        "get": {
+            "operationId": "api.getPatient",
+            "summary": "Retrieve a patient with all their connections",
+            "responses": ok(schemas.PATIENT_DETAIL, "The patient"),
+        },
+        "put": {
+            "operationId": "api.updatePatient",
+            "summary": "Replace a patient (patient_id must equal the URL id)",
+            "requestBody": request_body(schemas.PATIENT_REPLACE),
+            "responses": ok(schemas.PATIENT, "The patient"),
+        },
+        "delete": {
+            "operationId": "api.deletePatient",
+            "summary": "Delete a patient and everything that belongs to them",
+            "responses": ok(schemas.PATIENT_DELETED, "Tombstone"),
+        },
+    },
+}

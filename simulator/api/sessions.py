@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from .. import patients, schemas, sessions
 from ..http import json_body, runtime, workspace_id
+from ..openapi import LIST_PARAMS, ok, path_param, query_param, request_body
 from ..pagination import page
 from .guard import require_api_key
 
@@ -59,3 +60,74 @@ for _gen in sessions.GENERATIONS.values():
         lambda patient_id, gen=_gen: _list_for_patient(gen, patient_id),
         methods=["GET"],
     )
+
+
+_OPERATION_IDS = {
+    "C": (
+        "api.initPatientSession",
+        "api.retrievePatientSession",
+        "api.listPatientSessionsForPatient",
+    ),
+    "A": ("api.createSession", "api.getSession", "api.listPatientSessionsA"),
+    "B": ("api.initPatientFlow", "api.retrievePatientFlow", "api.listPatientFlows"),
+}
+
+
+def _session_schema(gen: sessions.Generation) -> dict:
+    """PatientSession with this generation's `resource_type`."""
+    return {
+        "allOf": [
+            schemas.PATIENT_SESSION,
+            {"type": "object", "properties": {"resource_type": {"const": gen.resource_type}}},
+        ]
+    }
+
+
+def _openapi_paths() -> dict:
+    paths: dict = {}
+    for gen in sessions.GENERATIONS.values():
+        create_id, retrieve_id, list_id = _OPERATION_IDS[gen.name]
+        alias = gen is not sessions.CANONICAL
+        note = f" (generation {gen.name} alias, `{gen.prefix}` ids)" if alias else ""
+        body = _session_schema(gen)
+        flag = {"deprecated": True} if alias else {}
+        paths[f"/{gen.path}"] = {
+            "post": {
+                "operationId": create_id,
+                "summary": "Create a patient session" + note,
+                "description": "Picker mode without `connection_id`, Direct mode with it. "
+                "The patient is created or updated. The session is `open` until the "
+                "patient finishes or `expires_at` passes.",
+                **flag,
+                "requestBody": request_body(schemas.PATIENT_SESSION_INIT),
+                "responses": ok(body, "The new session"),
+            }
+        }
+        paths[f"/{gen.path}/{{session_id}}"] = {
+            "get": {
+                "operationId": retrieve_id,
+                "summary": "Retrieve a patient session" + note,
+                **flag,
+                "parameters": [path_param("session_id", "A session id of any generation.")],
+                "responses": ok(body, "The session"),
+            }
+        }
+        paths[f"/patients/{{patient_id}}/{gen.list_path}"] = {
+            "get": {
+                "operationId": list_id,
+                "summary": "List a patient's sessions, newest first" + note,
+                **flag,
+                "parameters": [
+                    path_param("patient_id"),
+                    *LIST_PARAMS,
+                    query_param(
+                        "status", {"enum": schemas.SESSION_STATUS}, "Only sessions in this status."
+                    ),
+                ],
+                "responses": ok(schemas.list_of(body), "A page of sessions"),
+            }
+        }
+    return paths
+
+
+OPENAPI_PATHS = _openapi_paths()

@@ -1,3 +1,5 @@
+"""`/_sim/clock`: read, advance, set forward, run until idle, switch mode."""
+
 from __future__ import annotations
 
 from flask import Blueprint
@@ -6,6 +8,7 @@ from .. import schemas
 from ..clock import ClockError
 from ..errors import invalid
 from ..http import json_body, runtime, workspace_id
+from ..openapi import ok, request_body
 from ..timeutil import DAY, SECOND, iso, parse_iso
 
 bp = Blueprint("sim_clock", __name__, url_prefix="/_sim/clock")
@@ -64,3 +67,59 @@ def set_mode():
     body = json_body(schemas.CLOCK_MODE)
     runtime().clocks.set_mode(ws, body["mode"])
     return _result(ws, 0)
+
+
+def _clock_op(op_id: str, summary: str, body: dict | None, description: str) -> dict:
+    op = {
+        "operationId": op_id,
+        "summary": summary,
+        "description": description,
+        "responses": ok(schemas.CLOCK_RESULT, "Where the clock is and how many jobs ran"),
+    }
+    if body is not None:
+        op["requestBody"] = request_body(body, required=body is not schemas.CLOCK_RUN_UNTIL_IDLE)
+    return op
+
+
+OPENAPI_PATHS = {
+    "/_sim/clock": {
+        "get": {
+            "operationId": "sim.getClock",
+            "summary": "Read the workspace clock",
+            "responses": ok(schemas.CLOCK_STATE, "The clock"),
+        }
+    },
+    "/_sim/clock/advance": {
+        "post": _clock_op(
+            "sim.advanceClock",
+            "Advance the clock by a duration",
+            schemas.CLOCK_ADVANCE,
+            "Jobs due on the way run in due order, each seeing `now` equal to its due time.",
+        )
+    },
+    "/_sim/clock/set": {
+        "post": _clock_op(
+            "sim.setClock",
+            "Move the clock forward to an instant",
+            schemas.CLOCK_SET,
+            "Forward only: an instant before the current time is 400 `invalid_data`.",
+        )
+    },
+    "/_sim/clock/run-until-idle": {
+        "post": _clock_op(
+            "sim.runUntilIdle",
+            "Run jobs until none is due within max_seconds",
+            schemas.CLOCK_RUN_UNTIL_IDLE,
+            "Runs jobs one after another (default limit 7 days from now); the clock stops "
+            "at the last job run.",
+        )
+    },
+    "/_sim/clock/mode": {
+        "post": _clock_op(
+            "sim.setClockMode",
+            "Switch between real and manual mode",
+            schemas.CLOCK_MODE,
+            "The clock continues from its current instant, without a jump.",
+        )
+    },
+}

@@ -1,9 +1,12 @@
+"""`/_sim` workspaces: create one, read the caller's, reset it."""
+
 from __future__ import annotations
 
 from flask import Blueprint
 
 from .. import schemas, workspaces
 from ..http import json_body, runtime, workspace_id
+from ..openapi import PUBLIC, ok, request_body
 from ..timeutil import iso
 
 bp = Blueprint("sim_workspaces", __name__, url_prefix="/_sim")
@@ -52,3 +55,35 @@ def reset_workspace():
     with rt.scheduler.lock(ws):
         workspaces.reset(rt.store, ws, wall_ms=rt.wall())
     return _describe(ws)
+
+
+OPENAPI_PATHS = {
+    "/_sim/workspaces": {
+        "post": {
+            "operationId": "sim.createWorkspace",
+            "summary": "Create an isolated workspace (no API key needed)",
+            "description": "Returns the workspace with its API key, shown only here. `clock` "
+            "defaults to the server's `--clock` mode; `seed` fixes ids and synthetic data.",
+            "security": PUBLIC,
+            "requestBody": request_body(schemas.WORKSPACE_CREATE, required=False),
+            "responses": ok(schemas.WORKSPACE, "The new workspace and its key"),
+        }
+    },
+    "/_sim/workspace": {
+        "get": {
+            "operationId": "sim.getWorkspace",
+            "summary": "The caller's workspace",
+            "responses": ok(schemas.WORKSPACE_INFO, "The workspace"),
+        }
+    },
+    "/_sim/reset": {
+        "post": {
+            "operationId": "sim.resetWorkspace",
+            "summary": "Empty the caller's workspace",
+            "description": "Deletes every object and pending job, restarts the id sequence, "
+            "ends earlier list cursors and puts the clock back at wall time; the key, seed "
+            "and clock mode stay.",
+            "responses": ok(schemas.WORKSPACE_INFO, "The emptied workspace"),
+        }
+    },
+}
