@@ -21,3 +21,9 @@ class Config:
     # Outbound HTTP timeout in seconds (portals, webhook receivers).
     http_timeout: float = 5.0
     max_body_bytes: int = 1024 * 1024
+    # Refresh access tokens this long before they expire (half their lifetime when shorter).
+    refresh_lead_s: int = 300
+    # Re-pull records this long after a pull settles, while access holds.
+    repull_interval_s: int = 24 * 3600
+    # FHIR search page size asked of the portals (`_count`).
+    pull_page_size: int = 100

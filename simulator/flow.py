@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS connection_tokens (
     revocation_endpoint TEXT,
     client_id TEXT NOT NULL,
     updated_ms INTEGER NOT NULL,
+    refresh_count INTEGER NOT NULL DEFAULT 0,
+    transient_since_ms INTEGER,
+    transient_failures INTEGER NOT NULL DEFAULT 0,
+    last_refresh_error TEXT,
     PRIMARY KEY (workspace_id, attempt_id)
 );
 """
@@ -194,7 +198,7 @@ def _attempt_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
     )
 
 
-def _move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Any:
+def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Any:
     """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
     row = _attempt_row(rt, ws_id, attempt_id)
     status = transition(ConnectionLifecycle, row["status"], event)
@@ -210,14 +214,14 @@ def _move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -
 
 def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Any:
     with rt.store.tx():
-        return _move(rt, ws_id, attempt_id, "fail", failure_code=code, failure_ms=rt.now(ws_id))
+        return move(rt, ws_id, attempt_id, "fail", failure_code=code, failure_ms=rt.now(ws_id))
 
 
 def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> Any:
     now = rt.now(ws_id)
     conn_id, _ = rt.new_id(ws_id, "conn_")
     scopes = str(token.get("scope") or "").split()
-    row = _move(rt, ws_id, attempt["attempt_id"], "activate", id=conn_id, scopes=dumps(scopes))
+    row = move(rt, ws_id, attempt["attempt_id"], "activate", id=conn_id, scopes=dumps(scopes))
     expires_in = token.get("expires_in")
     rt.store.execute(
         "INSERT OR REPLACE INTO connection_tokens (workspace_id, attempt_id, patient_id,"
@@ -424,7 +428,7 @@ def expire_in_flight(rt: Runtime, ws_id: str, session_id: str) -> None:
         (ws_id, session_id),
     )
     for row in rows:
-        _move(rt, ws_id, row["attempt_id"], "abandon")
+        move(rt, ws_id, row["attempt_id"], "abandon")
 
 
 def _revoke_token(
@@ -476,7 +480,7 @@ def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
                 {"refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"]},
             )
     with rt.store.tx():
-        moved = _move(rt, ws_id, row["attempt_id"], "disconnect")
+        moved = move(rt, ws_id, row["attempt_id"], "disconnect")
         clear_tokens(rt, ws_id, row["attempt_id"])
         for hook in ON_DISCONNECT:
             hook(rt, ws_id, moved)

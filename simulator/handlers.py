@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import connections, flow, patients, sessions, workspaces  # noqa: F401  (schemas)
+from . import (  # noqa: F401  (schemas)
+    connections,
+    flow,
+    patients,
+    pull,
+    records,
+    sessions,
+    tokens,
+    workspaces,
+)
 from .webhooks import delivery as webhook_delivery  # schemas of every webhooks module
+from .webhooks import inbox as webhook_inbox  # noqa: F401  (schema)
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -18,4 +28,6 @@ if TYPE_CHECKING:
 def install(rt: Runtime) -> None:
     sessions.install(rt)
     flow.install(rt)
+    tokens.install(rt)
+    pull.install(rt)
     webhook_delivery.install(rt)

@@ -1,0 +1,149 @@
+"""FHIR R4 reads for the background pull: capability, patient-scoped search, paging.
+
+No store here; callers must not hold a store transaction while these run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+FHIR_JSON = "application/fhir+json"
+
+# What a patient-access pull asks for, in this order, when the server supports it.
+PULL_TYPES = (
+    "Patient",
+    "AllergyIntolerance",
+    "Condition",
+    "Observation",
+    "MedicationRequest",
+    "Immunization",
+    "Procedure",
+    "Encounter",
+    "DiagnosticReport",
+    "DocumentReference",
+    "CarePlan",
+    "CareTeam",
+    "Goal",
+    "Device",
+    "MedicationDispense",
+    "Coverage",
+    "ExplanationOfBenefit",
+)
+
+
+class FhirError(Exception):
+    """A FHIR call that did not answer 200: `status` (0 for no answer) and `retry_after` seconds."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        return self.status == 0 or self.status == 429 or self.status >= 500
+
+
+@dataclass
+class Page:
+    resources: list[dict[str, Any]]
+    next_url: str | None
+
+
+def _retry_after(value: str | None, now_ms: int) -> int | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0, int(when.timestamp() - now_ms / 1000))
+
+
+def get_json(
+    http: requests.Session, url: str, token: str | None, timeout: float, now_ms: int
+) -> dict[str, Any]:
+    headers = {"Accept": FHIR_JSON}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        resp = http.get(url, headers=headers, timeout=timeout)
+    except requests.Timeout:
+        raise FhirError(0, f"GET {url} timed out") from None
+    except requests.RequestException as exc:
+        raise FhirError(0, f"GET {url} failed: {exc}") from None
+    if resp.status_code != 200:
+        raise FhirError(
+            resp.status_code,
+            f"GET {urlsplit(url).path} answered {resp.status_code}: {_diagnostics(resp)}",
+            _retry_after(resp.headers.get("Retry-After"), now_ms),
+        )
+    try:
+        body = resp.json()
+    except ValueError:
+        raise FhirError(502, f"GET {urlsplit(url).path} did not answer JSON") from None
+    if not isinstance(body, dict):
+        raise FhirError(502, f"GET {urlsplit(url).path} did not answer a JSON object")
+    return body
+
+
+def _diagnostics(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        issues = body.get("issue") or []
+        if issues:
+            issue = issues[0]
+            return str(issue.get("diagnostics") or issue.get("details", {}).get("text") or "")
+    except (ValueError, AttributeError):
+        pass
+    return resp.reason or ""
+
+
+def supported_types(capability: dict[str, Any]) -> list[str]:
+    """Resource types of the CapabilityStatement that a patient-access pull asks for."""
+    offered: set[str] = set()
+    for rest in capability.get("rest") or []:
+        for resource in rest.get("resource") or []:
+            if isinstance(resource, dict) and resource.get("type"):
+                offered.add(str(resource["type"]))
+    return [t for t in PULL_TYPES if t in offered]
+
+
+def first_page_url(base_url: str, resource_type: str, patient: str, count: int) -> str:
+    base = base_url.rstrip("/")
+    if resource_type == "Patient":
+        return f"{base}/Patient?{urlencode({'_id': patient})}"
+    return f"{base}/{resource_type}?{urlencode({'patient': patient, '_count': count})}"
+
+
+def read_page(body: dict[str, Any], base_url: str) -> Page:
+    """Entries with `search.mode` match (or none given) and the `next` link of a searchset."""
+    if body.get("resourceType") != "Bundle":
+        raise FhirError(502, "the search answer is not a Bundle")
+    resources = []
+    for entry in body.get("entry") or []:
+        mode = (entry.get("search") or {}).get("mode", "match")
+        resource = entry.get("resource")
+        if mode == "match" and isinstance(resource, dict) and resource.get("resourceType"):
+            resources.append(resource)
+    next_url = None
+    for link in body.get("link") or []:
+        if link.get("relation") == "next" and link.get("url"):
+            next_url = link["url"]
+    if next_url is not None and not _same_origin(next_url, base_url):
+        raise FhirError(502, f"the next link {next_url} leaves the FHIR server")
+    return Page(resources, next_url)
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
