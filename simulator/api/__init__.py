@@ -10,3 +10,6 @@ def register(app: Flask) -> None:
 
     for module in (health, openapi_doc, patients, patient_connections, sessions, connections):
         app.register_blueprint(module.bp)
+    from . import webhooks
+
+    app.register_blueprint(webhooks.bp)

@@ -10,3 +10,7 @@ def register(app: Flask) -> None:
 
     for module in (workspaces, clock, patient):
         app.register_blueprint(module.bp)
+    from . import events, inboxes
+
+    app.register_blueprint(events.bp)
+    app.register_blueprint(inboxes.bp)

@@ -1,0 +1,98 @@
+"""The `data.object` of each event type, and building one for an existing object on demand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import connections, sessions
+from ..errors import invalid, not_found
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+RECORDS_SYNC = "records_sync"
+
+
+def records_sync_completed(
+    patient_id: str,
+    connection_id: str,
+    *,
+    total: int,
+    errors: list[dict[str, Any]] | None = None,
+    duration_ms: int = 0,
+) -> dict[str, Any]:
+    """`records.sync.completed`: a pull for one (patient, `conn_`) pair settled."""
+    return {
+        "resource_type": RECORDS_SYNC,
+        "patient_id": patient_id,
+        "connection_id": connection_id,
+        "total": total,
+        "errors": list(errors or []),
+        "duration_ms": duration_ms,
+    }
+
+
+def records_sync_failed(patient_id: str, connection_id: str, error_message: str) -> dict[str, Any]:
+    """`records.sync.failed`: a pull errored and will not retry without intervention."""
+    return {
+        "resource_type": RECORDS_SYNC,
+        "patient_id": patient_id,
+        "connection_id": connection_id,
+        "error_message": error_message,
+    }
+
+
+def _session_object(rt: Runtime, ws_id: str, object_id: str | None) -> dict[str, Any]:
+    if not object_id:
+        raise invalid("'object_id' (a patient session id) is required for this type", "object_id")
+    row = sessions.get_row(rt.store, ws_id, object_id)
+    return sessions.to_api(rt, ws_id, row)
+
+
+def _connection_row(rt: Runtime, ws_id: str, conn_id: str, param: str) -> Any:
+    row = rt.store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws_id, conn_id)
+    )
+    if row is None:
+        raise not_found("connection", conn_id, param=param)
+    return row
+
+
+def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]:
+    """The (patient_id, conn_ id) a records.sync event is about."""
+    object_id = body.get("object_id") or body.get("connection_id")
+    if not object_id:
+        raise invalid(
+            "'object_id' (a conn_ id) or 'patient_id' with 'connection_id' is required",
+            "object_id",
+        )
+    param = "object_id" if body.get("object_id") else "connection_id"
+    row = _connection_row(rt, ws_id, object_id, param)
+    patient_id = body.get("patient_id")
+    if patient_id is not None and patient_id != row["patient_id"]:
+        raise invalid(
+            f"Connection '{object_id}' belongs to patient '{row['patient_id']}',"
+            f" not '{patient_id}'",
+            "patient_id",
+        )
+    return row["patient_id"], object_id
+
+
+def build(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A real `data.object` for the type and object named in a fire request."""
+    event_type = body["type"]
+    if event_type in ("patient_session.completed", "patient_flow.completed"):
+        data = _session_object(rt, ws_id, body.get("object_id"))
+    elif event_type == "connection.token_refresh_failed":
+        conn_id = body.get("object_id") or body.get("connection_id")
+        if not conn_id:
+            raise invalid("'object_id' (a conn_ id) is required for this type", "object_id")
+        data = connections.session_item(_connection_row(rt, ws_id, conn_id, "object_id"))
+    elif event_type == "records.sync.completed":
+        data = records_sync_completed(*_sync_pair(rt, ws_id, body), total=0)
+    else:
+        data = records_sync_failed(
+            *_sync_pair(rt, ws_id, body), "Sync failure fired from the control plane"
+        )
+    data.update(body.get("data") or {})
+    return data
