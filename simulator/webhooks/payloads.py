@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import connections, sessions
+from .. import connections, patients, sessions
 from ..errors import invalid, not_found
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def records_sync_completed(
     errors: list[dict[str, Any]] | None = None,
     duration_ms: int = 0,
 ) -> dict[str, Any]:
-    """`records.sync.completed`: a pull for one (patient, `conn_`) pair settled."""
+    """`records.sync.completed`: a pull for one (patient, source) pair settled."""
     return {
         "resource_type": RECORDS_SYNC,
         "patient_id": patient_id,
@@ -59,23 +59,26 @@ def _connection_row(rt: Runtime, ws_id: str, conn_id: str, param: str) -> Any:
 
 
 def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]:
-    """The (patient_id, conn_ id) a records.sync event is about."""
-    object_id = body.get("object_id") or body.get("connection_id")
-    if not object_id:
+    """The (patient_id, source id) a records.sync event is about.
+
+    As in the events the background pull emits, `connection_id` is the source
+    (`fhirsrc_…`), like `connection_id` on a session.
+    """
+    object_id = body.get("object_id")
+    if object_id:
+        row = _connection_row(rt, ws_id, object_id, "object_id")
+        return row["patient_id"], row["source_id"]
+    patient_id, source = body.get("patient_id"), body.get("connection_id")
+    if not patient_id or not source:
         raise invalid(
-            "'object_id' (a conn_ id) or 'patient_id' with 'connection_id' is required",
+            "'object_id' (a conn_ id), or 'patient_id' with 'connection_id', is required",
             "object_id",
         )
-    param = "object_id" if body.get("object_id") else "connection_id"
-    row = _connection_row(rt, ws_id, object_id, param)
-    patient_id = body.get("patient_id")
-    if patient_id is not None and patient_id != row["patient_id"]:
-        raise invalid(
-            f"Connection '{object_id}' belongs to patient '{row['patient_id']}',"
-            f" not '{patient_id}'",
-            "patient_id",
-        )
-    return row["patient_id"], object_id
+    patients.get_row(rt.store, ws_id, patient_id)
+    entry = rt.catalog.get(source)
+    if entry is None:
+        raise not_found("connection", source, param="connection_id")
+    return patient_id, entry.id
 
 
 def build(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
