@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import connections, patients
+from . import connections, ids, patients
 from .errors import ApiError, invalid, not_found
 from .lifecycles import SessionLifecycle, TransitionNotAllowed, transition
 from .store import Store, dumps, loads, register_schema
@@ -131,6 +131,21 @@ def by_token(store: Store, token: str) -> Any:
     return store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,))
 
 
+def new_token(rt: Runtime, ws_id: str) -> str:
+    """The hosted URL token: from the workspace seed, so a run repeats, yet unique overall.
+
+    `/c/<token>` is looked up without a workspace, so when another workspace with
+    the same seed already holds the seeded token, a token salted with this
+    workspace's id is used instead.
+    """
+    token = rt.seeded_hex(ws_id, "hosted-url")
+    salt = 0
+    while by_token(rt.store, token) is not None:
+        salt += 1
+        token = ids.seeded_bytes(0, "hosted-url", ws_id, token, salt, size=16).hex()
+    return token
+
+
 def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANONICAL) -> Any:
     """Validate the references of a PatientSessionInitInput and create the session."""
     direct = body.get("connection_id")
@@ -173,7 +188,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
             name=body.get("patient_name"),
         )
         session_id, seq = rt.new_id(ws_id, gen.prefix)
-        token = rt.seeded_hex(ws_id, "hosted-url")
+        token = new_token(rt, ws_id)
         expires_ms = now + expires_in * SECOND
         store.execute(
             "INSERT INTO patient_sessions (workspace_id, id, seq, generation, status, token,"
