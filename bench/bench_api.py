@@ -1,0 +1,68 @@
+"""API requests per second, in-process: create a patient session, retrieve one.
+
+Runs the whole WSGI app (auth, validation, store, error handling) through the
+Werkzeug test client on an in-memory SQLite store, so the figure is the
+simulator's own cost per request without sockets. Bounded by a request count
+and a time budget per measurement.
+
+    .venv/bin/python bench/bench_api.py [--requests N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+from simulator.testing import Sim
+
+RETURN_URL = "https://app.example/done"
+
+
+def measure(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
+    """Run `call(i)` up to `requests` times or until `seconds` pass; print and return req/s."""
+    done = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while done < requests and time.perf_counter() < deadline:
+        call(done)
+        done += 1
+    elapsed = time.perf_counter() - start
+    rate = done / elapsed if elapsed > 0 else float("inf")
+    print(f"{label:<28} {rate:>9.0f} req/s   ({done} requests in {elapsed:.2f} s)")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time budget per measurement")
+    args = parser.parse_args()
+
+    with Sim() as sim:
+        api, _ = sim.new_workspace(seed=1)
+        created: list[str] = []
+
+        def create(i: int) -> None:
+            resp = api.post(
+                "/patient-sessions",
+                {"patient_id": f"bench-{i % 200}", "return_url": RETURN_URL, "expires_in": 3600},
+            )
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+            created.append(resp.json["id"])
+
+        def retrieve(i: int) -> None:
+            resp = api.get(f"/patient-sessions/{created[i % len(created)]}")
+            assert resp.status_code == 200, resp.get_data(as_text=True)
+
+        def health(i: int) -> None:
+            assert sim.client.get("/health").status_code == 200
+
+        print("connect-sim API, in-process (werkzeug test client, in-memory SQLite)")
+        measure("GET /health", health, args.requests, args.seconds)
+        measure("POST /patient-sessions", create, args.requests, args.seconds)
+        measure("GET /patient-sessions/{id}", retrieve, args.requests, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
