@@ -1,17 +1,267 @@
-"""Mock SMART on FHIR portals (authorization servers + FHIR R4 servers)."""
+"""Mock SMART on FHIR portals: authorization servers + FHIR R4 servers, one Flask app.
+
+Each portal lives under `/<slug>/` of this app, which the simulator mounts at
+`/portals` (so a portal is `{base_url}/portals/<slug>/`, its FHIR base
+`{base_url}/portals/<slug>/fhir`). Portals: `summit-epic`, `lakeside-cerner`,
+`maple-athena`, `harbor-clinic`, `bluebutton` (see `profiles`).
+
+Per portal:
+
+* `GET  fhir/.well-known/smart-configuration`, `fhir/.well-known/openid-configuration`,
+  `jwks`, `fhir/metadata` (CapabilityStatement with the oauth-uris extension)
+* `GET|POST authorize` -> login page -> `POST login` -> `GET consent` -> `POST consent`
+* `POST token` (authorization_code, refresh_token), `POST introspect`, `POST revoke`,
+  `POST register` (RFC 7591; `Authorization: Bearer <workspace API key>` picks the workspace)
+* `GET fhir/<Type>`, `POST fhir/<Type>/_search`, `GET fhir/<Type>/<id>`
+
+Login conventions (see `personas` and `faults`):
+
+* username `<persona>[+<fault>[:<arg>]]...`, persona one of alice, bob, carol,
+  dora, erin, mia (e.g. `alice+deny`, `alice+refresh_revoked_after:2`,
+  `bob+fhir_500:Observation`);
+* password: anything non-empty except `wrong`.
+
+Python helpers for the simulator and its control plane:
+
+* `ensure_client(runtime, ws_id, slug, *, redirect_uris, confidential=True) -> ClientInfo`
+  registers the simulator's own app at a portal (idempotent per workspace, portal and URIs).
+* `find_grant(runtime, ws_id, slug, *, refresh_token=None, access_token=None) -> Grant | None`
+* `revoke_grant(runtime, ws_id, slug, *, refresh_token=None, access_token=None) -> bool`
+  revokes the whole grant behind a token (every access and refresh token).
+* `add_grant_fault(runtime, ws_id, slug, fault, arg=None, *, refresh_token=None,
+  access_token=None, times=None, probability=None, at_ms=None) -> StoredFault`
+  adds a catalog fault to one existing grant (e.g. `refresh_revoked`,
+  `refresh_503` with arg "2", `fhir_429`).
+* `add_portal_fault(runtime, ws_id, slug, fault, arg=None, ...)`, `list_portal_faults`,
+  `clear_portal_faults`: the workspace-wide faults behind `/_sim/portals/<slug>/faults`.
+* `fault_catalog(runtime)`: the catalog as served by `/_sim/faults/catalog`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, g
+
+from . import access, clients, faults, grants, keys  # noqa: F401  (schemas)
+from .clients import ClientInfo
+from .faults import FaultError, StoredFault
+from .grants import Grant
+from .profiles import PORTALS
 
 if TYPE_CHECKING:
     from simulator.runtime import Runtime
 
+__all__ = [
+    "PORTALS",
+    "ClientInfo",
+    "FaultError",
+    "Grant",
+    "StoredFault",
+    "add_grant_fault",
+    "add_portal_fault",
+    "clear_portal_faults",
+    "create_app",
+    "ensure_client",
+    "fault_catalog",
+    "find_grant",
+    "list_portal_faults",
+    "revoke_grant",
+]
+
 
 def create_app(runtime: Runtime) -> Flask:
     """Every mock portal, each under `/<slug>/` (mounted at `/portals` by the simulator)."""
+    from .fhir_search import FhirError
+    from .oauth_errors import OAuthError
+    from .web import (
+        authorize,
+        common,
+        discovery,
+        fhir,
+        introspection,
+        registration,
+        revocation,
+        token,
+    )
+
+    runtime.store.ensure_schema()
     app = Flask(__name__)
-    app.extensions["connect_sim"] = runtime
+    app.extensions[common.RUNTIME_KEY] = runtime
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.url_map.strict_slashes = False
+    for module in (discovery, authorize, token, introspection, revocation, registration, fhir):
+        app.register_blueprint(module.bp)
+
+    @app.url_value_preprocessor
+    def _portal_from_url(endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values is None or "slug" not in values:
+            return
+        slug = values.pop("slug")
+        portal = PORTALS.get(slug)
+        if portal is None:
+            from flask import abort
+
+            abort(404)
+        g.portal = portal
+
+    @app.after_request
+    def _cors(resp):  # type: ignore[no-untyped-def]
+        if not resp.mimetype.startswith("text/html"):
+            common.cors(resp)
+        return resp
+
+    @app.errorhandler(404)
+    def _not_found(exc):  # type: ignore[no-untyped-def]
+        if "/fhir/" in (_path := _request_path()):
+            return common.fhir_outcome(404, "not-found", f"No route for {_path}")
+        return common.json_response(
+            {"error": "not_found", "error_description": f"No route for {_path}"}, 404
+        )
+
+    @app.errorhandler(405)
+    def _not_allowed(exc):  # type: ignore[no-untyped-def]
+        return common.json_response(
+            {"error": "invalid_request", "error_description": "Method not allowed"}, 405
+        )
+
+    @app.errorhandler(OAuthError)
+    def _oauth(err: OAuthError):  # type: ignore[no-untyped-def]
+        return common.oauth_error(err)
+
+    @app.errorhandler(FhirError)
+    def _fhir(err: FhirError):  # type: ignore[no-untyped-def]
+        return common.fhir_error(err)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(exc, HTTPException):
+            return exc
+        app.logger.exception("portal error")
+        if "/fhir/" in _request_path():
+            return common.fhir_outcome(500, "exception", "Unexpected server error")
+        return common.json_response({"error": "server_error"}, 500)
+
     return app
+
+
+def _request_path() -> str:
+    from flask import request
+
+    return request.path
+
+
+def ensure_client(
+    runtime: Runtime,
+    ws_id: str,
+    slug: str,
+    *,
+    redirect_uris: list[str],
+    confidential: bool = True,
+) -> ClientInfo:
+    """The simulator's own app registration at a portal (idempotent)."""
+    _portal(slug)
+    return clients.ensure_client(
+        runtime, ws_id, slug, redirect_uris=redirect_uris, confidential=confidential
+    )
+
+
+def _portal(slug: str) -> None:
+    if slug not in PORTALS:
+        raise KeyError(f"Unknown portal '{slug}'")
+
+
+def find_grant(
+    runtime: Runtime,
+    ws_id: str,
+    slug: str,
+    *,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+) -> Grant | None:
+    return grants.find(runtime, ws_id, slug, refresh_token=refresh_token, access_token=access_token)
+
+
+def revoke_grant(
+    runtime: Runtime,
+    ws_id: str,
+    slug: str,
+    *,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+) -> bool:
+    """Revoke the whole grant behind a token (as the patient revoking the app at the portal)."""
+    grant = find_grant(runtime, ws_id, slug, refresh_token=refresh_token, access_token=access_token)
+    if grant is None:
+        return False
+    grants.revoke(runtime, grant, "revoked_by_patient")
+    return True
+
+
+def add_grant_fault(
+    runtime: Runtime,
+    ws_id: str,
+    slug: str,
+    fault: str,
+    arg: str | None = None,
+    *,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+    times: int | None = None,
+    probability: float | None = None,
+    at_ms: int | None = None,
+) -> StoredFault:
+    """Add a catalog fault to the existing grant behind a token; raises FaultError/KeyError."""
+    grant = find_grant(runtime, ws_id, slug, refresh_token=refresh_token, access_token=access_token)
+    if grant is None:
+        raise KeyError("No grant of this workspace at this portal has that token")
+    request = faults.check(fault, None if arg is None else str(arg), slug)
+    return faults.add(
+        runtime,
+        ws_id,
+        slug,
+        request,
+        grant_id=grant.id,
+        times=times,
+        probability=probability,
+        at_ms=at_ms,
+        source="api",
+    )
+
+
+def add_portal_fault(
+    runtime: Runtime,
+    ws_id: str,
+    slug: str,
+    fault: str,
+    arg: str | None = None,
+    *,
+    times: int | None = None,
+    probability: float | None = None,
+    at_ms: int | None = None,
+) -> StoredFault:
+    """A fault for every login and grant of the workspace at a portal; raises FaultError."""
+    _portal(slug)
+    request = faults.check(fault, None if arg is None else str(arg), slug)
+    return faults.add(
+        runtime, ws_id, slug, request, times=times, probability=probability, at_ms=at_ms
+    )
+
+
+def list_portal_faults(runtime: Runtime, ws_id: str, slug: str) -> list[StoredFault]:
+    _portal(slug)
+    return faults.listing(runtime, ws_id, slug)
+
+
+def clear_portal_faults(
+    runtime: Runtime, ws_id: str, slug: str, fault_id: int | None = None
+) -> int:
+    _portal(slug)
+    return faults.clear(runtime, ws_id, slug, fault_id)
+
+
+def fault_catalog(runtime: Runtime) -> list[dict[str, Any]]:
+    return faults.catalog_api(runtime.config.http_timeout)

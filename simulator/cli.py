@@ -91,5 +91,31 @@ def serve(
     waitress.serve(wsgi, host=host, port=port, threads=threads, ident="connect-sim")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8701, show_default=True, type=int)
+@click.option("--db", default=".connect-sim/portals.db", show_default=True, help="SQLite file")
+@click.option("--seed", default=0, show_default=True, type=int, help="default workspace seed")
+@click.option("--base-url", default=None, help="public base URL (default http://HOST:PORT)")
+@click.option("--threads", default=8, show_default=True, type=int)
+def portals(host: str, port: int, db: str, seed: int, base_url: str | None, threads: int) -> None:
+    """Serve only the mock SMART portals (and their fault control plane)."""
+    import waitress
+
+    from portal_mocks import PORTALS
+    from portal_mocks.server import build as build_portals
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    base = (base_url or f"http://{host}:{port}").rstrip("/")
+    rt, wsgi = build_portals(
+        Config(db_path=db, base_url=base, default_seed=seed, default_clock="real")
+    )
+    lines = [f"connect-sim portals at {base}/portals/", f"  API key : {rt.default_api_key}"]
+    lines += [f"  {slug:16} {base}/portals/{slug}/fhir" for slug in PORTALS]
+    lines.append(f"  faults  : {base}/_sim/faults/catalog   (login as alice+deny, ...)")
+    click.echo("\n".join(lines))
+    waitress.serve(wsgi, host=host, port=port, threads=threads, ident="connect-sim-portals")
+
+
 if __name__ == "__main__":
     main()

@@ -21,6 +21,8 @@ from . import (  # noqa: F401  (schemas)
 from .webhooks import delivery as webhook_delivery  # schemas of every webhooks module
 from .webhooks import inbox as webhook_inbox  # noqa: F401  (schema)
 
+import portal_mocks  # noqa: E402, F401  (schemas of the mock portals)
+
 if TYPE_CHECKING:
     from .runtime import Runtime
 

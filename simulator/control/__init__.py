@@ -14,3 +14,6 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(events.bp)
     app.register_blueprint(inboxes.bp)
+    from . import faults
+
+    app.register_blueprint(faults.bp)

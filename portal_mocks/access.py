@@ -1,0 +1,176 @@
+"""Who may read what at a portal's FHIR API, and the FHIR-side faults (no Flask).
+
+Bearer tokens: none -> 401 with `WWW-Authenticate: Bearer realm=...`; unknown,
+expired, revoked or poisoned (`request_*` faults) -> 401 with
+`error="invalid_token"`; a resource type outside the granted scopes -> 403
+with `error="insufficient_scope"`. Then the faults: slow pages, a revoked
+token (`fhir_401`), 429 with Retry-After, seeded 503s (and the flaky
+clinic's share of them), 500 for one resource type.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simulator import workspaces
+from simulator.store import register_schema
+
+from . import faults, grants, personas, records, scopes
+from .fhir_search import FhirError
+from .grants import Grant, Token
+from .profiles import Portal
+from .records import Record
+from .tokens import SIM_ERRORS
+
+if TYPE_CHECKING:
+    from simulator.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS portal_counters (
+    workspace_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, name)
+);
+"""
+register_schema("portal_counters", SCHEMA)
+
+FHIR_FAULTS = ["fhir_401", "fhir_429", "fhir_503", "fhir_500"]
+
+
+def _challenge(
+    slug: str, error: str | None = None, description: str | None = None, **extra: str
+) -> dict[str, str]:
+    parts = [f'realm="{slug}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    parts.extend(f'{k}="{v}"' for k, v in extra.items())
+    return {"WWW-Authenticate": "Bearer " + ", ".join(parts)}
+
+
+def _invalid_token(slug: str, description: str, code: str = "login") -> FhirError:
+    return FhirError(401, code, description, headers=_challenge(slug, "invalid_token", description))
+
+
+def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Token, Grant]:
+    """The access token of the request and its grant, or a 401."""
+    header = (authorization or "").strip()
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise FhirError(401, "login", "Authentication is required", headers=_challenge(portal.slug))
+    token = grants.lookup(rt, portal.slug, value.strip())
+    if token is None or token.kind != grants.ACCESS:
+        raise _invalid_token(portal.slug, "The access token is not valid")
+    grant = grants.get(rt, token.grant_id)
+    if grant is None:
+        raise _invalid_token(portal.slug, "The access token is not valid")
+    now = rt.now(token.workspace_id)
+    if token.revoked_ms is not None and now >= token.revoked_ms:
+        raise _invalid_token(portal.slug, "The access token has been revoked", "security")
+    if token.expired(now):
+        raise _invalid_token(portal.slug, "The access token has expired", "expired")
+    if token.sim_error:
+        description = next(d for e, d in SIM_ERRORS.values() if e == token.sim_error)
+        raise _invalid_token(portal.slug, description, "security")
+    return token, grant
+
+
+def check_scope(portal: Portal, token: Token, resource_type: str, interaction: str) -> None:
+    if not scopes.allowed(token.scope, resource_type, interaction):
+        needed = f"patient/{resource_type}.{'rs' if interaction == 's' else 'r'}"
+        raise FhirError(
+            403,
+            "forbidden",
+            f"The granted scopes do not allow {'search' if interaction == 's' else 'read'} of"
+            f" {resource_type}",
+            headers=_challenge(portal.slug, "insufficient_scope", None, scope=needed),
+        )
+
+
+def apply_faults(
+    rt: Runtime, portal: Portal, token: Token, grant: Grant, resource_type: str
+) -> float:
+    """FHIR-side faults for one data request; returns a real delay to apply first."""
+    ws, slug = grant.workspace_id, portal.slug
+    now = rt.now(ws)
+    delay = 0.0
+    slow = faults.first_fired(rt, ws, slug, grant.id, ["fhir_slow"], now)
+    if slow is not None:
+        delay = float(faults.arg_of(slow, rt.config.http_timeout))
+    for fault in faults.candidates(rt, ws, slug, grant.id, FHIR_FAULTS, now):
+        if fault.name == "fhir_500":
+            if faults.arg_of(fault, rt.config.http_timeout) != resource_type:
+                continue
+        if not faults.fire(rt, fault):
+            continue
+        if fault.name == "fhir_401":
+            grants.revoke_token(rt, token, "fhir_401")
+            raise FhirError(
+                401,
+                "security",
+                "The access token has been revoked",
+                headers=_challenge(slug, "invalid_token", "The access token has been revoked"),
+                delay_s=delay,
+            )
+        if fault.name == "fhir_429":
+            seconds = faults.arg_of(fault, rt.config.http_timeout)
+            raise FhirError(
+                429,
+                "throttled",
+                "Too many requests; retry later",
+                headers={"Retry-After": str(int(float(seconds)))},
+                delay_s=delay,
+            )
+        if fault.name == "fhir_503":
+            raise FhirError(
+                503,
+                "transient",
+                "Service temporarily unavailable",
+                headers={"Retry-After": "1"},
+                delay_s=delay,
+            )
+        raise FhirError(
+            500, "exception", f"Internal error while reading {resource_type}", delay_s=delay
+        )
+    if portal.flaky_share and _flaky_draw(rt, ws, slug) < portal.flaky_share:
+        raise FhirError(
+            503,
+            "transient",
+            "Service temporarily unavailable",
+            headers={"Retry-After": "1"},
+            delay_s=delay,
+        )
+    return delay
+
+
+def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
+    name = f"flaky:{slug}"
+    with rt.store.tx():
+        n = rt.store.scalar(
+            "SELECT value FROM portal_counters WHERE workspace_id = ? AND name = ?", (ws, name)
+        )
+        n = 0 if n is None else int(n)
+        rt.store.execute(
+            "INSERT OR REPLACE INTO portal_counters (workspace_id, name, value) VALUES (?,?,?)",
+            (ws, name, n + 1),
+        )
+    return rt.rng(ws, "flaky", slug, n).random()
+
+
+def record_for(rt: Runtime, portal: Portal, grant: Grant) -> Record:
+    """The record behind a grant, shaped by `empty_record` / `large_record` faults."""
+    ws = grant.workspace_id
+    persona = personas.get(grant.persona or "")
+    if persona is None:
+        raise FhirError(404, "not-found", "No record for this grant")
+    size = None
+    shaped = faults.present(
+        rt, ws, portal.slug, grant.id, ["empty_record", "large_record"], rt.now(ws)
+    )
+    if shaped:
+        fault = shaped[0]
+        size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))
+    seed = workspaces.get(rt.store, ws).seed
+    return records.build(seed, portal, persona, size)

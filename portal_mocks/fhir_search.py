@@ -1,0 +1,205 @@
+"""FHIR R4 read and search over a synthetic record: filters, paging, Bundles (no Flask).
+
+Search parameters: `patient` (also `subject`, `beneficiary` for Coverage;
+`Patient/<id>` or a bare id; must be the patient in context), `_id`,
+`_lastUpdated` (prefixes eq, gt, ge, lt, le; repeatable), `category`
+(token, `system|code` or `code`), `_count` (page size hint; capped),
+`_offset` (set by `next` links). Other parameters are ignored, as a lenient
+FHIR server does, and left out of the `self` link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from simulator.timeutil import iso, parse_iso
+
+from .profiles import Portal
+from .records import Record
+
+PATIENT_PARAMS = ("patient", "subject", "beneficiary")
+DATE_PREFIXES = ("eq", "ne", "gt", "ge", "lt", "le", "sa", "eb")
+
+
+class FhirError(Exception):
+    """A FHIR error: HTTP status and an OperationOutcome issue."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        diagnostics: str,
+        *,
+        headers: dict[str, str] | None = None,
+        severity: str = "error",
+        delay_s: float = 0.0,
+    ) -> None:
+        super().__init__(diagnostics)
+        self.delay_s = delay_s
+        self.status = status
+        self.code = code
+        self.diagnostics = diagnostics
+        self.headers = headers or {}
+        self.severity = severity
+
+    def outcome(self) -> dict[str, Any]:
+        return operation_outcome(self.code, self.diagnostics, self.severity)
+
+
+def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": severity,
+                "code": code,
+                "details": {"text": diagnostics},
+                "diagnostics": diagnostics,
+            }
+        ],
+    }
+
+
+def read(record: Record, resource_type: str, resource_id: str) -> dict[str, Any]:
+    found = record.by_id.get((resource_type, resource_id))
+    if found is None:
+        raise FhirError(404, "not-found", f"Resource {resource_type}/{resource_id} is not known")
+    return found
+
+
+def _bare_patient(value: str) -> str:
+    value = value.strip()
+    if "/" in value:
+        value = value.rstrip("/").rsplit("/", 1)[-1]
+    return value
+
+
+def _date_range(value: str) -> tuple[str, int, int]:
+    prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
+    text = value[2:] if value[:2] in DATE_PREFIXES else value
+    try:
+        lo = parse_iso(text)
+    except ValueError:
+        raise FhirError(400, "invalid", f"Invalid _lastUpdated value '{value}'") from None
+    hi = lo + (1000 if "T" in text else 86_400_000)
+    return prefix, lo, hi
+
+
+def _matches_date(ms: int, prefix: str, lo: int, hi: int) -> bool:
+    if prefix in ("eq",):
+        return lo <= ms < hi
+    if prefix == "ne":
+        return not lo <= ms < hi
+    if prefix in ("gt", "sa"):
+        return ms >= hi
+    if prefix == "ge":
+        return ms >= lo
+    if prefix in ("lt", "eb"):
+        return ms < lo
+    return ms < hi  # le
+
+
+def _categories(resource: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for cc in resource.get("category", []):
+        if isinstance(cc, dict):
+            for coding in cc.get("coding", []):
+                out.add(coding.get("code", ""))
+                out.add(f"{coding.get('system', '')}|{coding.get('code', '')}")
+        elif isinstance(cc, str):
+            out.add(cc)
+    return out
+
+
+def category_allowed(resource: dict[str, Any], limits: list[str] | None) -> bool:
+    """Granular scopes (`?category=...`): None means the whole type is granted."""
+    if limits is None:
+        return True
+    return bool(_categories(resource) & set(limits))
+
+
+def search(
+    record: Record,
+    portal: Portal,
+    resource_type: str,
+    params: Mapping[str, Sequence[str]],
+    *,
+    fhir_base: str,
+    now_ms: int,
+    category_limits: list[str] | None = None,
+) -> dict[str, Any]:
+    """A searchset Bundle page with absolute `self` / `next` / `previous` links."""
+    used: list[tuple[str, str]] = []
+    for name in PATIENT_PARAMS:
+        for value in params.get(name, []):
+            if _bare_patient(value) != record.patient_id:
+                raise FhirError(
+                    403, "forbidden", "The patient parameter is not the patient in context"
+                )
+            used.append((name, value))
+    items = record.resources(resource_type)
+    for value in params.get("_id", []):
+        wanted = set(value.split(","))
+        items = [r for r in items if r["id"] in wanted]
+        used.append(("_id", value))
+    for value in params.get("_lastUpdated", []):
+        prefix, lo, hi = _date_range(value)
+        items = [
+            r for r in items if _matches_date(parse_iso(r["meta"]["lastUpdated"]), prefix, lo, hi)
+        ]
+        used.append(("_lastUpdated", value))
+    for value in params.get("category", []):
+        wanted = set(value.split(","))
+        items = [r for r in items if _categories(r) & wanted]
+        used.append(("category", value))
+    if category_limits is not None:
+        items = [r for r in items if category_allowed(r, category_limits)]
+    count = _int_param(params, "_count", portal.page_size_default)
+    count = max(0, min(count, portal.page_size_max))
+    offset = max(0, _int_param(params, "_offset", 0))
+    page = items[offset : offset + count] if count else []
+    type_url = f"{fhir_base}/{resource_type}"
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode([*used, ("_count", str(count)), ("_offset", str(at))])
+        return {"relation": relation, "url": f"{type_url}?{query}"}
+
+    links = [link("self", offset)]
+    if count and offset + count < len(items):
+        links.append(link("next", offset + count))
+    if offset > 0 and count:
+        links.append(link("previous", max(0, offset - count)))
+    bundle_id = hashlib.sha256(
+        f"{resource_type}?{urlencode(used)}&{offset}&{count}".encode()
+    ).hexdigest()[:32]
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": bundle_id,
+        "meta": {"lastUpdated": iso(now_ms)},
+        "type": "searchset",
+        "total": len(items),
+        "link": links,
+    }
+    if page:
+        bundle["entry"] = [
+            {
+                "fullUrl": f"{type_url}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in page
+        ]
+    return bundle
+
+
+def _int_param(params: Mapping[str, Sequence[str]], name: str, default: int) -> int:
+    values = params.get(name)
+    if not values:
+        return default
+    try:
+        return int(values[-1])
+    except ValueError:
+        raise FhirError(400, "invalid", f"{name} must be a whole number") from None

@@ -1,0 +1,375 @@
+"""Grants, authorization codes and tokens at the portals (plain domain, no Flask).
+
+A grant row is born at the authorize request (status `login`), moves to
+`consent` after the login form, to `code` when the patient approves (an
+authorization code is issued), to `active` when the code is exchanged, and
+ends `denied`, `failed` or `revoked`. Its id is the pending-authorization
+handle carried by the login and consent forms.
+
+Every instant is on the owning workspace's virtual clock: a code expires
+`code_ttl_s` after it is issued, an access token `expires_in` seconds after
+it is issued (it is expired at exactly that instant), a refresh token at its
+own `expires_ms`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simulator.store import dumps, loads, register_schema
+
+if TYPE_CHECKING:
+    from simulator.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS portal_grants (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    slug TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    requested_scope TEXT NOT NULL,
+    granted_scope TEXT,
+    aud TEXT,
+    state TEXT,
+    code_challenge TEXT NOT NULL,
+    nonce TEXT,
+    username TEXT,
+    persona TEXT,
+    fhir_patient_id TEXT,
+    one_time INTEGER NOT NULL DEFAULT 0,
+    login_expires_ms INTEGER NOT NULL,
+    code TEXT UNIQUE,
+    code_expires_ms INTEGER,
+    code_used_ms INTEGER,
+    activated_ms INTEGER,
+    grant_expires_ms INTEGER,
+    refresh_count INTEGER NOT NULL DEFAULT 0,
+    refresh_revoked_ms INTEGER,
+    refresh_revoked_reason TEXT,
+    revoked_ms INTEGER,
+    revoked_reason TEXT,
+    error TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS portal_grants_ws ON portal_grants (workspace_id, slug, seq);
+CREATE TABLE IF NOT EXISTS portal_tokens (
+    token TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    revoked_ms INTEGER,
+    revoked_reason TEXT,
+    sim_error TEXT
+);
+CREATE INDEX IF NOT EXISTS portal_tokens_grant ON portal_tokens (grant_id, kind);
+"""
+register_schema("portal_grants", SCHEMA)
+
+ACCESS = "access"
+REFRESH = "refresh"
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    workspace_id: str
+    seq: int
+    slug: str
+    client_id: str
+    status: str
+    redirect_uri: str
+    requested_scope: list[str]
+    granted_scope: list[str]
+    aud: str | None
+    state: str | None
+    code_challenge: str
+    nonce: str | None
+    username: str | None
+    persona: str | None
+    fhir_patient_id: str | None
+    one_time: bool
+    login_expires_ms: int
+    code: str | None
+    code_expires_ms: int | None
+    code_used_ms: int | None
+    activated_ms: int | None
+    grant_expires_ms: int | None
+    refresh_count: int
+    refresh_revoked_ms: int | None
+    refresh_revoked_reason: str | None
+    revoked_ms: int | None
+    revoked_reason: str | None
+    error: str | None
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class Token:
+    token: str
+    workspace_id: str
+    slug: str
+    grant_id: str
+    kind: str
+    scope: list[str]
+    created_ms: int
+    expires_ms: int | None
+    revoked_ms: int | None
+    revoked_reason: str | None
+    sim_error: str | None
+
+    def expired(self, now_ms: int) -> bool:
+        return self.expires_ms is not None and now_ms >= self.expires_ms
+
+
+def _grant(row: Any) -> Grant:
+    data = {k: row[k] for k in row.keys()}
+    data["requested_scope"] = loads(data["requested_scope"], [])
+    data["granted_scope"] = loads(data["granted_scope"], [])
+    data["one_time"] = bool(data["one_time"])
+    data.pop("updated_ms")
+    return Grant(**data)
+
+
+def _token(row: Any) -> Token:
+    data = {k: row[k] for k in row.keys()}
+    data["scope"] = loads(data["scope"], [])
+    return Token(**data)
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def get(rt: Runtime, grant_id: str | None) -> Grant | None:
+    if not grant_id:
+        return None
+    row = rt.store.one("SELECT * FROM portal_grants WHERE id = ?", (grant_id,))
+    return None if row is None else _grant(row)
+
+
+def start(
+    rt: Runtime,
+    *,
+    ws_id: str,
+    slug: str,
+    client_id: str,
+    redirect_uri: str,
+    scope: list[str],
+    aud: str | None,
+    state: str | None,
+    code_challenge: str,
+    nonce: str | None,
+    login_ttl_s: int,
+) -> Grant:
+    """A pending authorization (the patient has not signed in yet)."""
+    now = rt.now(ws_id)
+    grant_id = new_secret(24)
+    with rt.store.tx():
+        seq = (
+            rt.store.scalar(
+                "SELECT COALESCE(MAX(seq), 0) FROM portal_grants WHERE workspace_id = ?", (ws_id,)
+            )
+            + 1
+        )
+        rt.store.execute(
+            "INSERT INTO portal_grants (id, workspace_id, seq, slug, client_id, status,"
+            " redirect_uri, requested_scope, aud, state, code_challenge, nonce,"
+            " login_expires_ms, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                grant_id,
+                ws_id,
+                seq,
+                slug,
+                client_id,
+                "login",
+                redirect_uri,
+                dumps(scope),
+                aud,
+                state,
+                code_challenge,
+                nonce,
+                now + login_ttl_s * 1000,
+                now,
+                now,
+            ),
+        )
+    found = get(rt, grant_id)
+    assert found is not None
+    return found
+
+
+def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
+    if "granted_scope" in fields:
+        fields["granted_scope"] = dumps(fields["granted_scope"])
+    if "one_time" in fields:
+        fields["one_time"] = int(bool(fields["one_time"]))
+    fields["updated_ms"] = rt.now(grant.workspace_id)
+    assignments = ", ".join(f"{k} = ?" for k in fields)
+    with rt.store.tx():
+        rt.store.execute(
+            f"UPDATE portal_grants SET {assignments} WHERE id = ?", (*fields.values(), grant.id)
+        )
+    found = get(rt, grant.id)
+    assert found is not None
+    return found
+
+
+def by_code(rt: Runtime, slug: str, code: str) -> Grant | None:
+    row = rt.store.one("SELECT * FROM portal_grants WHERE code = ? AND slug = ?", (code, slug))
+    return None if row is None else _grant(row)
+
+
+def issue_code(rt: Runtime, grant: Grant, granted: list[str], code_ttl_s: int) -> Grant:
+    now = rt.now(grant.workspace_id)
+    return update(
+        rt,
+        grant,
+        status="code",
+        granted_scope=granted,
+        code=new_secret(32),
+        code_expires_ms=now + code_ttl_s * 1000,
+    )
+
+
+def spend_code(rt: Runtime, grant: Grant) -> bool:
+    """Mark the code used; False when it had been used already (a replay)."""
+    now = rt.now(grant.workspace_id)
+    with rt.store.tx():
+        cur = rt.store.execute(
+            "UPDATE portal_grants SET code_used_ms = ?, updated_ms = ? WHERE id = ?"
+            " AND code_used_ms IS NULL",
+            (now, now, grant.id),
+        )
+        return cur.rowcount == 1
+
+
+# -- tokens ---------------------------------------------------------------------
+
+
+def add_token(
+    rt: Runtime,
+    grant: Grant,
+    kind: str,
+    scope: list[str],
+    expires_ms: int | None,
+    sim_error: str | None = None,
+) -> Token:
+    token = new_secret(32)
+    now = rt.now(grant.workspace_id)
+    with rt.store.tx():
+        rt.store.execute(
+            "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
+            " created_ms, expires_ms, sim_error) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                token,
+                grant.workspace_id,
+                grant.slug,
+                grant.id,
+                kind,
+                dumps(scope),
+                now,
+                expires_ms,
+                sim_error,
+            ),
+        )
+    found = lookup(rt, grant.slug, token)
+    assert found is not None
+    return found
+
+
+def lookup(rt: Runtime, slug: str, token: str | None) -> Token | None:
+    if not token:
+        return None
+    row = rt.store.one("SELECT * FROM portal_tokens WHERE token = ? AND slug = ?", (token, slug))
+    return None if row is None else _token(row)
+
+
+def revoke_token(rt: Runtime, token: Token, reason: str, at_ms: int | None = None) -> None:
+    now = at_ms if at_ms is not None else rt.now(token.workspace_id)
+    with rt.store.tx():
+        rt.store.execute(
+            "UPDATE portal_tokens SET revoked_ms = ?, revoked_reason = ? WHERE token = ?"
+            " AND revoked_ms IS NULL",
+            (now, reason, token.token),
+        )
+
+
+def revoke_refresh(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> Grant:
+    """End the refresh side of a grant (access tokens already issued keep working)."""
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
+    with rt.store.tx():
+        rt.store.execute(
+            "UPDATE portal_tokens SET revoked_ms = ?, revoked_reason = ? WHERE grant_id = ?"
+            " AND kind = 'refresh' AND revoked_ms IS NULL",
+            (now, reason, grant.id),
+        )
+        if grant.refresh_revoked_ms is None:
+            return update(rt, grant, refresh_revoked_ms=now, refresh_revoked_reason=reason)
+    return grant
+
+
+def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> Grant:
+    """Revoke the whole grant: every access and refresh token stops working."""
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
+    with rt.store.tx():
+        rt.store.execute(
+            "UPDATE portal_tokens SET revoked_ms = ?, revoked_reason = ? WHERE grant_id = ?"
+            " AND revoked_ms IS NULL",
+            (now, reason, grant.id),
+        )
+        return update(
+            rt,
+            grant,
+            status="revoked",
+            revoked_ms=grant.revoked_ms or now,
+            revoked_reason=grant.revoked_reason or reason,
+            refresh_revoked_ms=grant.refresh_revoked_ms or now,
+            refresh_revoked_reason=grant.refresh_revoked_reason or reason,
+        )
+
+
+def count_refresh(rt: Runtime, grant: Grant) -> Grant:
+    return update(rt, grant, refresh_count=grant.refresh_count + 1)
+
+
+def tokens_of(rt: Runtime, grant: Grant, kind: str | None = None) -> list[Token]:
+    sql = "SELECT * FROM portal_tokens WHERE grant_id = ?"
+    params: tuple = (grant.id,)
+    if kind is not None:
+        sql += " AND kind = ?"
+        params = (*params, kind)
+    return [_token(r) for r in rt.store.all(sql + " ORDER BY created_ms", params)]
+
+
+def find(
+    rt: Runtime,
+    ws_id: str,
+    slug: str,
+    *,
+    refresh_token: str | None = None,
+    access_token: str | None = None,
+) -> Grant | None:
+    """The grant behind a token of a workspace at a portal."""
+    for value in (refresh_token, access_token):
+        tok = lookup(rt, slug, value)
+        if tok is not None and tok.workspace_id == ws_id:
+            return get(rt, tok.grant_id)
+    return None
+
+
+def latest(rt: Runtime, ws_id: str, slug: str, limit: int = 50) -> list[Grant]:
+    rows = rt.store.all(
+        "SELECT * FROM portal_grants WHERE workspace_id = ? AND slug = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, slug, limit),
+    )
+    return [_grant(r) for r in rows]

@@ -1,0 +1,58 @@
+"""Each portal's RS256 signing key (for id_tokens), kept in the store so it survives restarts."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from simulator.store import dumps, loads, register_schema
+
+if TYPE_CHECKING:
+    from simulator.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS portal_signing_keys (
+    slug TEXT PRIMARY KEY,
+    jwk TEXT NOT NULL
+);
+"""
+register_schema("portal_signing_keys", SCHEMA)
+
+_lock = threading.Lock()
+_cache: dict[tuple[int, str], RSAKey] = {}
+
+
+def signing_key(rt: Runtime, slug: str) -> RSAKey:
+    key_id = (id(rt.store), slug)
+    with _lock:
+        found = _cache.get(key_id)
+        if found is not None:
+            return found
+        row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
+        if row is None:
+            key = RSAKey.generate_key(
+                2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True
+            )
+            with rt.store.tx():
+                rt.store.execute(
+                    "INSERT OR IGNORE INTO portal_signing_keys (slug, jwk) VALUES (?, ?)",
+                    (slug, dumps(key.as_dict(private=True))),
+                )
+            row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
+        key = RSAKey.import_key(loads(row["jwk"]))
+        _cache[key_id] = key
+        return key
+
+
+def jwks(rt: Runtime, slug: str) -> dict[str, Any]:
+    """The public JWK Set (bare keys)."""
+    public = signing_key(rt, slug).as_dict(private=False)
+    return {"keys": [public]}
+
+
+def sign(rt: Runtime, slug: str, claims: dict[str, Any]) -> str:
+    key = signing_key(rt, slug)
+    return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key)

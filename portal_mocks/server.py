@@ -1,0 +1,39 @@
+"""The portals alone (`connect-sim portals`): every portal under `/portals`, plus the
+fault control plane (`/_sim/faults/catalog`, `/_sim/portals/...`) for the default
+workspace's key, with the same URLs as in the full simulator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+from simulator.config import Config
+from simulator.runtime import Runtime
+
+from . import create_app
+
+PORTALS_PREFIX = "/portals"
+
+
+def control_app(runtime: Runtime) -> Flask:
+    from simulator.control import faults
+    from simulator.http import RUNTIME_KEY, install_error_handling
+
+    app = Flask("connect_sim_portals_control")
+    app.extensions[RUNTIME_KEY] = runtime
+    app.json.sort_keys = False
+    install_error_handling(app)
+    app.register_blueprint(faults.bp)
+    return app
+
+
+def build_wsgi(runtime: Runtime) -> Any:
+    return DispatcherMiddleware(control_app(runtime), {PORTALS_PREFIX: create_app(runtime)})
+
+
+def build(config: Config) -> tuple[Runtime, Any]:
+    rt = Runtime(config)
+    return rt, build_wsgi(rt)

@@ -1,0 +1,1 @@
+"""The portals' HTTP layer: one blueprint per protocol concern, all under `/<slug>/`."""

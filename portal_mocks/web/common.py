@@ -1,0 +1,112 @@
+"""What every portal handler shares: the runtime, the portal of the URL, response shapes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, request
+
+from simulator.runtime import Runtime
+
+from ..fhir_search import FhirError, operation_outcome
+from ..oauth_errors import OAuthError
+from ..profiles import Portal
+
+RUNTIME_KEY = "connect_sim"
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+MAX_DELAY_S = 120.0
+
+
+def runtime() -> Runtime:
+    return current_app.extensions[RUNTIME_KEY]
+
+
+def portal() -> Portal:
+    return g.portal
+
+
+def portal_url() -> str:
+    return f"{runtime().base_url}/portals/{portal().slug}"
+
+
+def fhir_base() -> str:
+    return f"{portal_url()}/fhir"
+
+
+def local_path(path: str) -> str:
+    """A root-relative URL for links inside the portal's own pages."""
+    return f"{request.script_root}/{portal().slug}{path}"
+
+
+def display_name() -> str:
+    source = runtime().catalog.by_slug(portal().slug)
+    return source.name if source is not None else portal().display_name
+
+
+def sleep(seconds: float) -> None:
+    """A real delay (timeout and slow-page faults): bounded, never inside a transaction."""
+    if seconds > 0:
+        time.sleep(min(seconds, MAX_DELAY_S))
+
+
+def no_store(resp: Response) -> Response:
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    resp = jsonify(body)
+    resp.status_code = status
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return no_store(resp)
+
+
+def oauth_error(err: OAuthError) -> Response:
+    sleep(err.delay_s)
+    return json_response(err.body(), err.status, err.headers)
+
+
+def fhir_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    resp = jsonify(body)
+    resp.status_code = status
+    resp.headers["Content-Type"] = FHIR_JSON
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def fhir_error(err: FhirError) -> Response:
+    sleep(err.delay_s)
+    return fhir_response(err.outcome(), err.status, err.headers)
+
+
+def fhir_outcome(status: int, code: str, text: str) -> Response:
+    return fhir_response(operation_outcome(code, text), status)
+
+
+def single_form() -> dict[str, str]:
+    """The form body as a dict; a repeated parameter is `invalid_request` (RFC 6749 3.2)."""
+    form = request.form
+    for key in form:
+        if len(form.getlist(key)) > 1:
+            raise OAuthError("invalid_request", f"Parameter {key} is repeated")
+    return {k: form[k] for k in form}
+
+
+def cors(resp: Response) -> Response:
+    origin = request.headers.get("Origin")
+    resp.headers["Access-Control-Allow-Origin"] = origin or "*"
+    if origin:
+        resp.headers.add("Vary", "Origin")
+    resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept, Prefer"
+    resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    resp.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After, Location"
+    return resp

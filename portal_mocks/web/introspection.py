@@ -1,0 +1,24 @@
+"""RFC 7662 token introspection (SMART: active, scope, client_id, exp, patient...)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .. import tokens
+from ..oauth_errors import OAuthError
+from .common import json_response, oauth_error, portal, runtime
+from .token import form_body
+
+bp = Blueprint("portal_introspection", __name__, url_prefix="/<slug>")
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    try:
+        form = form_body()
+        tokens.caller_for_introspection(
+            runtime(), portal(), form, request.headers.get("Authorization")
+        )
+        return json_response(tokens.introspect(runtime(), portal(), form.get("token")))
+    except OAuthError as err:
+        return oauth_error(err)

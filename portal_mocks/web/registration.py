@@ -1,0 +1,44 @@
+"""RFC 7591 dynamic client registration.
+
+A registration sent with `Authorization: Bearer <workspace API key>` belongs
+to that workspace (its clock, seed and faults); one sent without belongs to
+the default workspace.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from simulator import workspaces
+
+from .. import clients
+from .common import json_response, portal, runtime
+
+bp = Blueprint("portal_registration", __name__, url_prefix="/<slug>")
+
+
+def _error(error: str, description: str, status: int = 400) -> Response:
+    return json_response({"error": error, "error_description": description}, status)
+
+
+@bp.post("/register")
+def register() -> Response:
+    rt = runtime()
+    ws_id = rt.default_workspace.id
+    header = request.headers.get("Authorization", "").strip()
+    if header:
+        scheme, _, key = header.partition(" ")
+        ws = workspaces.by_key(rt.store, key.strip()) if scheme.lower() == "bearer" else None
+        if ws is None:
+            resp = _error("invalid_token", "The bearer token is not a workspace API key", 401)
+            resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return resp
+        ws_id = ws.id
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error("invalid_client_metadata", "The body must be a JSON object")
+    try:
+        client = clients.register(rt, ws_id, portal().slug, body)
+    except clients.RegistrationError as err:
+        return _error(err.error, err.description)
+    return json_response(client.registration_response(), 201)

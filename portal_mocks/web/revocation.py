@@ -1,0 +1,21 @@
+"""RFC 7009 token revocation: 200 even for unknown tokens; a refresh token ends its grant."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from .. import tokens
+from ..oauth_errors import OAuthError
+from .common import no_store, oauth_error, portal, runtime
+from .token import form_body
+
+bp = Blueprint("portal_revocation", __name__, url_prefix="/<slug>")
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    try:
+        tokens.revoke(runtime(), portal(), form_body(), request.headers.get("Authorization"))
+    except OAuthError as err:
+        return oauth_error(err)
+    return no_store(Response("", status=200))
