@@ -5,8 +5,9 @@ path in OpenAPI syntax (`/patients/{id}`). `build(app)` collects them from
 every module that registered a blueprint or a view on the app, then:
 
 - hoists shared JSON Schemas into `components/schemas` (recognised by object
-  identity: the dicts of `simulator/schemas.py`, plus any module's
-  `OPENAPI_SCHEMAS` name table) and points at them with `$ref`s;
+  identity: the object schemas of `simulator/schemas.py` and of any
+  `simulator/*/schemas.py`, plus any module's `OPENAPI_SCHEMAS` name table)
+  and points at them with `$ref`s;
 - adds the error envelope responses each operation can give (400, 401, 404,
   413, 429, 500, 502 as relevant; an operation's own entry wins), the
   `X-Request-Id` header on every response, the Bearer security scheme, the
@@ -137,8 +138,31 @@ def collect_paths(modules: Iterable[ModuleType]) -> dict[str, dict[str, Any]]:
     return dict(sorted(paths.items()))
 
 
+_CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _pascal(constant: str) -> str:
+    return "".join(part.capitalize() for part in constant.split("_"))
+
+
+def schema_modules() -> list[ModuleType]:
+    """`simulator.schemas` and every loaded `simulator.<package>.schemas` module."""
+    found = [schemas]
+    for name in sorted(sys.modules):
+        if name.startswith("simulator.") and name.endswith(".schemas") and name != schemas.__name__:
+            module = sys.modules[name]
+            if module is not None:
+                found.append(module)
+    return found
+
+
 def schema_table(modules: Iterable[ModuleType]) -> dict[int, tuple[str, dict[str, Any]]]:
-    """Shared schemas by object identity: `simulator.schemas` plus modules' `OPENAPI_SCHEMAS`."""
+    """Shared schemas by object identity.
+
+    The object schemas (upper-case constants with `"type": "object"`) of
+    `simulator.schemas` and of any `simulator.*.schemas` module, named by
+    `SCHEMA_NAMES` or in PascalCase, plus each module's `OPENAPI_SCHEMAS`.
+    """
     table: dict[int, tuple[str, dict[str, Any]]] = {}
     by_name: dict[str, int] = {}
 
@@ -152,6 +176,11 @@ def schema_table(modules: Iterable[ModuleType]) -> dict[int, tuple[str, dict[str
 
     for attr, name in SCHEMA_NAMES.items():
         add(name, getattr(schemas, attr, None))
+    for module in schema_modules():
+        for attr, value in vars(module).items():
+            if _CONSTANT.match(attr) and isinstance(value, dict) and value.get("type") == "object":
+                if id(value) not in table:
+                    add(SCHEMA_NAMES.get(attr) or _pascal(attr), value)
     for module in modules:
         for name, schema in (getattr(module, "OPENAPI_SCHEMAS", None) or {}).items():
             add(name, schema)
