@@ -6,8 +6,12 @@ import random
 from collections import Counter
 
 import pytest
+from werkzeug.test import Client
 
 from simulator import sessions
+from simulator.app import create_app
+from simulator.config import Config
+from simulator.runtime import Runtime, Ticker
 from simulator.testing import Api, Sim
 from simulator.timeutil import iso, parse_iso
 
@@ -212,3 +216,24 @@ def test_jobs_due_at_one_instant_run_in_insertion_order(sim: Sim) -> None:
     sim.runtime.scheduler.schedule(ws, "test.mark", due - 1, {"n": 0})
     assert sim_api.advance(5)["jobs_run"] == 4
     assert ran == [0, 3, 1, 2]
+
+
+def test_real_mode_follows_wall_time_and_the_ticker_runs_due_jobs() -> None:
+    """Real mode with a fake wall clock: no sleeping, the ticker's work is called directly."""
+    wall = [1_800_000_000_000]
+    rt = Runtime(
+        Config(default_clock="real", default_api_key="mb_sk_sbx_real_mode"), wall=lambda: wall[0]
+    )
+    try:
+        api = Api(Client(create_app(runtime=rt)), "mb_sk_sbx_real_mode")
+        session = new_session(api, expires_in=60)
+        assert parse_iso(session["created_at"]) == wall[0]
+        ticker = Ticker(rt, interval=60)  # not started: tick() is called by hand
+        wall[0] += 59_000
+        assert ticker.tick() == 0 and status_of(api, session["id"]) == "open"
+        assert clock_ms(api) == wall[0]
+        wall[0] += 1_000
+        assert ticker.tick() == 1
+        assert status_of(api, session["id"]) == "expired"
+    finally:
+        rt.close()
