@@ -25,7 +25,7 @@ def _api_version() -> str:
 
 @bp.post("/webhooks")
 def create_webhook():
-    body = json_body(wh.WEBHOOK_CREATE)
+    body = json_body(wh.WEBHOOK_ENDPOINT_CREATE_INPUT)
     rt, ws = runtime(), workspace_id()
     row, secret = endpoints.create(rt, ws, body, _api_version())
     return endpoints.render(row, secret)
@@ -60,7 +60,7 @@ def get_webhook(id: str):
 
 @bp.patch("/webhooks/<id>")
 def update_webhook(id: str):
-    body = json_body(wh.WEBHOOK_UPDATE)
+    body = json_body(wh.WEBHOOK_ENDPOINT_UPDATE_INPUT)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
         row, disabled_now = endpoints.update(rt, ws, id, body)
@@ -137,7 +137,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": "The response carries the signing `secret` (`whsec_…`); it is never "
             "shown again. `url` must be https (http for localhost and 127.0.0.1 only). "
             "`api_version` is pinned from the `Version` header.",
-            "requestBody": {"content": {"application/json": {"schema": wh.WEBHOOK_CREATE}}},
+            "requestBody": {
+                "content": {"application/json": {"schema": wh.WEBHOOK_ENDPOINT_CREATE_INPUT}}
+            },
             "responses": {"200": _json(wh.WEBHOOK_ENDPOINT_WITH_SECRET, "Endpoint"), **_ERRORS},
         },
         "get": {
@@ -162,7 +164,9 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "Update a webhook endpoint",
             "description": '`{"status": "active"}` re-enables a disabled endpoint.',
             "parameters": [_ID],
-            "requestBody": {"content": {"application/json": {"schema": wh.WEBHOOK_UPDATE}}},
+            "requestBody": {
+                "content": {"application/json": {"schema": wh.WEBHOOK_ENDPOINT_UPDATE_INPUT}}
+            },
             "responses": {"200": _json(wh.WEBHOOK_ENDPOINT, "Endpoint"), **_ERRORS},
         },
         "delete": {

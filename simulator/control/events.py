@@ -43,7 +43,7 @@ def list_events():
 @bp.post("/events")
 def fire_event():
     """Build a real event for an existing object and deliver it like any other."""
-    body = json_body(wh.FIRE_EVENT)
+    body = json_body(wh.FIRE_EVENT_INPUT)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
         data = payloads.build(rt, ws, body)
@@ -68,7 +68,7 @@ def get_chaos(id: str):
 
 @bp.put("/webhooks/<id>/chaos")
 def set_chaos(id: str):
-    body = json_body(wh.CHAOS, optional=True)
+    body = json_body(wh.WEBHOOK_CHAOS_INPUT, optional=True)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
         endpoints.get_row(rt.store, ws, id)
@@ -163,7 +163,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "events, or a `conn_` id for the others (or `patient_id` + `connection_id` for "
             "`records.sync.*`). `data` fields override the built object. The event is "
             "delivered like any other.",
-            "requestBody": {"content": {"application/json": {"schema": wh.FIRE_EVENT}}},
+            "requestBody": {"content": {"application/json": {"schema": wh.FIRE_EVENT_INPUT}}},
             "responses": {"200": _json(wh.EVENT_OCCURRENCE, "The emitted event"), **_ERRORS},
         },
     },
@@ -190,7 +190,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "`reorder_window_seconds`; `delay_seconds`. Draws are reproducible from the "
             "workspace seed; every touched delivery is marked in the attempt log.",
             "parameters": [_WH_ID],
-            "requestBody": {"content": {"application/json": {"schema": wh.CHAOS}}},
+            "requestBody": {"content": {"application/json": {"schema": wh.WEBHOOK_CHAOS_INPUT}}},
             "responses": {"200": _json(_CHAOS_STATE, "Chaos options"), **_ERRORS},
         },
         "delete": {

@@ -18,7 +18,7 @@ bp = Blueprint("sim_inboxes", __name__, url_prefix="/_sim/inboxes")
 
 @bp.post("")
 def create_inbox():
-    body = json_body(wh.INBOX_CREATE, optional=True)
+    body = json_body(wh.INBOX_INPUT, optional=True)
     rt, ws = runtime(), workspace_id()
     return inbox.render(rt, inbox.create(rt, ws, body))
 
@@ -45,7 +45,7 @@ def get_inbox(id: str):
 
 @bp.put("/<id>")
 def configure_inbox(id: str):
-    body = json_body(wh.INBOX_CREATE, optional=True)
+    body = json_body(wh.INBOX_INPUT, optional=True)
     rt, ws = runtime(), workspace_id()
     return inbox.render(rt, inbox.configure(rt, ws, id, body))
 
@@ -111,7 +111,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "(default 200) after `delay_ms`, or with the `sequence` of answers in turn (the "
             "last repeats). Signatures are checked with `secret`, else with the secret of "
             "each endpoint of the workspace pointing at the inbox.",
-            "requestBody": {"content": {"application/json": {"schema": wh.INBOX_CREATE}}},
+            "requestBody": {"content": {"application/json": {"schema": wh.INBOX_INPUT}}},
             "responses": {"200": _json(wh.INBOX, "Inbox"), **_ERRORS},
         },
         "get": {
@@ -131,7 +131,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "operationId": "sim.configureInbox",
             "summary": "Replace how an inbox answers (its sequence starts again)",
             "parameters": [_ID],
-            "requestBody": {"content": {"application/json": {"schema": wh.INBOX_CREATE}}},
+            "requestBody": {"content": {"application/json": {"schema": wh.INBOX_INPUT}}},
             "responses": {"200": _json(wh.INBOX, "Inbox"), **_ERRORS},
         },
         "delete": {
@@ -154,7 +154,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "operationId": "sim.inboxReceive",
             "summary": "The receiving URL (no API key): records the request and answers",
             "parameters": [_ID],
-            "requestBody": {"content": {"application/json": {"schema": wh.EVENT_ENVELOPE}}},
+            "requestBody": {"content": {"application/json": {"schema": wh.WEBHOOK_EVENT_ENVELOPE}}},
             "responses": {
                 "default": {"description": "The status, delay and body the inbox was told"}
             },

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..schemas import METADATA, NULLABLE_TIMESTAMP, TIMESTAMP
-from .chaos import CHAOS_SCHEMA
+from . import chaos, inbox
 from .events import EMITTABLE_TYPES
-from .inbox import INBOX_INPUT
 
 _URL = {"type": "string", "format": "uri", "maxLength": 2048}
 _EVENTS = {
@@ -18,7 +17,7 @@ _EVENTS = {
     "description": '`["*"]` or 1-5 of the event type names.',
 }
 
-WEBHOOK_CREATE: dict[str, Any] = {
+WEBHOOK_ENDPOINT_CREATE_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["url", "events"],
@@ -30,7 +29,7 @@ WEBHOOK_CREATE: dict[str, Any] = {
     },
 }
 
-WEBHOOK_UPDATE: dict[str, Any] = {
+WEBHOOK_ENDPOINT_UPDATE_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
@@ -130,7 +129,7 @@ WEBHOOK_EVENT_RECORD: dict[str, Any] = {
     },
 }
 
-EVENT_ENVELOPE: dict[str, Any] = {
+WEBHOOK_EVENT_ENVELOPE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["id", "object", "type", "api_version", "created_at", "data"],
@@ -148,7 +147,7 @@ EVENT_ENVELOPE: dict[str, Any] = {
     },
 }
 
-FIRE_EVENT: dict[str, Any] = {
+FIRE_EVENT_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["type"],
@@ -186,7 +185,7 @@ EVENT_OCCURRENCE: dict[str, Any] = {
     },
 }
 
-CHAOS = CHAOS_SCHEMA
+WEBHOOK_CHAOS_INPUT = chaos.CHAOS_SCHEMA
 
 WEBHOOK_ATTEMPT: dict[str, Any] = {
     "type": "object",
@@ -225,7 +224,7 @@ WEBHOOK_ATTEMPT: dict[str, Any] = {
     },
 }
 
-INBOX_CREATE = INBOX_INPUT
+INBOX_INPUT = inbox.INBOX_INPUT
 
 INBOX_REQUEST: dict[str, Any] = {
     "type": "object",
