@@ -36,6 +36,8 @@ def check_patient_id(value: str, param: str = "patient_id") -> str:
         raise invalid(
             f"'{param}' must not have leading or trailing spaces or control characters", param
         )
+    if "/" in value:  # the id is a URL path segment; servers decode %2F before routing
+        raise invalid(f"'{param}' must not contain '/'", param)
     return value
 
 

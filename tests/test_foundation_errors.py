@@ -180,7 +180,7 @@ def test_bad_email_is_invalid_data(sim: Sim, api: Api, email: str) -> None:
     assert state(sim, api) == before
 
 
-@pytest.mark.parametrize("patient_id", ["pat_1", "ps_1", "conn_x", " padded", "tab\there"])
+@pytest.mark.parametrize("patient_id", ["pat_1", "ps_1", "conn_x", " padded", "tab\there", "org/1"])
 def test_reserved_or_unsafe_patient_ids_are_rejected(api: Api, patient_id: str) -> None:
     assert_error(
         api.post("/patients", {"patient_id": patient_id}), 400, "invalid_data", "patient_id"
