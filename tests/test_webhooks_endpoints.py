@@ -186,3 +186,21 @@ def test_endpoints_are_per_workspace(sim: Sim, api: Api) -> None:
 def test_requires_api_key(sim: Sim) -> None:
     assert sim.client.get("/webhooks").status_code == 401
     assert sim.client.post("/events/evt_x/redeliver").status_code == 401
+
+
+def test_reset_empties_webhooks_and_their_pending_attempts(sim: Sim, api: Api) -> None:
+    box = api.post("/_sim/inboxes", {"status": 500}).json
+    created = create(api, url=box["url"])
+    api.post("/patients", {"patient_id": "p-reset"})
+    source = api.get("/connections", limit=1).json["data"][0]["id"]
+    api.post(
+        "/_sim/events",
+        {"type": "records.sync.failed", "patient_id": "p-reset", "connection_id": source},
+    )
+    assert api.post("/_sim/reset").status_code == 200
+    assert api.get("/webhooks").json["data"] == []
+    assert api.get("/_sim/events").json["data"] == []
+    assert api.get(f"/webhooks/{created['id']}").status_code == 404
+    assert api.get(f"/_sim/inboxes/{box['id']}").status_code == 404
+    ws = api.get("/_sim/workspace").json["id"]
+    assert sim.runtime.scheduler.pending(ws, kind="webhook.attempt") == []
