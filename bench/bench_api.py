@@ -1,8 +1,8 @@
 """API requests per second, in-process: create a patient session, retrieve one.
 
 Runs the whole WSGI app (auth, validation, store, error handling) through the
-Werkzeug test client on an in-memory SQLite store, so the figure is the
-simulator's own cost per request without sockets. Bounded by a request count
+Werkzeug test client, on an in-memory SQLite store and then on a WAL file, so
+the figure is the simulator's own cost per request without sockets. Bounded by a request count
 and a time budget per measurement.
 
     .venv/bin/python bench/bench_api.py [--requests N] [--seconds S]
@@ -11,8 +11,10 @@ and a time budget per measurement.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from simulator.testing import Sim
 
@@ -33,13 +35,8 @@ def measure(label: str, call: Callable[[int], None], requests: int, seconds: flo
     return rate
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
-    parser.add_argument("--seconds", type=float, default=10.0, help="time budget per measurement")
-    args = parser.parse_args()
-
-    with Sim() as sim:
+def run(label: str, db_path: str, requests: int, seconds: float) -> None:
+    with Sim(db_path=db_path) as sim:
         api, _ = sim.new_workspace(seed=1)
         created: list[str] = []
 
@@ -58,10 +55,20 @@ def main() -> None:
         def health(i: int) -> None:
             assert sim.client.get("/health").status_code == 200
 
-        print("connect-sim API, in-process (werkzeug test client, in-memory SQLite)")
-        measure("GET /health", health, args.requests, args.seconds)
-        measure("POST /patient-sessions", create, args.requests, args.seconds)
-        measure("GET /patient-sessions/{id}", retrieve, args.requests, args.seconds)
+        print(f"connect-sim API in-process (werkzeug test client), {label}")
+        measure("GET /health", health, requests, seconds)
+        measure("POST /patient-sessions", create, requests, seconds)
+        measure("GET /patient-sessions/{id}", retrieve, requests, seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time budget per measurement")
+    args = parser.parse_args()
+    run("SQLite in memory", ":memory:", args.requests, args.seconds)
+    with tempfile.TemporaryDirectory() as tmp:
+        run("SQLite file (WAL)", str(Path(tmp) / "bench.db"), args.requests, args.seconds)
 
 
 if __name__ == "__main__":
