@@ -257,7 +257,7 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
 
 
-def _complete_operation(path: str, item: dict[str, Any], method: str, op: dict[str, Any]) -> None:
+def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> None:
     public = op.get("security") == []
     control = path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
     params = op.setdefault("parameters", [])
@@ -305,7 +305,7 @@ def build_document(
     for path, item in paths.items():
         for method in METHODS:
             if method in item:
-                _complete_operation(path, item, method, item[method])
+                _complete_operation(path, item, item[method])
     operation_ids: dict[str, str] = {}
     for path, item in paths.items():
         for method in METHODS:
