@@ -6,9 +6,17 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import connections, health, openapi_doc, patient_connections, patients, sessions
+    from . import connections, health, openapi_doc, patient_connections, patients, records, sessions
 
-    for module in (health, openapi_doc, patients, patient_connections, sessions, connections):
+    for module in (
+        health,
+        openapi_doc,
+        patients,
+        patient_connections,
+        records,
+        sessions,
+        connections,
+    ):
         app.register_blueprint(module.bp)
     from . import webhooks
 

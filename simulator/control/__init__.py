@@ -6,9 +6,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import clock, patient, workspaces
+    from . import clock, connections, patient, workspaces
 
-    for module in (workspaces, clock, patient):
+    for module in (workspaces, clock, patient, connections):
         app.register_blueprint(module.bp)
     from . import events, inboxes
 
