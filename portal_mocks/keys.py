@@ -22,29 +22,27 @@ CREATE TABLE IF NOT EXISTS portal_signing_keys (
 register_schema("portal_signing_keys", SCHEMA)
 
 _lock = threading.Lock()
-_cache: dict[tuple[int, str], RSAKey] = {}
+# One generated key per portal and process, stored in each database that has none yet.
+_generated: dict[str, RSAKey] = {}
 
 
 def signing_key(rt: Runtime, slug: str) -> RSAKey:
-    key_id = (id(rt.store), slug)
-    with _lock:
-        found = _cache.get(key_id)
-        if found is not None:
-            return found
-        row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
-        if row is None:
-            key = RSAKey.generate_key(
-                2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True
-            )
-            with rt.store.tx():
-                rt.store.execute(
-                    "INSERT OR IGNORE INTO portal_signing_keys (slug, jwk) VALUES (?, ?)",
-                    (slug, dumps(key.as_dict(private=True))),
+    row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
+    if row is None:
+        with _lock:
+            key = _generated.get(slug)
+            if key is None:
+                key = RSAKey.generate_key(
+                    2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True
                 )
-            row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
-        key = RSAKey.import_key(loads(row["jwk"]))
-        _cache[key_id] = key
-        return key
+                _generated[slug] = key
+        with rt.store.tx():
+            rt.store.execute(
+                "INSERT OR IGNORE INTO portal_signing_keys (slug, jwk) VALUES (?, ?)",
+                (slug, dumps(key.as_dict(private=True))),
+            )
+        row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
+    return RSAKey.import_key(loads(row["jwk"]))
 
 
 def jwks(rt: Runtime, slug: str) -> dict[str, Any]:
