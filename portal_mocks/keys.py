@@ -24,6 +24,8 @@ register_schema("portal_signing_keys", SCHEMA)
 _lock = threading.Lock()
 # One generated key per portal and process, stored in each database that has none yet.
 _generated: dict[str, RSAKey] = {}
+# Importing a private RSA key validates it (slow), so imported keys are kept by their JWK text.
+_imported: dict[str, RSAKey] = {}
 
 
 def signing_key(rt: Runtime, slug: str) -> RSAKey:
@@ -42,7 +44,11 @@ def signing_key(rt: Runtime, slug: str) -> RSAKey:
                 (slug, dumps(key.as_dict(private=True))),
             )
         row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))
-    return RSAKey.import_key(loads(row["jwk"]))
+    text = row["jwk"]
+    key = _imported.get(text)
+    if key is None:
+        key = _imported[text] = RSAKey.import_key(loads(text))
+    return key
 
 
 def jwks(rt: Runtime, slug: str) -> dict[str, Any]:

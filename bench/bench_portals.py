@@ -1,0 +1,167 @@
+"""Mock portal throughput, in-process: token-endpoint requests/s and FHIR search pages/s.
+
+Drives the portal WSGI app through the Werkzeug test client (no sockets) on an
+in-memory store: full sign-ins (authorize, login, consent, code exchange),
+refresh-token grants at a non-rotating and a rotating portal, and FHIR search
+pages of the 3,200-resource persona `dora`. Every loop is bounded by a request
+count and a time budget.
+
+    .venv/bin/python bench/bench_portals.py [--requests N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import portal_mocks
+from portal_mocks.testing import parse_forms
+from simulator.testing import Sim
+
+REDIRECT = "https://app.example/callback"
+SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
+
+
+def measure(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
+    done = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while done < requests and time.perf_counter() < deadline:
+        call(done)
+        done += 1
+    elapsed = time.perf_counter() - start
+    rate = done / elapsed if elapsed > 0 else float("inf")
+    print(f"{label:<44} {rate:>9.0f} /s   ({done} in {elapsed:.2f} s)")
+    return rate
+
+
+class Portal:
+    """One registered app at one portal, driven through the test client."""
+
+    def __init__(self, sim: Sim, ws_id: str, slug: str) -> None:
+        self.sim = sim
+        self.slug = slug
+        self.prefix = f"/portals/{slug}"
+        info = portal_mocks.ensure_client(sim.runtime, ws_id, slug, redirect_uris=[REDIRECT])
+        basic = base64.b64encode(f"{info.client_id}:{info.client_secret}".encode()).decode()
+        self.client_id = info.client_id
+        self.auth = {"Authorization": f"Basic {basic}"}
+
+    def sign_in(self, username: str) -> dict:
+        client = self.sim.client
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        query = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": REDIRECT,
+            "scope": SCOPE,
+            "state": secrets.token_urlsafe(16),
+            "aud": f"{self.sim.base_url}{self.prefix}/fhir",
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+        }
+        page = client.get(f"{self.prefix}/authorize?{urlencode(query)}")
+        login = next(f for f in parse_forms(page.get_data(as_text=True))[0] if f.id == "login-form")
+        moved = client.post(
+            login.action, data={**login.fields, "username": username, "password": "pw"}
+        )
+        consent_page = client.get(moved.headers["Location"])
+        consent = next(
+            f for f in parse_forms(consent_page.get_data(as_text=True))[0] if f.id == "consent-form"
+        )
+        done = client.post(consent.action, data={**consent.fields, "decision": "approve"})
+        code = parse_qs(urlsplit(done.headers["Location"]).query)["code"][0]
+        resp = client.post(
+            f"{self.prefix}/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+            headers=self.auth,
+        )
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.json
+
+    def refresh(self, refresh_token: str) -> dict:
+        resp = self.sim.client.post(
+            f"{self.prefix}/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            headers=self.auth,
+        )
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+
+    with Sim() as sim:
+        api, body = sim.new_workspace(seed=1, clock="manual")
+        ws_id = api.get("/_sim/workspace").json["id"]
+        epic = Portal(sim, ws_id, "summit-epic")
+        cerner = Portal(sim, ws_id, "lakeside-cerner")
+        print("connect-sim mock portals in-process (werkzeug test client), :memory: store")
+
+        measure(
+            "sign-in + code exchange (summit-epic)",
+            lambda i: epic.sign_in("alice"),
+            args.requests // 10,
+            args.seconds,
+        )
+
+        epic_token = epic.sign_in("alice")
+        measure(
+            "token endpoint: refresh (summit-epic)",
+            lambda i: epic.refresh(epic_token["refresh_token"]),
+            args.requests,
+            args.seconds,
+        )
+
+        state = {"refresh": cerner.sign_in("alice")["refresh_token"]}
+
+        def rotate(i: int) -> None:
+            state["refresh"] = cerner.refresh(state["refresh"])["refresh_token"]
+
+        measure("token endpoint: refresh, rotating (cerner)", rotate, args.requests, args.seconds)
+
+        dora = epic.sign_in("dora")
+        headers = {"Authorization": f"Bearer {dora['access_token']}"}
+        fhir = f"{epic.prefix}/fhir"
+        total = sim.client.get(f"{fhir}/Observation?_count=1", headers=headers).json["total"]
+        print(f"dora: {total} Observations")
+
+        def page_of(count: int) -> Callable[[int], None]:
+            pages = max(1, -(-total // count))
+
+            def call(i: int) -> None:
+                offset = (i % pages) * count
+                resp = sim.client.get(
+                    f"{fhir}/Observation?_count={count}&_offset={offset}", headers=headers
+                )
+                assert resp.status_code == 200, resp.get_data(as_text=True)
+
+            return call
+
+        measure("FHIR search pages, _count=100 (dora)", page_of(100), args.requests, args.seconds)
+        measure("FHIR search pages, _count=20 (dora)", page_of(20), args.requests, args.seconds)
+        measure(
+            "FHIR read Patient (dora)",
+            lambda i: sim.client.get(f"{fhir}/Patient/{dora['patient']}", headers=headers),
+            args.requests,
+            args.seconds,
+        )
+
+
+if __name__ == "__main__":
+    main()
