@@ -70,10 +70,9 @@ def start(
         if running is not None:
             return running["pull_id"]
         now = rt.now(ws_id)
-        rt.store.execute(
-            "UPDATE pulls SET status = 'cancelled', finished_ms = ? WHERE workspace_id = ?"
-            " AND attempt_id = ? AND status = 'scheduled'",
-            (now, ws_id, attempt_id),
+        rt.store.execute(  # a pull that never started is replaced, not kept
+            "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
+            (ws_id, attempt_id),
         )
         pull_id, _ = rt.new_id(ws_id, "pull_")
         rt.store.execute(
@@ -325,8 +324,12 @@ def _on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
 def _stop(rt: Runtime, ws_id: str, row: Any) -> None:
     rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
     rt.store.execute(
+        "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
+        (ws_id, row["attempt_id"]),
+    )
+    rt.store.execute(
         "UPDATE pulls SET status = 'cancelled', finished_ms = ? WHERE workspace_id = ?"
-        " AND attempt_id = ? AND status IN ('scheduled', 'running')",
+        " AND attempt_id = ? AND status = 'running'",
         (rt.now(ws_id), ws_id, row["attempt_id"]),
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -126,13 +127,21 @@ def authorization_url(
 def _token_call(fn, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         token = fn(*args, **kwargs)
-    except OAuth2Error as exc:
+    except (OAuth2Error, OAuthError) as exc:
         raise SmartError(exc.error or "oauth_error", exc.description or "") from None
     except requests.Timeout:
         raise SmartError("timeout", "the token endpoint did not answer in time") from None
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else None
-        raise SmartError(f"http_{status}", "the token endpoint failed", status=status) from None
+        code, description = f"http_{status}", "the token endpoint failed"
+        try:
+            body = exc.response.json() if exc.response is not None else {}
+            if isinstance(body, dict) and isinstance(body.get("error"), str):
+                code = body["error"]
+                description = str(body.get("error_description") or description)
+        except ValueError:
+            pass
+        raise SmartError(code, description, status=status) from None
     except requests.RequestException as exc:
         raise SmartError("network", str(exc)) from None
     except (ValueError, TypeError) as exc:
