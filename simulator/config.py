@@ -23,6 +23,9 @@ class Config:
     max_body_bytes: int = 1024 * 1024
     # Refresh access tokens this long before they expire (half their lifetime when shorter).
     refresh_lead_s: int = 300
+    # "ahead": keep every access token fresh (a refresh before each expiry);
+    # "on_demand": refresh only when a pull needs the token (far fewer refreshes at scale).
+    refresh_policy: str = "ahead"
     # Re-pull records this long after a pull settles, while access holds.
     repull_interval_s: int = 24 * 3600
     # FHIR search page size asked of the portals (`_count`).

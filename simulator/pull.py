@@ -136,8 +136,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
             return
         token_row = flow.tokens_of(rt, ws_id, attempt_id)
         now = rt.now(ws_id)
-        expires = token_row["access_expires_ms"]
-        if expires is not None and now >= expires and token_row["refresh_token"]:
+        if tokens.needs_refresh(rt, token_row):
             outcome = tokens.refresh_now(rt, ws_id, attempt_id)
             if outcome == "transient":
                 _resume_at(rt, ws_id, pull, rt.now(ws_id) + PAGE_RETRY_BACKOFF_MS[1])

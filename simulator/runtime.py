@@ -34,6 +34,7 @@ class Runtime:
         self.scheduler.runtime = self
         self.catalog = Catalog.load(self.config.base_url, self.config.catalog_path)
         self.http = requests.Session()
+        self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
         self.base_url = self.config.base_url.rstrip("/")
         handlers.install(self)
         self.scheduler.recover()

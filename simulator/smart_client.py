@@ -97,7 +97,7 @@ def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endp
 def _session(
     client: ClientCredentials, redirect_uri: str | None = None, scope: str | None = None
 ) -> OAuth2Session:
-    return OAuth2Session(
+    oauth = OAuth2Session(
         client_id=client.client_id,
         client_secret=client.client_secret,
         token_endpoint_auth_method="client_secret_basic" if client.client_secret else "none",
@@ -105,6 +105,8 @@ def _session(
         redirect_uri=redirect_uri,
         scope=scope,
     )
+    oauth.trust_env = False  # portals are reached directly; no proxy lookup per call
+    return oauth
 
 
 def authorization_url(

@@ -39,6 +39,14 @@ def connection_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
     )
 
 
+def needs_refresh(rt: Runtime, tokens: Any) -> bool:
+    """True when the access token is due for a refresh now (and can be refreshed)."""
+    due = refresh_due_ms(rt, tokens)
+    return (
+        bool(tokens["refresh_token"]) and due is not None and rt.now(tokens["workspace_id"]) >= due
+    )
+
+
 def refresh_due_ms(rt: Runtime, tokens: Any) -> int | None:
     expires = tokens["access_expires_ms"]
     if expires is None:
@@ -55,6 +63,8 @@ def schedule_keepalive(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     if tokens is None or tokens["access_expires_ms"] is None:
         return
     if tokens["refresh_token"]:
+        if rt.config.refresh_policy == "on_demand":
+            return  # the next pull refreshes when it needs the token
         due = refresh_due_ms(rt, tokens)
         rt.scheduler.schedule(
             ws_id, REFRESH_JOB, due, {"attempt_id": attempt_id}, key=job_key(attempt_id)
