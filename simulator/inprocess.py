@@ -4,7 +4,8 @@ The simulator talks to the portals (and webhook inboxes) over real HTTP with
 `requests`. In tests and benchmarks the same client code can be routed to the
 WSGI apps in-process with the `responses` library: the requests are real
 requests (headers, bodies, redirects are not followed), only the socket is
-skipped.
+skipped. The caller's read timeout still holds: an answer that takes longer
+raises `requests.exceptions.ReadTimeout`, as it would over the network.
 
     rt, wsgi = build(Config(base_url="http://sim.test"))
     with InProcess(wsgi, rt.base_url):
@@ -14,10 +15,12 @@ skipped.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 import responses
 from requests import PreparedRequest
 from werkzeug.test import Client
@@ -25,7 +28,26 @@ from werkzeug.test import Client
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
+def _read_timeout(request: PreparedRequest) -> float | None:
+    timeout = getattr(request, "req_kwargs", {}).get("timeout")
+    if isinstance(timeout, tuple):
+        timeout = timeout[-1]
+    return float(timeout) if timeout is not None else None
+
+
 def _forward(client: Client, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+    """Call the WSGI app; an answer slower than the caller's timeout is a ReadTimeout."""
+    limit = _read_timeout(request)
+    started = time.monotonic()
+    answer = _call(client, request)
+    if limit is not None and time.monotonic() - started > limit:
+        raise requests.exceptions.ReadTimeout(
+            f"in-process call to {request.url} took longer than {limit} s", request=request
+        )
+    return answer
+
+
+def _call(client: Client, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(request.url or "")
     body = request.body
     if isinstance(body, str):
