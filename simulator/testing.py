@@ -53,6 +53,40 @@ class Api:
     def delete(self, path: str, headers: dict[str, str] | None = None) -> TestResponse:
         return self.client.delete(path, headers=self._headers(headers))
 
+    # -- the headless patient (drives the hosted pages over HTTP) ----------------------
+
+    def connect(
+        self,
+        session_id: str,
+        username: str = "alice",
+        source: str | None = None,
+        consent: str = "approve",
+        password: str = "password",
+    ) -> dict[str, Any]:
+        """Open the session link, choose `source` (Picker), log in as `username`, consent.
+
+        Answers `{"connection", "location", "stopped_at", "status_code", "session"}`.
+        """
+        body: dict[str, Any] = {"username": username, "consent": consent, "password": password}
+        if source is not None:
+            body["source"] = source
+        return self._ok(self.post(f"/_sim/patient-sessions/{session_id}/connect", body))
+
+    def done(self, session_id: str) -> dict[str, Any]:
+        """Press Done on the completion screen; `return_url` is where the browser lands."""
+        return self._ok(self.post(f"/_sim/patient-sessions/{session_id}/done"))
+
+    def abandon(self, session_id: str, source: str | None = None) -> dict[str, Any]:
+        """Open the link (and the portal's login page for `source`), then walk away."""
+        body = {} if source is None else {"source": source}
+        return self._ok(self.post(f"/_sim/patient-sessions/{session_id}/abandon", body))
+
+    @staticmethod
+    def _ok(resp: TestResponse) -> dict[str, Any]:
+        if resp.status_code != 200:
+            raise AssertionError(f"{resp.status_code}: {resp.get_data(as_text=True)}")
+        return resp.json
+
     def advance(self, seconds: float) -> dict[str, Any]:
         return self.post("/_sim/clock/advance", {"seconds": seconds}).json
 

@@ -193,3 +193,12 @@ def test_generation_b_session_returns_patient_flow_id(api):
     query = parse_qs(urlsplit(finished["return_url"]).query)
     assert query["patient_flow_id"] == [flow_id]
     assert [e["type"] for e in events_of(api)] == ["patient_flow.completed"]
+
+
+def test_pytest_helper_wraps_the_headless_patient(api):
+    session = new_session(api)
+    result = api.connect(session["id"], "alice", EPIC)
+    assert result["connection"]["status"] == "active"
+    assert api.done(session["id"])["return_url"].startswith(RETURN_URL)
+    other = new_session(api, "p2")
+    assert api.abandon(other["id"], EPIC)["stopped_at"] == "portal"
