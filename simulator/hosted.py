@@ -190,3 +190,105 @@ def oauth_callback():
     if session_row is not None:
         context["return_url"] = session_row["return_url"]
     return _page(outcome.page or "error", outcome.status, **context)
+
+
+def _html(description: str, status: str = "200") -> dict:
+    return {
+        status: {
+            "description": description,
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    }
+
+
+_TOKEN = [
+    {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "The 32-hex token of the session's hosted URL",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    }
+]
+_REDIRECT = {"303": {"description": "Redirect (to the portal's authorize endpoint or the app)"}}
+_CLOSED = _html("The link is expired or already used; no OAuth starts", "410")
+
+OPENAPI_PATHS = {
+    "/c/{token}": {
+        "get": {
+            "operationId": "hosted.sessionPage",
+            "summary": "Hosted page: the source picker (Picker) or a redirect to the portal (Direct)",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": [
+                *_TOKEN,
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "description": "Search the catalog by name (2 characters at least)",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {**_html("The picker page"), **_REDIRECT, **_CLOSED},
+        }
+    },
+    "/c/{token}/connect": {
+        "post": {
+            "operationId": "hosted.connect",
+            "summary": "Hosted page form: start an attempt at the chosen source",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": _TOKEN,
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["source"],
+                            "properties": {"source": {"type": "string"}},
+                        }
+                    }
+                }
+            },
+            "responses": {**_REDIRECT, **_CLOSED},
+        }
+    },
+    "/c/{token}/complete": {
+        "get": {
+            "operationId": "hosted.completion",
+            "summary": "Hosted page: the completion screen (attempts, connect another, Done)",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": _TOKEN,
+            "responses": {**_html("The completion screen"), **_CLOSED},
+        }
+    },
+    "/c/{token}/done": {
+        "post": {
+            "operationId": "hosted.done",
+            "summary": "Hosted page form: Done completes the session and returns to the app",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": _TOKEN,
+            "responses": {**_REDIRECT, **_CLOSED},
+        }
+    },
+    "/oauth/callback": {
+        "get": {
+            "operationId": "hosted.oauthCallback",
+            "summary": "The portals' redirect URI: settles the attempt",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": [
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                for n in ("code", "state", "error", "error_description")
+            ],
+            "responses": {
+                **_REDIRECT,
+                **_html("The sign-in response is unknown or already used", "400"),
+                **_CLOSED,
+            },
+        }
+    },
+}
