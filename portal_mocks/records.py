@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from faker import Faker
-
 from .personas import Persona
 from .profiles import Portal
 
@@ -238,7 +236,17 @@ class Record:
 
 _cache: OrderedDict[tuple, Record] = OrderedDict()
 _lock = threading.Lock()
-_faker = Faker("en_US")
+_faker: Any = None
+
+
+def _get_faker() -> Any:
+    """One Faker for the process (made on first use; reseeded for every build, under `_lock`)."""
+    global _faker
+    if _faker is None:
+        from faker import Faker
+
+        _faker = Faker("en_US")
+    return _faker
 
 
 def build(seed: int, portal: Portal, persona: Persona, size: int | None = None) -> Record:
@@ -327,21 +335,22 @@ class _Builder:
         self.patient_id = patient_id(seed, portal, persona)
         self.record = Record(self.patient_id)
         self.patient_ref = {"reference": f"Patient/{self.patient_id}"}
-        _faker.seed_instance(
+        fake = _get_faker()
+        fake.seed_instance(
             int.from_bytes(
                 hashlib.sha256(f"{seed}:{persona.username}".encode()).digest()[:8], "big"
             )
         )
-        self.family = _faker.last_name()
+        self.family = fake.last_name()
         self.address = {
-            "line": [_faker.street_address()],
-            "city": _faker.city(),
-            "state": _faker.state_abbr(include_territories=False),
-            "postalCode": _faker.zipcode(),
+            "line": [fake.street_address()],
+            "city": fake.city(),
+            "state": fake.state_abbr(include_territories=False),
+            "postalCode": fake.zipcode(),
             "country": "US",
         }
-        self.phone = _faker.numerify("###-###-####")
-        self.clinicians = [f"Dr. {_faker.first_name()} {_faker.last_name()}" for _ in range(6)]
+        self.phone = fake.numerify("###-###-####")
+        self.clinicians = [f"Dr. {fake.first_name()} {fake.last_name()}" for _ in range(6)]
         self.years = 3 if self.total <= 60 else (8 if self.total <= 600 else 20)
         self.counter = 0
 
