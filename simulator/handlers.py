@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import portal_mocks  # noqa: F401  (schemas of the mock portals)
+
 from . import (  # noqa: F401  (schemas)
     connections,
     flow,
@@ -20,8 +22,6 @@ from . import (  # noqa: F401  (schemas)
 )
 from .webhooks import delivery as webhook_delivery  # schemas of every webhooks module
 from .webhooks import inbox as webhook_inbox  # noqa: F401  (schema)
-
-import portal_mocks  # noqa: E402, F401  (schemas of the mock portals)
 
 if TYPE_CHECKING:
     from .runtime import Runtime
