@@ -132,7 +132,9 @@ def list_portals():
                 "kind": p.kind,
                 "fhir_base_url": f"{rt.base_url}/portals/{p.slug}/fhir",
                 "resource_types": list(p.resource_types),
-                "access_token_expires_in": profiles.access_token_ttl_s(p, rt.wall()),
+                "access_token_expires_in": profiles.access_token_ttl_s(
+                    p, rt.now(rt.default_workspace.id)
+                ),
                 "refresh_token_rotation": p.rotate_refresh_tokens,
                 "flaky_503_share": p.flaky_share,
             }
