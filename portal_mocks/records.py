@@ -2,8 +2,9 @@
 
 `build(seed, slug, persona, size)` returns the whole record of one persona at
 one portal: the same seed gives the same bytes. Records are built lazily and
-cached in memory per (seed, portal, persona, size), so a 3,000-resource record
-costs its build once per process.
+cached in memory per (seed, portal, persona, size), most recently used first and
+bounded by a total resource count, so a 3,000-resource record costs its build
+once per process.
 
 Dates are placed before a fixed anchor (2026-01-01) so that a record does not
 depend on when it is built.
@@ -25,7 +26,8 @@ from .personas import Persona
 from .profiles import Portal
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
-CACHE_SIZE = 64
+# The cache keeps the most recently used records up to this many resources in all.
+CACHE_RESOURCES = 250_000
 
 # -- code tables ------------------------------------------------------------------
 
@@ -260,8 +262,10 @@ def build(seed: int, portal: Portal, persona: Persona, size: int | None = None) 
             return found
         record = _Builder(seed, portal, persona, total).build()
         _cache[key] = record
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        held = sum(r.count() for r in _cache.values())
+        while held > CACHE_RESOURCES and len(_cache) > 1:
+            _, dropped = _cache.popitem(last=False)
+            held -= dropped.count()
         return record
 
 
