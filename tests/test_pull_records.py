@@ -38,9 +38,7 @@ def test_first_pull_stores_the_whole_record_with_exact_counts(api):
     patient = next(i["resource"] for i in items if i["resource"]["resourceType"] == "Patient")
     assert {"system": "urn:medblocks:patient-id", "value": "p1"} in patient["identifier"]
     others = [i["resource"] for i in items if i["resource"]["resourceType"] != "Patient"]
-    assert all(
-        "urn:medblocks:patient-id" not in str(r.get("identifier", "")) for r in others
-    )
+    assert all("urn:medblocks:patient-id" not in str(r.get("identifier", "")) for r in others)
     completed = events_of(api, "records.sync.completed")
     assert len(completed) == 1
     body = completed[0]["data"]["object"]
