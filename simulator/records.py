@@ -93,19 +93,17 @@ def upsert(
     with store.tx():
         now = rt.now(ws_id)
         fresh: list[tuple[str, str, str]] = []
+        stored = _stored_bodies(store, ws_id, patient_id, source_id, resources)
         for resource in resources:
             rtype, rid = str(resource.get("resourceType")), str(resource.get("id") or "")
             if not rid:
                 continue
             body = dumps(tag_patient(resource, patient_id))
-            existing = store.one(
-                "SELECT body FROM records WHERE workspace_id = ? AND patient_id = ?"
-                " AND source_id = ? AND resource_type = ? AND resource_id = ?",
-                (ws_id, patient_id, source_id, rtype, rid),
-            )
+            existing = stored.get((rtype, rid))
             if existing is None:
                 fresh.append((rtype, rid, body))
-            elif existing["body"] != body:
+                stored[(rtype, rid)] = body
+            elif existing != body:
                 store.execute(
                     "UPDATE records SET body = ?, changed_ms = ? WHERE workspace_id = ?"
                     " AND patient_id = ? AND source_id = ? AND resource_type = ?"
@@ -125,6 +123,28 @@ def upsert(
             )
             changed += len(fresh)
     return changed
+
+
+def _stored_bodies(
+    store: Store, ws_id: str, patient_id: str, source_id: str, resources: list[dict[str, Any]]
+) -> dict[tuple[str, str], str]:
+    """The stored copies of these resources, in one query per resource type."""
+    by_type: dict[str, list[str]] = {}
+    for resource in resources:
+        if resource.get("id"):
+            by_type.setdefault(str(resource.get("resourceType")), []).append(str(resource["id"]))
+    found: dict[tuple[str, str], str] = {}
+    for rtype, rids in by_type.items():
+        for start in range(0, len(rids), 500):
+            chunk = rids[start : start + 500]
+            rows = store.all(
+                "SELECT resource_id, body FROM records WHERE workspace_id = ? AND patient_id = ?"
+                f" AND source_id = ? AND resource_type = ? AND resource_id IN"
+                f" ({','.join('?' * len(chunk))})",
+                (ws_id, patient_id, source_id, rtype, *chunk),
+            )
+            found.update({(rtype, r["resource_id"]): r["body"] for r in rows})
+    return found
 
 
 def count_for(store: Store, ws_id: str, patient_id: str, source_id: str | None = None) -> int:
