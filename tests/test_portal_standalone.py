@@ -22,7 +22,7 @@ def test_standalone_portals_serve_the_same_urls() -> None:
         added = client.post(
             "/_sim/portals/harbor-clinic/faults", json={"fault": "fhir_429"}, headers=headers
         )
-        assert added.status_code == 201 and added.json["fault"] == "fhir_429"
+        assert added.status_code == 200 and added.json["fault"] == "fhir_429"
         assert client.get("/patients", headers=headers).status_code == 404  # no Connect API here
         missing = client.get("/portals/nowhere/fhir/metadata")
         assert missing.status_code == 404 and missing.json["resourceType"] == "OperationOutcome"

@@ -172,7 +172,7 @@ def add_fault(slug: str):
     except portal_mocks.FaultError as exc:
         param = "fault" if body["fault"] not in portal_mocks.faults.CATALOG else "arg"
         raise invalid(str(exc), param) from None
-    return fault.to_api(), 201
+    return fault.to_api()
 
 
 @bp.get("/portals/<slug>/faults")
@@ -229,7 +229,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "a virtual instant.",
             "requestBody": request_body(FAULT_INPUT),
             "responses": {
-                "201": {
+                "200": {
                     "description": "The stored fault",
                     "content": {"application/json": {"schema": FAULT}},
                 }
