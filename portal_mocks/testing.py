@@ -13,59 +13,17 @@ portal (the app's `redirect_uri`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
-
-@dataclass
-class Form:
-    id: str | None
-    action: str
-    method: str
-    fields: dict[str, str] = field(default_factory=dict)
-    buttons: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[Form] = []
-        self._current: Form | None = None
-        self.errors: list[str] = []
-        self._in_error = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._current = Form(a.get("id"), a.get("action", ""), a.get("method", "get").lower())
-            self.forms.append(self._current)
-        elif tag == "input" and self._current is not None and a.get("name"):
-            if a.get("type") == "submit":
-                self._current.buttons.append((a["name"], a.get("value", "")))
-            else:
-                self._current.fields[a["name"]] = a.get("value", "")
-        elif tag == "button" and self._current is not None and a.get("name"):
-            self._current.buttons.append((a["name"], a.get("value", "")))
-        elif "error" in a.get("class", ""):
-            self._in_error = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-        if tag == "p":
-            self._in_error = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_error and data.strip():
-            self.errors.append(data.strip())
+from simulator import forms
+from simulator.forms import Form
 
 
 def parse_forms(html: str) -> tuple[list[Form], list[str]]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms, parser.errors
+    """The page's forms and the texts it shows as errors."""
+    return forms.parse(html)
 
 
 @dataclass

@@ -7,61 +7,19 @@ the simulator in this process (routed with `responses`) or over the network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from . import forms
+from .forms import Form
+
 MAX_STEPS = 30
 
 
-@dataclass
-class Form:
-    action: str
-    method: str
-    id: str | None
-    fields: dict[str, str] = field(default_factory=dict)
-    buttons: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[Form] = []
-        self._current: Form | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: (v or "") for k, v in attrs}
-        if tag == "form":
-            self._current = Form(
-                action=a.get("action", ""),
-                method=(a.get("method") or "get").lower(),
-                id=a.get("id"),
-            )
-            self.forms.append(self._current)
-        elif self._current is not None and tag in ("input", "button", "select", "textarea"):
-            name = a.get("name")
-            kind = (a.get("type") or ("submit" if tag == "button" else "text")).lower()
-            if not name:
-                return
-            if kind == "submit":
-                self._current.buttons.append((name, a.get("value", "")))
-            elif kind in ("checkbox", "radio"):
-                if "checked" in a:
-                    self._current.fields[name] = a.get("value", "on")
-            else:
-                self._current.fields[name] = a.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
 def parse_forms(html: str) -> list[Form]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms
+    return forms.parse(html)[0]
 
 
 @dataclass
