@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, abort, make_response, redirect, render_template, request
 
 from . import connections, flow, sessions
 from .http import acting_for, runtime
@@ -17,14 +17,6 @@ from .http import acting_for, runtime
 bp = Blueprint("hosted", __name__)
 
 MIN_QUERY = 2
-
-
-def _session_or_404(token: str) -> Any:
-    row = sessions.by_token(runtime().store, token)
-    if row is None:
-        return None
-    acting_for(row["workspace_id"])
-    return row
 
 
 def _page(name: str, status: int = 200, **context: Any):
@@ -46,23 +38,23 @@ def button_label(row: Any) -> str:
     return urlsplit(row["return_url"]).hostname or "the app"
 
 
-def _check_open(row: Any):
+def _open_session(token: str) -> Any:
+    """The open session behind a hosted URL; otherwise stop with the page that says why."""
+    row = sessions.by_token(runtime().store, token)
+    if row is None:
+        abort(make_response(*_not_found()))
+    acting_for(row["workspace_id"])
     try:
         flow.require_open(runtime(), row["workspace_id"], row)
     except flow.FlowError as exc:
-        return _closed(row, exc.code)
-    return None
+        abort(make_response(*_closed(row, exc.code)))
+    return row
 
 
 @bp.get("/c/<token>")
 def session_page(token: str):
     rt = runtime()
-    row = _session_or_404(token)
-    if row is None:
-        return _not_found()
-    closed = _check_open(row)
-    if closed:
-        return closed
+    row = _open_session(token)
     ws = row["workspace_id"]
     if row["connection_id"] is not None:  # Direct mode: straight to the portal
         source = rt.catalog.get(row["connection_id"])
@@ -113,12 +105,7 @@ def _start(row: Any, source: Any):
 @bp.post("/c/<token>/connect")
 def connect(token: str):
     rt = runtime()
-    row = _session_or_404(token)
-    if row is None:
-        return _not_found()
-    closed = _check_open(row)
-    if closed:
-        return closed
+    row = _open_session(token)
     source = rt.catalog.get(request.form.get("source", ""))
     if source is None or (row["connection_id"] and source.id != row["connection_id"]):
         return _page(
@@ -134,12 +121,7 @@ def connect(token: str):
 @bp.get("/c/<token>/complete")
 def completion(token: str):
     rt = runtime()
-    row = _session_or_404(token)
-    if row is None:
-        return _not_found()
-    closed = _check_open(row)
-    if closed:
-        return closed
+    row = _open_session(token)
     ws = row["workspace_id"]
     attempts = connections.for_session(rt.store, ws, row["id"])
     names = {s.id: s.name for s in rt.catalog.sources}
@@ -156,12 +138,7 @@ def completion(token: str):
 @bp.post("/c/<token>/done")
 def done(token: str):
     rt = runtime()
-    row = _session_or_404(token)
-    if row is None:
-        return _not_found()
-    closed = _check_open(row)
-    if closed:
-        return closed
+    row = _open_session(token)
     if row["connection_id"] is not None:
         return _page(
             "error",
