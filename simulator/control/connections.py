@@ -22,6 +22,13 @@ def _row(ws: str, conn_id: str):
     return row
 
 
+def _active_row(ws: str, conn_id: str):
+    row = _row(ws, conn_id)
+    if row["status"] != "active":
+        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
+    return row
+
+
 def _pull_view(row) -> dict | None:
     if row is None:
         return None
@@ -76,9 +83,7 @@ def get_connection(conn_id: str):
 def refresh_failure(conn_id: str):
     """The portal revokes the grant now; the next refresh is rejected (done at once)."""
     rt, ws = runtime(), workspace_id()
-    row = _row(ws, conn_id)
-    if row["status"] != "active":
-        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
+    row = _active_row(ws, conn_id)
     token_row = flow.tokens_of(rt, ws, row["attempt_id"])
     if token_row is None or not token_row["refresh_token"]:
         raise ApiError("resource_conflict", f"Connection {conn_id} has no refresh token")
@@ -94,9 +99,7 @@ def refresh_failure(conn_id: str):
 def pull_now(conn_id: str):
     """Start a pull now (it runs before this call answers)."""
     rt, ws = runtime(), workspace_id()
-    row = _row(ws, conn_id)
-    if row["status"] != "active":
-        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
+    row = _active_row(ws, conn_id)
     pull.start(rt, ws, row["attempt_id"], reason="manual")
     rt.scheduler.try_run_due(ws)
     return describe(ws, _row(ws, conn_id))
