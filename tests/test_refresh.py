@@ -111,3 +111,27 @@ def _plus(iso_now: str, seconds: int) -> str:
     from simulator.timeutil import iso, parse_iso
 
     return iso(parse_iso(iso_now) + seconds * 1000)
+
+
+def test_refresh_timeout_is_transient_and_recovers(sim, api):
+    sim.runtime.config.http_timeout = 0.3
+    conn = active_connection(api, "alice+refresh_timeout:0.6", EPIC)
+    api.advance(3300)
+    view = _view(api, conn)
+    assert view["status"] == "active" and view["tokens"]["refresh_count"] == 0
+    assert view["tokens"]["last_refresh_error"] == "timeout"
+    api.advance(30)
+    view = _view(api, conn)
+    assert view["status"] == "active" and view["tokens"]["refresh_count"] == 1
+    assert events_of(api, "connection.token_refresh_failed") == []
+
+
+def test_on_demand_policy_refreshes_only_when_a_pull_needs_the_token(sim, api):
+    sim.runtime.config.refresh_policy = "on_demand"
+    conn = active_connection(api, "alice", CERNER)
+    assert [j["kind"] for j in _view(api, conn)["scheduled"]] == ["records.pull"]
+    api.advance(DAY)
+    view = _view(api, conn)
+    assert view["tokens"]["refresh_count"] == 1  # once, for the re-pull
+    assert view["last_pull"]["status"] == "completed"
+    assert view["status"] == "active"
