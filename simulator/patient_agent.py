@@ -48,6 +48,7 @@ class Browser:
     def __init__(self, origin: str, timeout: float = 10.0) -> None:
         self.origin = origin
         self.http = requests.Session()
+        self.http.trust_env = False  # the simulator is reached directly, never via a proxy
         self.timeout = timeout
         self.trail: list[Step] = []
         self.url = ""
