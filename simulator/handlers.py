@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import portal_mocks  # noqa: F401  (schemas of the mock portals)
 
 from . import (  # noqa: F401  (schemas)
+    api_faults,
     connections,
     flow,
     patients,

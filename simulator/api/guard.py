@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from ..http import authenticate, check_version
+from flask import request
+
+from .. import api_faults
+from ..http import authenticate, check_version, runtime
 
 
 def require_api_key() -> None:
     check_version()
-    authenticate()
+    ws_id = authenticate()
+    api_faults.check(runtime(), ws_id, request.method, request.path)

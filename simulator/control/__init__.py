@@ -6,9 +6,9 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from . import clock, connections, patient, workspaces
+    from . import api_faults, clock, connections, patient, workspaces
 
-    for module in (workspaces, clock, patient, connections):
+    for module in (workspaces, clock, patient, connections, api_faults):
         app.register_blueprint(module.bp)
     from . import events, inboxes
 
