@@ -12,27 +12,13 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from benchkit import measure
 
 from simulator.testing import Sim
 
 RETURN_URL = "https://app.example/done"
-
-
-def measure(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
-    """Run `call(i)` up to `requests` times or until `seconds` pass; print and return req/s."""
-    done = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while done < requests and time.perf_counter() < deadline:
-        call(done)
-        done += 1
-    elapsed = time.perf_counter() - start
-    rate = done / elapsed if elapsed > 0 else float("inf")
-    print(f"{label:<28} {rate:>9.0f} req/s   ({done} requests in {elapsed:.2f} s)")
-    return rate
 
 
 def run(label: str, db_path: str, requests: int, seconds: float) -> None:

@@ -15,9 +15,10 @@ import argparse
 import base64
 import hashlib
 import secrets
-import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from benchkit import measure
 
 import portal_mocks
 from portal_mocks.testing import parse_forms
@@ -27,17 +28,8 @@ REDIRECT = "https://app.example/callback"
 SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
 
 
-def measure(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
-    done = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while done < requests and time.perf_counter() < deadline:
-        call(done)
-        done += 1
-    elapsed = time.perf_counter() - start
-    rate = done / elapsed if elapsed > 0 else float("inf")
-    print(f"{label:<44} {rate:>9.0f} /s   ({done} in {elapsed:.2f} s)")
-    return rate
+def measure_rate(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
+    return measure(label, call, requests, seconds, unit="/s", width=44)
 
 
 class Portal:
@@ -113,7 +105,7 @@ def main() -> None:
         cerner = Portal(sim, ws_id, "lakeside-cerner")
         print("connect-sim mock portals in-process (werkzeug test client), :memory: store")
 
-        measure(
+        measure_rate(
             "sign-in + code exchange (summit-epic)",
             lambda i: epic.sign_in("alice"),
             args.requests // 10,
@@ -121,7 +113,7 @@ def main() -> None:
         )
 
         epic_token = epic.sign_in("alice")
-        measure(
+        measure_rate(
             "token endpoint: refresh (summit-epic)",
             lambda i: epic.refresh(epic_token["refresh_token"]),
             args.requests,
@@ -133,7 +125,9 @@ def main() -> None:
         def rotate(i: int) -> None:
             state["refresh"] = cerner.refresh(state["refresh"])["refresh_token"]
 
-        measure("token endpoint: refresh, rotating (cerner)", rotate, args.requests, args.seconds)
+        measure_rate(
+            "token endpoint: refresh, rotating (cerner)", rotate, args.requests, args.seconds
+        )
 
         dora = epic.sign_in("dora")
         headers = {"Authorization": f"Bearer {dora['access_token']}"}
@@ -153,9 +147,13 @@ def main() -> None:
 
             return call
 
-        measure("FHIR search pages, _count=100 (dora)", page_of(100), args.requests, args.seconds)
-        measure("FHIR search pages, _count=20 (dora)", page_of(20), args.requests, args.seconds)
-        measure(
+        measure_rate(
+            "FHIR search pages, _count=100 (dora)", page_of(100), args.requests, args.seconds
+        )
+        measure_rate(
+            "FHIR search pages, _count=20 (dora)", page_of(20), args.requests, args.seconds
+        )
+        measure_rate(
             "FHIR read Patient (dora)",
             lambda i: sim.client.get(f"{fhir}/Patient/{dora['patient']}", headers=headers),
             args.requests,
