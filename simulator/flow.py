@@ -192,7 +192,12 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
 # -- settling an attempt ------------------------------------------------------------------
 
 
-def _attempt_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
+def endpoints_of(row: Any) -> Endpoints:
+    """The token and revocation endpoints stored with an attempt or its tokens."""
+    return Endpoints("", row["token_endpoint"], row["revocation_endpoint"], ())
+
+
+def attempt_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
     return rt.store.one(
         "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
     )
@@ -200,7 +205,7 @@ def _attempt_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
 
 def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Any:
     """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
-    row = _attempt_row(rt, ws_id, attempt_id)
+    row = attempt_row(rt, ws_id, attempt_id)
     status = transition(ConnectionLifecycle, row["status"], event)
     now = rt.now(ws_id)
     columns = {"status": status, "updated_ms": now, **fields}
@@ -209,7 +214,7 @@ def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) ->
         f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
         (*columns.values(), ws_id, attempt_id),
     )
-    return _attempt_row(rt, ws_id, attempt_id)
+    return attempt_row(rt, ws_id, attempt_id)
 
 
 def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Any:
@@ -274,7 +279,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
     session_row = sessions.get_row(rt.store, ws_id, attempt["session_id"])
     with rt.store.tx():
         now = rt.now(ws_id)
-        current = _attempt_row(rt, ws_id, attempt_id)
+        current = attempt_row(rt, ws_id, attempt_id)
         if (
             attempt["state_used_ms"] is not None
             or current is None
@@ -319,12 +324,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
 
     source = rt.catalog.get(attempt["source_id"])
     assert source is not None
-    endpoints = Endpoints(
-        authorization_endpoint="",
-        token_endpoint=attempt["token_endpoint"],
-        revocation_endpoint=attempt["revocation_endpoint"],
-        capabilities=(),
-    )
+    endpoints = endpoints_of(attempt)
     try:
         token = smart_client.exchange_code(
             endpoints,
@@ -346,7 +346,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
 
     with rt.store.tx():
         session_row = sessions.get_row(rt.store, ws_id, session_row["id"])
-        current = _attempt_row(rt, ws_id, attempt_id)
+        current = attempt_row(rt, ws_id, attempt_id)
         if session_row["status"] != "open" or current["status"] != "pending":
             activated = None
         else:
@@ -368,10 +368,9 @@ def after_attempt(
     session_row = sessions.get_row(rt.store, ws_id, session_id)
     if session_row["connection_id"] is None:
         return Outcome(redirect=sessions.hosted_url(rt, session_row["token"]) + "/complete")
-    attempt = _attempt_row(rt, ws_id, attempt_id)
+    attempt = attempt_row(rt, ws_id, attempt_id)
     session_row = complete(rt, ws_id, session_id)
-    gen = sessions.GENERATIONS[session_row["generation"]]
-    params = {"patient_id": session_row["patient_id"], gen.return_param: session_row["id"]}
+    params = return_params(session_row)
     if attempt["status"] == "active":
         params.update(success="true", connection_id=attempt["source_id"])
     else:
@@ -405,13 +404,15 @@ def complete(rt: Runtime, ws_id: str, session_id: str) -> Any:
         return row
 
 
+def return_params(session_row: Any) -> dict[str, str]:
+    """`patient_id` and the session id under its generation's name (`patient_session_id`, …)."""
+    gen = sessions.GENERATIONS[session_row["generation"]]
+    return {"patient_id": session_row["patient_id"], gen.return_param: session_row["id"]}
+
+
 def return_url(rt: Runtime, ws_id: str, session_row: Any) -> str:
     """Where Done sends the patient in Picker mode."""
-    gen = sessions.GENERATIONS[session_row["generation"]]
-    return merge_query(
-        session_row["return_url"],
-        {"patient_id": session_row["patient_id"], gen.return_param: session_row["id"]},
-    )
+    return merge_query(session_row["return_url"], return_params(session_row))
 
 
 def finish_picker(rt: Runtime, ws_id: str, session_row: Any) -> str:
@@ -472,7 +473,7 @@ def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
     if tokens is not None and (tokens["refresh_token"] or tokens["access_token"]):
         source = rt.catalog.get(row["source_id"])
         if source is not None:
-            endpoints = Endpoints("", tokens["token_endpoint"], tokens["revocation_endpoint"], ())
+            endpoints = endpoints_of(tokens)
             _revoke_token(
                 rt,
                 endpoints,

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 
 from . import connections, flow, sessions
 from .http import acting_for, runtime
+from .store import loads
 
 bp = Blueprint("hosted", __name__)
 
@@ -61,10 +62,7 @@ def session_page(token: str):
         return _start(row, source)
     query = (request.args.get("q") or "").strip()
     too_short = 0 < len(query) < MIN_QUERY
-    recommended = [
-        rt.catalog.get(ident)
-        for ident in sessions.render(rt.store, ws, row)["recommended_connection_ids"] or []
-    ]
+    recommended = [rt.catalog.get(i) for i in loads(row["recommended_connection_ids"]) or []]
     results = rt.catalog.search(q=query) if len(query) >= MIN_QUERY else rt.catalog.search()
     if not query:
         results = [s for s in results if s not in recommended]

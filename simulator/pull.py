@@ -61,7 +61,7 @@ def start(
 ) -> str:
     """Schedule a pull of an active connection (replacing one not yet started)."""
     with rt.store.tx():
-        row = tokens.connection_row(rt, ws_id, attempt_id)
+        row = flow.attempt_row(rt, ws_id, attempt_id)
         running = rt.store.one(
             "SELECT pull_id FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
             " AND status = 'running'",
@@ -129,7 +129,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     refreshed_for_401 = False
     while True:
         pull = _pull(rt, ws_id, pull_id)
-        conn = tokens.connection_row(rt, ws_id, attempt_id)
+        conn = flow.attempt_row(rt, ws_id, attempt_id)
         if conn is None or conn["status"] != "active" or source is None:
             with rt.store.tx():
                 _save(rt, ws_id, pull_id, status="cancelled", finished_ms=rt.now(ws_id))
@@ -294,7 +294,7 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
                 "error_message": message,
             },
         )
-        conn = tokens.connection_row(rt, ws_id, pull["attempt_id"])
+        conn = flow.attempt_row(rt, ws_id, pull["attempt_id"])
         if conn is not None and conn["status"] == "active":
             _schedule_next(rt, ws_id, pull)
 

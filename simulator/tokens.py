@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import connections, events, flow, smart_client
-from .smart_client import ClientCredentials, Endpoints, SmartError
+from .smart_client import ClientCredentials, SmartError
 from .timeutil import HOUR, MINUTE, SECOND
 
 if TYPE_CHECKING:
@@ -31,12 +31,6 @@ GIVE_UP_AFTER_MS = 24 * HOUR
 
 def job_key(attempt_id: str) -> str:
     return f"keepalive:{attempt_id}"
-
-
-def connection_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
-    return rt.store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
-    )
 
 
 def needs_refresh(rt: Runtime, tokens: Any) -> bool:
@@ -87,13 +81,13 @@ def _client(rt: Runtime, ws_id: str, row: Any) -> ClientCredentials:
 
 def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
     """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`."""
-    row = connection_row(rt, ws_id, attempt_id)
+    row = flow.attempt_row(rt, ws_id, attempt_id)
     tokens = flow.tokens_of(rt, ws_id, attempt_id)
     if row is None or row["status"] != "active" or tokens is None:
         return "inactive"
     if not tokens["refresh_token"]:
         return "failed"
-    endpoints = Endpoints("", tokens["token_endpoint"], tokens["revocation_endpoint"], ())
+    endpoints = flow.endpoints_of(tokens)
     try:
         token = smart_client.refresh(
             endpoints,
@@ -112,7 +106,7 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
 
 def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, Any]) -> None:
     with rt.store.tx():
-        row = connection_row(rt, ws_id, attempt_id)
+        row = flow.attempt_row(rt, ws_id, attempt_id)
         if row is None or row["status"] != "active":
             return  # disconnected meanwhile: the new tokens are not kept
         now = rt.now(ws_id)
@@ -164,7 +158,7 @@ ON_ACCESS_LOST: list = []
 def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
     """The portal rejected the refresh: `refresh_failed`, tokens cleared, one event."""
     with rt.store.tx():
-        row = connection_row(rt, ws_id, attempt_id)
+        row = flow.attempt_row(rt, ws_id, attempt_id)
         if row is None or row["status"] != "active":
             return
         moved = flow.move(
@@ -180,7 +174,7 @@ def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
 def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     """A grant without a refresh token ran out: the connection is `expired`."""
     with rt.store.tx():
-        row = connection_row(rt, ws_id, attempt_id)
+        row = flow.attempt_row(rt, ws_id, attempt_id)
         if row is None or row["status"] != "active":
             return
         moved = flow.move(
