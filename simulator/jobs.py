@@ -107,29 +107,29 @@ class Scheduler:
             )
             return int(cur.lastrowid)
 
+    @staticmethod
+    def _pending_where(ws_id: str, kind: str | None, key: str | None) -> tuple[str, tuple]:
+        """The WHERE clause for a workspace's pending jobs, narrowed by kind and/or key."""
+        where = "workspace_id = ? AND state = 'pending'"
+        params: list[Any] = [ws_id]
+        for column, value in (("kind", kind), ("key", key)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        return where, tuple(params)
+
     def cancel(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> int:
         """Cancel pending jobs of a workspace matching kind and/or key."""
-        sql = "UPDATE jobs SET state = 'cancelled' WHERE workspace_id = ? AND state = 'pending'"
-        params: list[Any] = [ws_id]
-        if kind is not None:
-            sql += " AND kind = ?"
-            params.append(kind)
-        if key is not None:
-            sql += " AND key = ?"
-            params.append(key)
+        where, params = self._pending_where(ws_id, kind, key)
         with self.store.tx():
-            return self.store.execute(sql, tuple(params)).rowcount
+            return self.store.execute(
+                f"UPDATE jobs SET state = 'cancelled' WHERE {where}", params
+            ).rowcount
 
     def pending(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> list[Job]:
-        sql = "SELECT * FROM jobs WHERE workspace_id = ? AND state = 'pending'"
-        params: list[Any] = [ws_id]
-        if kind is not None:
-            sql += " AND kind = ?"
-            params.append(kind)
-        if key is not None:
-            sql += " AND key = ?"
-            params.append(key)
-        return [_job(r) for r in self.store.all(sql + " ORDER BY due_ms, id", tuple(params))]
+        where, params = self._pending_where(ws_id, kind, key)
+        rows = self.store.all(f"SELECT * FROM jobs WHERE {where} ORDER BY due_ms, id", params)
+        return [_job(r) for r in rows]
 
     def next_due(self, ws_id: str) -> int | None:
         return self.store.scalar(
