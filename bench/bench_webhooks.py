@@ -16,9 +16,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from simulator.events import emit
+from simulator.core.timeutil import DAY, SECOND
+from simulator.domain.webhooks.publish import emit
 from simulator.testing import Sim
-from simulator.timeutil import DAY, SECOND
 
 
 class Receiver:

@@ -43,14 +43,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g
 
-from . import access, clients, faults, grants, keys  # noqa: F401  (schemas)
-from .clients import ClientInfo
-from .faults import FaultError, StoredFault
-from .grants import Grant
-from .profiles import PORTALS
+from portal_mocks import access, clients, faults, grants, keys  # noqa: F401  (schemas)
+from portal_mocks.clients import ClientInfo
+from portal_mocks.faults import FaultError, StoredFault
+from portal_mocks.grants import Grant
+from portal_mocks.profiles import PORTALS
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 __all__ = [
     "PORTALS",
@@ -72,9 +72,9 @@ __all__ = [
 
 def create_app(runtime: Runtime) -> Flask:
     """Every mock portal, each under `/<slug>/` (mounted at `/portals` by the simulator)."""
-    from .fhir_search import FhirError
-    from .oauth_errors import OAuthError
-    from .web import (
+    from portal_mocks.fhir_search import FhirError
+    from portal_mocks.oauth_errors import OAuthError
+    from portal_mocks.web import (
         authorize,
         common,
         discovery,

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulator import workspaces
-from simulator.store import register_schema
-
-from . import faults, grants, personas, records, scopes
-from .fhir_search import FhirError
-from .grants import Grant, Token
-from .profiles import Portal
-from .records import Record
-from .tokens import SIM_ERRORS
+from portal_mocks import faults, grants, personas, records, scopes
+from portal_mocks.fhir_search import FhirError
+from portal_mocks.grants import Grant, Token
+from portal_mocks.profiles import Portal
+from portal_mocks.records import Record
+from portal_mocks.tokens import SIM_ERRORS
+from simulator.core import workspaces
+from simulator.core.store import register_schema
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS portal_counters (

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from simulator import workspaces
-
-from . import clients, faults, grants, personas, pkce, records, scopes
-from .clients import ClientInfo
-from .grants import Grant
-from .oauth_errors import OAuthError, add_query, error_redirect
-from .profiles import ONE_TIME, Portal
+from portal_mocks import clients, faults, grants, personas, pkce, records, scopes
+from portal_mocks.clients import ClientInfo
+from portal_mocks.grants import Grant
+from portal_mocks.oauth_errors import OAuthError, add_query, error_redirect
+from portal_mocks.profiles import ONE_TIME, Portal
+from simulator.core import workspaces
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 AUTHORIZE_FAULTS = {
     "invalid_scope": ("invalid_scope", "The requested scope is invalid"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clients import ASSERTION_ALGS
-from .profiles import Portal
+from portal_mocks.clients import ASSERTION_ALGS
+from portal_mocks.profiles import Portal
 
 CAPABILITIES = [
     "launch-standalone",

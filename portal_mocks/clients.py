@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from simulator.store import dumps, loads, register_schema
-
-from .oauth_errors import OAuthError
-from .profiles import DATA_ACCESS_TYPES, THIRTEEN_MONTH
+from portal_mocks.oauth_errors import OAuthError
+from portal_mocks.profiles import DATA_ACCESS_TYPES, THIRTEEN_MONTH
+from simulator.core.store import dumps, loads, register_schema
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS portal_clients (

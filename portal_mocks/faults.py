@@ -24,13 +24,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.store import register_schema
-from simulator.timeutil import iso, parse_iso
-
-from .profiles import HOSPITAL_TYPES, PAYER_TYPES
+from portal_mocks.profiles import HOSPITAL_TYPES, PAYER_TYPES
+from simulator.core.store import register_schema
+from simulator.core.timeutil import iso, parse_iso
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS portal_faults (

@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from simulator.timeutil import iso, parse_iso
-
-from .profiles import Portal
-from .records import Record
+from portal_mocks.profiles import Portal
+from portal_mocks.records import Record
+from simulator.core.timeutil import iso, parse_iso
 
 PATIENT_PARAMS = ("patient", "subject", "beneficiary")
 DATE_PREFIXES = ("eq", "ne", "gt", "ge", "lt", "le", "sa", "eb")

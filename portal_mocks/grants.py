@@ -18,10 +18,10 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.store import dumps, loads, register_schema
+from simulator.core.store import dumps, loads, register_schema
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS portal_grants (

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from simulator.store import dumps, loads, register_schema
+from simulator.core.store import dumps, loads, register_schema
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS portal_signing_keys (

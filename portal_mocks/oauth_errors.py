@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from .profiles import Portal
+from portal_mocks.profiles import Portal
 
 TOKEN_ERRORS = (
     "invalid_request",

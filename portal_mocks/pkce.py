@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import re
 
-from .oauth_errors import OAuthError
+from portal_mocks.oauth_errors import OAuthError
 
 VERIFIER_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 CHALLENGE_PATTERN = re.compile(r"^[A-Za-z0-9\-_]{43}$")

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .personas import Persona
-from .profiles import Portal
+from portal_mocks.personas import Persona
+from portal_mocks.profiles import Portal
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 # The cache keeps the most recently used records up to this many resources in all.

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from .profiles import Portal
+from portal_mocks.profiles import Portal
 
 IDENTITY = ("openid", "fhirUser", "profile")
 REFRESH = ("offline_access", "online_access")

@@ -10,17 +10,16 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from simulator.config import Config
-from simulator.runtime import Runtime
-
-from . import create_app
+from portal_mocks import create_app
+from simulator.core.config import Config
+from simulator.core.runtime import Runtime
 
 PORTALS_PREFIX = "/portals"
 
 
 def control_app(runtime: Runtime) -> Flask:
-    from simulator.control import faults
-    from simulator.http import RUNTIME_KEY, install_error_handling
+    from simulator.web.control import faults
+    from simulator.web.http import RUNTIME_KEY, install_error_handling
 
     app = Flask("connect_sim_portals_control")
     app.extensions[RUNTIME_KEY] = runtime

@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
-from simulator import forms
-from simulator.forms import Form
+from simulator.core import forms
+from simulator.core.forms import Form
 
 
 def parse_forms(html: str) -> tuple[list[Form], list[str]]:

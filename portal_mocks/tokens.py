@@ -18,23 +18,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from simulator.timeutil import parse_iso
-
-from . import clients, faults, grants, keys, pkce, scopes
-from .authorization import fhir_base
-from .clients import ClientInfo
-from .grants import Grant, Token
-from .oauth_errors import OAuthError
-from .profiles import (
+from portal_mocks import clients, faults, grants, keys, pkce, scopes
+from portal_mocks.authorization import fhir_base
+from portal_mocks.clients import ClientInfo
+from portal_mocks.grants import Grant, Token
+from portal_mocks.oauth_errors import OAuthError
+from portal_mocks.profiles import (
     ONE_TIME_GRANT_S,
     RESEARCH_STUDY,
     Portal,
     access_token_ttl_s,
     add_months,
 )
+from simulator.core.timeutil import parse_iso
 
 if TYPE_CHECKING:
-    from simulator.runtime import Runtime
+    from simulator.core.runtime import Runtime
 
 SIM_ERRORS = {
     "request_invalid_token": ("Invalid token", "Invalid token (simulated error)"),

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from .config import Config
-from .workspaces import KEY_PREFIX
+from simulator.core.config import Config
+from simulator.core.workspaces import KEY_PREFIX
 
 
 def _banner(base_url: str, api_key: str, db: str) -> str:
@@ -65,7 +65,7 @@ def serve(
     """Serve the Connect API, the control plane and every mock portal from one process."""
     import waitress
 
-    from .server import build
+    from simulator.web.server import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -13,10 +13,10 @@ from typing import Any
 
 from werkzeug.test import Client, TestResponse
 
-from .config import Config
-from .inprocess import InProcess
-from .runtime import Runtime
-from .server import build_wsgi
+from simulator.core.config import Config
+from simulator.core.inprocess import InProcess
+from simulator.core.runtime import Runtime
+from simulator.web.server import build_wsgi
 
 DEFAULT_TEST_KEY = "mb_sk_sbx_test_default_workspace_key"
 TEST_BASE_URL = "http://sim.test"

@@ -110,7 +110,7 @@ def test_state_expired_when_the_patient_waits_at_the_portal(sim, api):
     login_url = opened["location"]
     api.advance(10 * 60)  # the state lives 10 virtual minutes
     # the patient comes back and finishes at the portal with the same page
-    from simulator.patient_agent import Browser
+    from simulator.clients.patient import Browser
 
     browser = Browser("http://sim.test")
     browser.get(login_url)
@@ -128,7 +128,7 @@ def test_attempt_in_flight_at_expiry_cannot_activate(api):
     session = new_session(api, expires_in=120)
     opened = api.post(f"/_sim/patient-sessions/{session['id']}/abandon", {"source": EPIC}).json
     api.advance(120)
-    from simulator.patient_agent import Browser
+    from simulator.clients.patient import Browser
 
     browser = Browser("http://sim.test")
     browser.get(opened["location"])
@@ -144,7 +144,7 @@ def test_attempt_in_flight_at_expiry_cannot_activate(api):
 
 
 def test_reused_or_unknown_callback_changes_nothing(api):
-    from simulator.patient_agent import Browser
+    from simulator.clients.patient import Browser
 
     session = new_session(api)
     browser = Browser("http://sim.test")

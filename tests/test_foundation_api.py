@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from simulator.core.timeutil import parse_iso
 from simulator.testing import Api, Sim
-from simulator.timeutil import parse_iso
 
 RETURN_URL = "https://app.example/done"
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

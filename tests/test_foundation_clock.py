@@ -8,12 +8,12 @@ from collections import Counter
 import pytest
 from werkzeug.test import Client
 
-from simulator import sessions
-from simulator.app import create_app
-from simulator.config import Config
-from simulator.runtime import Runtime, Ticker
+from simulator.core.config import Config
+from simulator.core.runtime import Runtime, Ticker
+from simulator.core.timeutil import iso, parse_iso
+from simulator.domain import sessions
 from simulator.testing import Api, Sim
-from simulator.timeutil import iso, parse_iso
+from simulator.web.app import create_app
 
 RETURN_URL = "https://app.example/done"
 

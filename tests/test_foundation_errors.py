@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from simulator import workspaces
-from simulator.errors import CODES, DOC_URL
+from simulator.core import workspaces
+from simulator.core.errors import CODES, DOC_URL
 from simulator.testing import Api, Sim
 
 RETURN_URL = "https://app.example/done"

@@ -11,8 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
-from simulator import openapi
 from simulator.testing import Api, Sim
+from simulator.web import openapi
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 RETURN_URL = "https://app.example/done"

@@ -11,8 +11,8 @@ from portalkit import REDIRECT, Launch, new_launch
 
 import portal_mocks
 from portal_mocks.faults import CATALOG
+from simulator.core.timeutil import iso, parse_iso
 from simulator.testing import Sim
-from simulator.timeutil import iso, parse_iso
 
 
 @pytest.fixture

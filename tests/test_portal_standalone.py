@@ -7,7 +7,7 @@ from werkzeug.test import Client
 
 from portal_mocks.server import build
 from simulator.cli import main
-from simulator.config import Config
+from simulator.core.config import Config
 
 
 def test_standalone_portals_serve_the_same_urls() -> None:

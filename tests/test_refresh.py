@@ -108,7 +108,7 @@ def test_pull_now_from_the_control_plane(api):
 
 
 def _plus(iso_now: str, seconds: int) -> str:
-    from simulator.timeutil import iso, parse_iso
+    from simulator.core.timeutil import iso, parse_iso
 
     return iso(parse_iso(iso_now) + seconds * 1000)
 

@@ -15,8 +15,8 @@ from webhooks_support import (
     source_id,
 )
 
+from simulator.core.timeutil import HOUR, MINUTE
 from simulator.testing import Api, Sim
-from simulator.timeutil import HOUR, MINUTE
 
 OFFSETS = [
     0,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.domain.webhooks import endpoints
 from simulator.testing import Api, Sim
-from simulator.webhooks import endpoints
 
 URL = "https://example.com/hooks"
 

@@ -6,7 +6,7 @@ import json
 
 from webhooks_support import fire_sync_failed, inbox_endpoint, received, source_id
 
-from simulator.events import emit
+from simulator.domain.webhooks.publish import emit
 from simulator.testing import Api, Sim
 
 

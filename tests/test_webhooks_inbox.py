@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from webhooks_support import fire_sync_failed, inbox, inbox_endpoint, received
 
+from simulator.core.timeutil import parse_iso
+from simulator.domain.webhooks.signature import signature_header
 from simulator.testing import Api, Sim
-from simulator.timeutil import parse_iso
-from simulator.webhooks.signature import signature_header
 
 
 def post_raw(sim: Sim, url: str, body: bytes, headers: dict | None = None):

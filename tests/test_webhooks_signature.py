@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from simulator.domain.webhooks.signature import REASONS, sign, signature_header
 from simulator.testing import Api
 from simulator.webhooks import SignatureError, verify_signature
-from simulator.webhooks.signature import REASONS, sign, signature_header
 
 SECRET = "whsec_0123456789abcdef"
 BODY = b'{"id":"evt_1","object":"event","type":"records.sync.completed"}'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.core.timeutil import parse_iso
 from simulator.testing import Api
-from simulator.timeutil import parse_iso
 
 
 def source_id(api: Api) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request
 
-from .. import authorization, personas, scopes
-from ..authorization import Outcome
-from .common import display_name, local_path, no_store, portal, runtime
+from portal_mocks import authorization, personas, scopes
+from portal_mocks.authorization import Outcome
+from portal_mocks.web.common import display_name, local_path, no_store, portal, runtime
 
 bp = Blueprint("portal_authorize", __name__, url_prefix="/<slug>")
 

@@ -8,11 +8,10 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
-from simulator.runtime import Runtime
-
-from ..fhir_search import FhirError, operation_outcome
-from ..oauth_errors import OAuthError
-from ..profiles import Portal
+from portal_mocks.fhir_search import FhirError, operation_outcome
+from portal_mocks.oauth_errors import OAuthError
+from portal_mocks.profiles import Portal
+from simulator.core.runtime import Runtime
 
 RUNTIME_KEY = "connect_sim"
 FHIR_JSON = "application/fhir+json; charset=utf-8"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template
 
-from .. import capability, keys
-from .common import (
+from portal_mocks import capability, keys
+from portal_mocks.web.common import (
     display_name,
     fhir_base,
     fhir_response,

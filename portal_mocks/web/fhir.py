@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .. import access, scopes
-from ..fhir_search import FhirError, category_allowed, read, search
-from .common import fhir_base, fhir_error, fhir_response, portal, runtime, sleep
+from portal_mocks import access, scopes
+from portal_mocks.fhir_search import FhirError, category_allowed, read, search
+from portal_mocks.web.common import fhir_base, fhir_error, fhir_response, portal, runtime, sleep
 
 bp = Blueprint("portal_fhir", __name__, url_prefix="/<slug>/fhir")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .. import tokens
-from ..oauth_errors import OAuthError
-from .common import json_response, oauth_error, portal, runtime
-from .token import form_body
+from portal_mocks import tokens
+from portal_mocks.oauth_errors import OAuthError
+from portal_mocks.web.common import json_response, oauth_error, portal, runtime
+from portal_mocks.web.token import form_body
 
 bp = Blueprint("portal_introspection", __name__, url_prefix="/<slug>")
 

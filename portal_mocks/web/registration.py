@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from simulator import workspaces
-
-from .. import clients
-from .common import json_response, portal, runtime
+from portal_mocks import clients
+from portal_mocks.web.common import json_response, portal, runtime
+from simulator.core import workspaces
 
 bp = Blueprint("portal_registration", __name__, url_prefix="/<slug>")
 

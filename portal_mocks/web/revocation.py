@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .. import tokens
-from ..oauth_errors import OAuthError
-from .common import no_store, oauth_error, portal, runtime
-from .token import form_body
+from portal_mocks import tokens
+from portal_mocks.oauth_errors import OAuthError
+from portal_mocks.web.common import no_store, oauth_error, portal, runtime
+from portal_mocks.web.token import form_body
 
 bp = Blueprint("portal_revocation", __name__, url_prefix="/<slug>")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from .. import tokens
-from ..oauth_errors import OAuthError
-from .common import json_response, oauth_error, portal, runtime, single_form, sleep
+from portal_mocks import tokens
+from portal_mocks.oauth_errors import OAuthError
+from portal_mocks.web.common import json_response, oauth_error, portal, runtime, single_form, sleep
 
 bp = Blueprint("portal_token", __name__, url_prefix="/<slug>")
 

@@ -1,0 +1,252 @@
+"""Timed work: jobs stored with a due time, run in due-time order on the virtual clock.
+
+Advancing a workspace's clock runs every job that falls due on the way, in
+(due time, insertion) order, moving the clock to each job's due time before it
+runs, so each job sees `now` equal to its due time. Handlers manage their own
+transactions and must not hold one across outbound HTTP.
+
+A job left pending by a crash is run again on the next advance or tick:
+at-least-once, like the service it simulates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simulator.core.clock import ClockError, Clocks
+from simulator.core.store import Store, dumps, loads, register_schema
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_ms INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    key TEXT,
+    state TEXT NOT NULL DEFAULT 'pending',
+    created_ms INTEGER NOT NULL,
+    finished_ms INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (workspace_id, state, due_ms, id);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs (workspace_id, key);
+"""
+register_schema("jobs", SCHEMA)
+
+# A safety net against a handler that keeps scheduling itself at the same instant.
+MAX_JOBS_PER_RUN = 5_000_000
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    workspace_id: str
+    kind: str
+    due_ms: int
+    payload: dict[str, Any]
+    key: str | None
+
+
+Handler = Callable[["Runtime", Job], None]
+
+
+def _job(row) -> Job:
+    return Job(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        kind=row["kind"],
+        due_ms=row["due_ms"],
+        payload=loads(row["payload"], {}),
+        key=row["key"],
+    )
+
+
+class Scheduler:
+    def __init__(self, store: Store, clocks: Clocks) -> None:
+        self.store = store
+        self.clocks = clocks
+        self.handlers: dict[str, Handler] = {}
+        self.runtime: Runtime | None = None
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self.handlers[kind] = handler
+
+    def lock(self, ws_id: str) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks.setdefault(ws_id, threading.RLock())
+
+    # -- scheduling ---------------------------------------------------------
+
+    def schedule(
+        self,
+        ws_id: str,
+        kind: str,
+        due_ms: int,
+        payload: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+    ) -> int:
+        """Store a job; it runs when the workspace clock reaches `due_ms`."""
+        with self.store.tx():
+            cur = self.store.execute(
+                "INSERT INTO jobs (workspace_id, kind, due_ms, payload, key, created_ms)"
+                " VALUES (?,?,?,?,?,?)",
+                (ws_id, kind, int(due_ms), dumps(payload or {}), key, self.clocks.now(ws_id)),
+            )
+            return int(cur.lastrowid)
+
+    @staticmethod
+    def _pending_where(ws_id: str, kind: str | None, key: str | None) -> tuple[str, tuple]:
+        """The WHERE clause for a workspace's pending jobs, narrowed by kind and/or key."""
+        where = "workspace_id = ? AND state = 'pending'"
+        params: list[Any] = [ws_id]
+        for column, value in (("kind", kind), ("key", key)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        return where, tuple(params)
+
+    def cancel(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> int:
+        """Cancel pending jobs of a workspace matching kind and/or key."""
+        where, params = self._pending_where(ws_id, kind, key)
+        with self.store.tx():
+            return self.store.execute(
+                f"UPDATE jobs SET state = 'cancelled' WHERE {where}", params
+            ).rowcount
+
+    def pending(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> list[Job]:
+        where, params = self._pending_where(ws_id, kind, key)
+        rows = self.store.all(f"SELECT * FROM jobs WHERE {where} ORDER BY due_ms, id", params)
+        return [_job(r) for r in rows]
+
+    def next_due(self, ws_id: str) -> int | None:
+        return self.store.scalar(
+            "SELECT MIN(due_ms) FROM jobs WHERE workspace_id = ? AND state = 'pending'", (ws_id,)
+        )
+
+    # -- running ------------------------------------------------------------
+
+    def _next_job(self, ws_id: str, until_ms: int) -> Job | None:
+        row = self.store.one(
+            "SELECT * FROM jobs WHERE workspace_id = ? AND state = 'pending' AND due_ms <= ?"
+            " ORDER BY due_ms, id LIMIT 1",
+            (ws_id, until_ms),
+        )
+        return None if row is None else _job(row)
+
+    def _claim(self, job: Job) -> bool:
+        """Mark a job running so that a nested runner in this thread does not pick it again."""
+        with self.store.tx():
+            cur = self.store.execute(
+                "UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'pending'", (job.id,)
+            )
+            return cur.rowcount == 1
+
+    def recover(self) -> int:
+        """After a crash, jobs caught running are pending again (at-least-once)."""
+        with self.store.tx():
+            return self.store.execute(
+                "UPDATE jobs SET state = 'pending' WHERE state = 'running'"
+            ).rowcount
+
+    def _run_one(self, job: Job) -> None:
+        if not self._claim(job):
+            return
+        handler = self.handlers.get(job.kind)
+        error: str | None = None
+        if handler is None:
+            error = f"no handler for job kind '{job.kind}'"
+        else:
+            try:
+                assert self.runtime is not None
+                handler(self.runtime, job)
+            except Exception as exc:  # a failing job must not stop the clock
+                log.exception("job %s (%s) failed", job.id, job.kind)
+                error = f"{type(exc).__name__}: {exc}"
+        with self.store.tx():
+            self.store.execute(
+                "UPDATE jobs SET state = ?, finished_ms = ?, error = ? WHERE id = ?"
+                " AND state = 'running'",
+                (
+                    "failed" if error else "done",
+                    self.clocks.now(job.workspace_id),
+                    error,
+                    job.id,
+                ),
+            )
+
+    def run_until(self, ws_id: str, until_ms: int) -> int:
+        """Run jobs due at or before `until_ms`, moving the clock to each due time."""
+        ran = 0
+        with self.lock(ws_id):
+            while ran < MAX_JOBS_PER_RUN:
+                job = self._next_job(ws_id, until_ms)
+                if job is None:
+                    break
+                self.clocks.move_to(ws_id, job.due_ms)
+                self._run_one(job)
+                ran += 1
+        return ran
+
+    def run_due(self, ws_id: str) -> int:
+        """Run what is due now (used by the real-mode ticker)."""
+        return self.run_until(ws_id, self.clocks.now(ws_id))
+
+    def try_run_due(self, ws_id: str) -> int:
+        """Run what is due now unless another thread is running this workspace's jobs.
+
+        That runner keeps going until nothing is due, so skipping loses no work,
+        and never waiting here means a job's own HTTP call back into this
+        process cannot deadlock on the workspace lock.
+        """
+        lock = self.lock(ws_id)
+        if not lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.run_due(ws_id)
+        finally:
+            lock.release()
+
+    def advance(self, ws_id: str, seconds: float) -> int:
+        if seconds < 0:
+            raise ClockError("The clock only moves forward: 'seconds' must be 0 or more")
+        with self.lock(ws_id):
+            target = self.clocks.now(ws_id) + int(round(seconds * 1000))
+            return self.advance_to(ws_id, target)
+
+    def advance_to(self, ws_id: str, target_ms: int) -> int:
+        with self.lock(ws_id):
+            if target_ms < self.clocks.now(ws_id):
+                raise ClockError("The clock only moves forward: that instant is in the past")
+            ran = self.run_until(ws_id, target_ms)
+            self.clocks.move_to(ws_id, target_ms)
+            return ran
+
+    def run_until_idle(self, ws_id: str, max_ms: int) -> int:
+        """Run jobs one after another until none is left within `max_ms` from now.
+
+        The clock ends at the last job's due time (or where it was, if none ran).
+        """
+        with self.lock(ws_id):
+            limit = self.clocks.now(ws_id) + max_ms
+            ran = 0
+            while ran < MAX_JOBS_PER_RUN:
+                job = self._next_job(ws_id, limit)
+                if job is None:
+                    break
+                self.clocks.move_to(ws_id, job.due_ms)
+                self._run_one(job)
+                ran += 1
+            return ran

@@ -1,0 +1,115 @@
+"""The runtime: store, clocks, scheduler, catalog and outbound HTTP for one process.
+
+One Runtime is shared by the Connect API app, the control plane and the mock
+portals; it is what "the simulator" is, minus HTTP handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+
+import requests
+
+from simulator import compose
+from simulator.core import ids, workspaces
+from simulator.core.clock import Clocks
+from simulator.core.config import Config
+from simulator.core.jobs import Scheduler
+from simulator.core.sources import Catalog
+from simulator.core.store import Store
+from simulator.core.timeutil import wall_ms as _wall_ms
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, config: Config | None = None, wall: Callable[[], int] = _wall_ms) -> None:
+        self.config = config or Config()
+        self.wall = wall
+        self.store = Store(self.config.db_path)
+        self.clocks = Clocks(self.store, wall)
+        self.scheduler = Scheduler(self.store, self.clocks)
+        self.scheduler.runtime = self
+        self.catalog = Catalog.load(self.config.base_url, self.config.catalog_path)
+        self.http = requests.Session()
+        self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
+        self.base_url = self.config.base_url.rstrip("/")
+        compose.install(self)
+        self.scheduler.recover()
+        self.default_workspace, self.default_api_key = workspaces.ensure_default(
+            self.store,
+            wall_ms=wall(),
+            seed=self.config.default_seed,
+            clock_mode=self.config.default_clock,
+            api_key=self.config.default_api_key,
+        )
+        self._ticker: Ticker | None = None
+        if self.config.start_ticker:
+            self.start_ticker()
+
+    # -- time and identity ----------------------------------------------------
+
+    def now(self, ws_id: str) -> int:
+        return self.clocks.now(ws_id)
+
+    def new_id(self, ws_id: str, prefix: str) -> tuple[str, int]:
+        """A fresh id for the workspace and its sequence number (for ordering)."""
+        seq = workspaces.next_sequence(self.store, ws_id)
+        ws = workspaces.get(self.store, ws_id)
+        return ids.make_id(prefix, ws.seed, seq), seq
+
+    def seeded_hex(self, ws_id: str, label: str, length: int = 32) -> str:
+        """Deterministic hex from the workspace seed and a fresh sequence number."""
+        seq = workspaces.next_sequence(self.store, ws_id)
+        ws = workspaces.get(self.store, ws_id)
+        return ids.seeded_hex(ws.seed, seq, label, length)
+
+    def rng(self, ws_id: str, *labels: object) -> random.Random:
+        """A random generator fixed by the workspace seed and the labels."""
+        ws = workspaces.get(self.store, ws_id)
+        return random.Random(int.from_bytes(ids.seeded_bytes(ws.seed, "rng", *labels)[:8], "big"))
+
+    # -- background ticker ---------------------------------------------------------
+
+    def start_ticker(self) -> None:
+        if self._ticker is None:
+            self._ticker = Ticker(self, self.config.tick_interval)
+            self._ticker.start()
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self.http.close()
+        self.store.close()
+
+
+class Ticker(threading.Thread):
+    """Runs due jobs of every workspace whose clock is in `real` mode."""
+
+    def __init__(self, runtime: Runtime, interval: float) -> None:
+        super().__init__(name="connect-sim-ticker", daemon=True)
+        self.runtime = runtime
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            try:
+                self.tick()
+            except Exception:  # keep ticking whatever one workspace does
+                log.exception("ticker failed")
+
+    def tick(self) -> int:
+        ran = 0
+        scheduler = self.runtime.scheduler
+        for ws_id in workspaces.all_ids(self.runtime.store, clock_mode="real"):
+            ran += scheduler.try_run_due(ws_id)
+        return ran
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)

@@ -1,0 +1,84 @@
+"""The connections catalog (FhirSource entries), read from a JSON file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path(__file__).parent.parent / "data" / "sources.json"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    slug: str
+    name: str
+    type: str | None
+    kind: str
+    fhir_base_url: str
+    logo_url: str | None
+    portal_url: str | None
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "resource_type": "fhir_source",
+            "name": self.name,
+            "type": self.type,
+            "fhir_base_url": self.fhir_base_url,
+            "logo_url": self.logo_url,
+            "portal_url": self.portal_url,
+        }
+
+
+class Catalog:
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+        self._by_id = {s.id: s for s in sources}
+        self._by_url = {s.fhir_base_url.rstrip("/"): s for s in sources}
+        self._by_slug = {s.slug: s for s in sources}
+
+    @classmethod
+    def load(cls, base_url: str, path: str | Path | None = None) -> Catalog:
+        data = json.loads(Path(path or DEFAULT_PATH).read_text())
+        base = base_url.rstrip("/")
+        sources = []
+        for entry in data["sources"]:
+            fill = {
+                k: (v.replace("{base_url}", base) if isinstance(v, str) else v)
+                for k, v in entry.items()
+            }
+            sources.append(
+                Source(
+                    id=fill["id"],
+                    slug=fill["slug"],
+                    name=fill["name"],
+                    type=fill.get("type"),
+                    kind=fill.get("kind", "hospital"),
+                    fhir_base_url=fill["fhir_base_url"],
+                    logo_url=fill.get("logo_url"),
+                    portal_url=fill.get("portal_url"),
+                )
+            )
+        return cls(sources)
+
+    def get(self, ident: str) -> Source | None:
+        """By `fhirsrc_` id, or by raw `fhir_base_url` (trailing slash ignored)."""
+        if not isinstance(ident, str):
+            return None
+        return self._by_id.get(ident) or self._by_url.get(ident.rstrip("/"))
+
+    def by_slug(self, slug: str) -> Source | None:
+        return self._by_slug.get(slug)
+
+    def search(self, q: str | None = None, type_: str | None = None) -> list[Source]:
+        """Case-insensitive substring on name; exact vendor type. Ordered by name."""
+        found = self.sources
+        if q:
+            needle = q.casefold()
+            found = [s for s in found if needle in s.name.casefold()]
+        if type_:
+            found = [s for s in found if (s.type or "") == type_]
+        return sorted(found, key=lambda s: (s.name.casefold(), s.id))

@@ -1,0 +1,188 @@
+"""Workspaces: isolated tenants, each with an API key, a seed, a clock and its own objects."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from simulator.core import ids
+from simulator.core.store import Store, register_column, register_schema
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    api_key_hash TEXT NOT NULL UNIQUE,
+    seed INTEGER NOT NULL,
+    clock_mode TEXT NOT NULL,
+    clock_manual_ms INTEGER NOT NULL,
+    clock_offset_ms INTEGER NOT NULL,
+    id_seq INTEGER NOT NULL DEFAULT 0,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 0
+);
+"""
+register_schema("workspaces", SCHEMA)
+# `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
+register_column("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0")
+
+KEY_PREFIX = "mb_sk_sbx_"
+CLOCK_MODES = ("real", "manual")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str | None
+    seed: int
+    clock_mode: str
+    clock_manual_ms: int
+    clock_offset_ms: int
+    is_default: bool
+    created_ms: int
+    epoch: int = 0
+
+    @property
+    def cursor_scope(self) -> str:
+        """What list cursors of this workspace are bound to (changes on reset)."""
+        return f"{self.id}:{self.epoch}"
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_hex(16)
+
+
+def _row_to_ws(row) -> Workspace:
+    return Workspace(
+        id=row["id"],
+        name=row["name"],
+        seed=row["seed"],
+        clock_mode=row["clock_mode"],
+        clock_manual_ms=row["clock_manual_ms"],
+        clock_offset_ms=row["clock_offset_ms"],
+        is_default=bool(row["is_default"]),
+        created_ms=row["created_ms"],
+        epoch=row["epoch"],
+    )
+
+
+def create(
+    store: Store,
+    *,
+    wall_ms: int,
+    seed: int | None = None,
+    clock_mode: str = "manual",
+    name: str | None = None,
+    api_key: str | None = None,
+    is_default: bool = False,
+) -> tuple[Workspace, str]:
+    """Create a workspace; returns it with its API key (shown once)."""
+    key = api_key or new_api_key()
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    ws_id = "ws_" + ids.ulid(wall_ms, secrets.token_bytes(10))
+    with store.tx():
+        store.execute(
+            "INSERT INTO workspaces (id, name, api_key_hash, seed, clock_mode, clock_manual_ms,"
+            " clock_offset_ms, id_seq, is_default, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (ws_id, name, hash_key(key), seed, clock_mode, wall_ms, 0, 0, int(is_default), wall_ms),
+        )
+    return get(store, ws_id), key
+
+
+def get(store: Store, ws_id: str) -> Workspace:
+    row = store.one("SELECT * FROM workspaces WHERE id = ?", (ws_id,))
+    if row is None:
+        raise KeyError(ws_id)
+    return _row_to_ws(row)
+
+
+def by_key(store: Store, api_key: str) -> Workspace | None:
+    row = store.one("SELECT * FROM workspaces WHERE api_key_hash = ?", (hash_key(api_key),))
+    return None if row is None else _row_to_ws(row)
+
+
+def all_ids(store: Store, clock_mode: str | None = None) -> list[str]:
+    if clock_mode is None:
+        return [r[0] for r in store.all("SELECT id FROM workspaces ORDER BY created_ms")]
+    return [
+        r[0]
+        for r in store.all(
+            "SELECT id FROM workspaces WHERE clock_mode = ? ORDER BY created_ms", (clock_mode,)
+        )
+    ]
+
+
+def next_sequence(store: Store, ws_id: str) -> int:
+    with store.tx():
+        store.execute("UPDATE workspaces SET id_seq = id_seq + 1 WHERE id = ?", (ws_id,))
+        return int(store.scalar("SELECT id_seq FROM workspaces WHERE id = ?", (ws_id,)))
+
+
+def reset(store: Store, ws_id: str, *, wall_ms: int) -> None:
+    """Delete every object of the workspace; keep its id, key, seed and clock mode."""
+    with store.tx():
+        for table in store.tables_with_column("workspace_id"):
+            store.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (ws_id,))
+        store.execute(
+            "UPDATE workspaces SET id_seq = 0, clock_manual_ms = ?, clock_offset_ms = 0,"
+            " epoch = epoch + 1 WHERE id = ?",
+            (wall_ms, ws_id),
+        )
+
+
+def set_api_key(store: Store, ws_id: str, api_key: str) -> None:
+    """Replace the workspace's key (the default workspace's key is also kept for printing)."""
+    other = by_key(store, api_key)
+    if other is not None and other.id != ws_id:
+        raise ValueError("that API key already belongs to another workspace")
+    with store.tx():
+        store.execute(
+            "UPDATE workspaces SET api_key_hash = ? WHERE id = ?", (hash_key(api_key), ws_id)
+        )
+        if get(store, ws_id).is_default:
+            store.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_api_key', ?)",
+                (api_key,),
+            )
+
+
+def ensure_default(
+    store: Store, *, wall_ms: int, seed: int, clock_mode: str, api_key: str | None
+) -> tuple[Workspace, str]:
+    """The default workspace, created on first start; its key is kept to be printed.
+
+    When `api_key` is given, the default workspace answers to that key from now
+    on, also on a database made by an earlier start with another key.
+    """
+    row = store.one("SELECT * FROM workspaces WHERE is_default = 1")
+    if row is not None:
+        key = store.scalar("SELECT value FROM meta WHERE key = 'default_api_key'")
+        if api_key is not None and api_key != key:
+            set_api_key(store, row["id"], api_key)
+            key = api_key
+        return _row_to_ws(row), key
+    ws, key = create(
+        store,
+        wall_ms=wall_ms,
+        seed=seed,
+        clock_mode=clock_mode,
+        name="default",
+        api_key=api_key,
+        is_default=True,
+    )
+    with store.tx():
+        store.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_api_key', ?)", (key,)
+        )
+    return ws, key

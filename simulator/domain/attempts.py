@@ -1,0 +1,494 @@
+"""The patient flow: connection attempts, the OAuth callback, completion and the return.
+
+Picker mode: the patient chooses sources on the hosted page; each choice is an
+attempt; a completion screen follows each attempt; Done completes the session
+and returns to the app. Direct mode: the hosted URL starts the one attempt at
+once; its callback completes the session and returns with `success=`.
+
+Tokens live in `connection_tokens` only; no page or API response shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from simulator.clients import smart
+from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
+from simulator.core.lifecycle import ConnectionLifecycle, transition
+from simulator.core.sources import Source
+from simulator.core.store import dumps, register_schema
+from simulator.core.timeutil import MINUTE, SECOND
+from simulator.domain import sessions
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS oauth_attempts (
+    workspace_id TEXT NOT NULL,
+    attempt_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    state TEXT NOT NULL UNIQUE,
+    code_verifier TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    token_endpoint TEXT NOT NULL,
+    revocation_endpoint TEXT,
+    state_expires_ms INTEGER NOT NULL,
+    state_used_ms INTEGER,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, attempt_id)
+);
+CREATE TABLE IF NOT EXISTS connection_tokens (
+    workspace_id TEXT NOT NULL,
+    attempt_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    access_token TEXT,
+    refresh_token TEXT,
+    access_expires_ms INTEGER,
+    scope TEXT,
+    portal_patient TEXT,
+    token_endpoint TEXT NOT NULL,
+    revocation_endpoint TEXT,
+    client_id TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    refresh_count INTEGER NOT NULL DEFAULT 0,
+    transient_since_ms INTEGER,
+    transient_failures INTEGER NOT NULL DEFAULT 0,
+    last_refresh_error TEXT,
+    PRIMARY KEY (workspace_id, attempt_id)
+);
+"""
+register_schema("flow", SCHEMA)
+
+CALLBACK_PATH = "/oauth/callback"
+STATE_TTL_MS = 10 * MINUTE
+
+# Direct-mode `error=` for each failure code (anything else: oauth_callback_failed).
+DIRECT_ERRORS = {
+    "access_denied": "user_denied",
+    "oauth_state_expired": "oauth_state_expired",
+    "token_exchange_failed": "token_exchange_failed",
+}
+
+# Called with (rt, ws_id, connection row) inside the transaction that activates it.
+ON_ACTIVATE: list[Callable[[Runtime, str, Any], None]] = []
+
+
+class FlowError(Exception):
+    """The patient cannot go on: `code` names why (for the page shown)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Outcome:
+    """Where the browser goes next: a redirect, or a page with a context."""
+
+    redirect: str | None = None
+    page: str | None = None
+    status: int = 200
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def callback_url(rt: Runtime) -> str:
+    return rt.base_url + CALLBACK_PATH
+
+
+def merge_query(url: str, params: dict[str, str]) -> str:
+    """Add parameters to a URL, keeping the query it already has (ours win on a clash)."""
+    parts = urlsplit(url)
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
+    query = urlencode(kept + list(params.items()))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def client_for(rt: Runtime, ws_id: str, source: Source) -> ClientCredentials:
+    """The simulator's registration at the source's portal (Medblocks' own app credentials)."""
+    from portal_mocks import ensure_client
+
+    info = ensure_client(
+        rt, ws_id, source.slug, redirect_uris=[callback_url(rt)], confidential=True
+    )
+    return ClientCredentials(info.client_id, info.client_secret)
+
+
+def scope_for(source: Source) -> str:
+    return smart.DEFAULT_SCOPE
+
+
+# -- starting an attempt ---------------------------------------------------------------------
+
+
+def require_open(rt: Runtime, ws_id: str, session_row: Any) -> None:
+    if session_row["status"] == "complete":
+        raise FlowError("session_complete", "This link has already been used.")
+    if session_row["status"] == "expired" or rt.now(ws_id) >= session_row["expires_ms"]:
+        raise FlowError("session_expired", "This link has expired.")
+
+
+def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> str:
+    """Begin an authorization attempt; answers the portal authorize URL to send the browser to."""
+    require_open(rt, ws_id, session_row)
+    timeout = rt.config.http_timeout
+    try:
+        endpoints = smart.discover(rt.http, source.fhir_base_url, timeout)
+    except SmartError as exc:
+        raise FlowError(
+            "portal_unavailable", f"{source.name} cannot be reached ({exc.code})."
+        ) from None
+    client = client_for(rt, ws_id, source)
+    state = smart.new_state()
+    verifier = smart.new_code_verifier()
+    with rt.store.tx():
+        fresh = sessions.get_row(rt.store, ws_id, session_row["id"])
+        require_open(rt, ws_id, fresh)
+        now = rt.now(ws_id)
+        attempt_id, seq = rt.new_id(ws_id, "att_")
+        rt.store.execute(
+            "INSERT INTO connections (workspace_id, attempt_id, id, seq, patient_id, session_id,"
+            " source_id, status, scopes, created_ms, updated_ms)"
+            " VALUES (?,?,NULL,?,?,?,?,'pending','[]',?,?)",
+            (ws_id, attempt_id, seq, fresh["patient_id"], fresh["id"], source.id, now, now),
+        )
+        rt.store.execute(
+            "INSERT INTO oauth_attempts (workspace_id, attempt_id, session_id, patient_id,"
+            " source_id, state, code_verifier, redirect_uri, client_id, token_endpoint,"
+            " revocation_endpoint, state_expires_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ws_id,
+                attempt_id,
+                fresh["id"],
+                fresh["patient_id"],
+                source.id,
+                state,
+                verifier,
+                callback_url(rt),
+                client.client_id,
+                endpoints.token_endpoint,
+                endpoints.revocation_endpoint,
+                now + STATE_TTL_MS,
+                now,
+            ),
+        )
+    return smart.authorization_url(
+        endpoints,
+        client,
+        redirect_uri=callback_url(rt),
+        scope=scope_for(source),
+        state=state,
+        code_verifier=verifier,
+        aud=source.fhir_base_url,
+    )
+
+
+# -- settling an attempt ------------------------------------------------------------------
+
+
+def endpoints_of(row: Any) -> Endpoints:
+    """The token and revocation endpoints stored with an attempt or its tokens."""
+    return Endpoints("", row["token_endpoint"], row["revocation_endpoint"], ())
+
+
+def attempt_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
+    return rt.store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
+    )
+
+
+def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Any:
+    """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
+    row = attempt_row(rt, ws_id, attempt_id)
+    status = transition(ConnectionLifecycle, row["status"], event)
+    now = rt.now(ws_id)
+    columns = {"status": status, "updated_ms": now, **fields}
+    assignments = ", ".join(f"{name} = ?" for name in columns)
+    rt.store.execute(
+        f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
+        (*columns.values(), ws_id, attempt_id),
+    )
+    return attempt_row(rt, ws_id, attempt_id)
+
+
+def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Any:
+    with rt.store.tx():
+        return move(rt, ws_id, attempt_id, "fail", failure_code=code, failure_ms=rt.now(ws_id))
+
+
+def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> Any:
+    now = rt.now(ws_id)
+    conn_id, _ = rt.new_id(ws_id, "conn_")
+    scopes = str(token.get("scope") or "").split()
+    row = move(rt, ws_id, attempt["attempt_id"], "activate", id=conn_id, scopes=dumps(scopes))
+    expires_in = token.get("expires_in")
+    rt.store.execute(
+        "INSERT OR REPLACE INTO connection_tokens (workspace_id, attempt_id, patient_id,"
+        " access_token, refresh_token, access_expires_ms, scope, portal_patient, token_endpoint,"
+        " revocation_endpoint, client_id, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            ws_id,
+            attempt["attempt_id"],
+            attempt["patient_id"],
+            token["access_token"],
+            token.get("refresh_token"),
+            None if expires_in is None else now + int(float(expires_in) * SECOND),
+            token.get("scope"),
+            None if token.get("patient") is None else str(token.get("patient")),
+            attempt["token_endpoint"],
+            attempt["revocation_endpoint"],
+            attempt["client_id"],
+            now,
+        ),
+    )
+    for hook in ON_ACTIVATE:
+        hook(rt, ws_id, row)
+    return row
+
+
+def superseded(rt: Runtime, ws_id: str, row: Any) -> list[Any]:
+    """Older active connections of the same patient to the same source."""
+    return rt.store.all(
+        "SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND source_id = ?"
+        " AND status = 'active' AND attempt_id != ?",
+        (ws_id, row["patient_id"], row["source_id"], row["attempt_id"]),
+    )
+
+
+def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
+    """The portal sent the browser back: settle the attempt and say where to go next."""
+    state = args.get("state") or ""
+    attempt = rt.store.one("SELECT * FROM oauth_attempts WHERE state = ?", (state,))
+    if attempt is None:
+        return Outcome(
+            page="error",
+            status=400,
+            context={
+                "code": "oauth_state_expired",
+                "message": "This sign-in response does not match any sign-in in progress.",
+            },
+        )
+    ws_id = attempt["workspace_id"]
+    attempt_id = attempt["attempt_id"]
+    session_row = sessions.get_row(rt.store, ws_id, attempt["session_id"])
+    with rt.store.tx():
+        now = rt.now(ws_id)
+        current = attempt_row(rt, ws_id, attempt_id)
+        if (
+            attempt["state_used_ms"] is not None
+            or current is None
+            or current["status"] != "pending"
+        ):
+            if current is not None and current["status"] == "expired":
+                return closed_outcome(rt, session_row)
+            return Outcome(
+                page="error",
+                status=400,
+                context={
+                    "code": "oauth_state_expired",
+                    "message": "This sign-in response was already used.",
+                    "session_url": sessions.hosted_url(rt, session_row["token"])
+                    if session_row["status"] == "open"
+                    else None,
+                },
+            )
+        rt.store.execute(
+            "UPDATE oauth_attempts SET state_used_ms = ? WHERE workspace_id = ? AND attempt_id = ?",
+            (now, ws_id, attempt_id),
+        )
+        if session_row["status"] != "open" or now >= session_row["expires_ms"]:
+            return closed_outcome(rt, session_row)
+        if now >= attempt["state_expires_ms"]:
+            fail_attempt(rt, ws_id, attempt_id, "oauth_state_expired")
+            return after_attempt(rt, ws_id, session_row["id"], attempt_id)
+        if args.get("error"):
+            fail_attempt(rt, ws_id, attempt_id, args["error"])
+            return after_attempt(
+                rt, ws_id, session_row["id"], attempt_id, description=args.get("error_description")
+            )
+        if not args.get("code"):
+            fail_attempt(rt, ws_id, attempt_id, "oauth_callback_failed")
+            return after_attempt(
+                rt,
+                ws_id,
+                session_row["id"],
+                attempt_id,
+                description="The portal returned neither a code nor an error.",
+            )
+
+    source = rt.catalog.get(attempt["source_id"])
+    assert source is not None
+    endpoints = endpoints_of(attempt)
+    try:
+        token = smart.exchange_code(
+            endpoints,
+            client_for(rt, ws_id, source),
+            code=args["code"],
+            redirect_uri=attempt["redirect_uri"],
+            code_verifier=attempt["code_verifier"],
+            timeout=rt.config.http_timeout,
+        )
+    except SmartError as exc:
+        fail_attempt(rt, ws_id, attempt_id, "token_exchange_failed")
+        return after_attempt(
+            rt,
+            ws_id,
+            session_row["id"],
+            attempt_id,
+            description=f"The portal refused the code exchange ({exc.code}).",
+        )
+
+    with rt.store.tx():
+        session_row = sessions.get_row(rt.store, ws_id, session_row["id"])
+        current = attempt_row(rt, ws_id, attempt_id)
+        if session_row["status"] != "open" or current["status"] != "pending":
+            activated = None
+        else:
+            activated = _activate(rt, ws_id, attempt, token)
+            older = superseded(rt, ws_id, activated)
+    if activated is None:
+        # The session expired while the code was being exchanged: the grant is not kept.
+        _revoke_token(rt, endpoints, client_for(rt, ws_id, source), token)
+        return closed_outcome(rt, session_row)
+    for row in older:
+        disconnect(rt, ws_id, row)
+    return after_attempt(rt, ws_id, session_row["id"], attempt_id)
+
+
+def after_attempt(
+    rt: Runtime, ws_id: str, session_id: str, attempt_id: str, description: str | None = None
+) -> Outcome:
+    """Picker: the completion screen. Direct: complete the session and return to the app."""
+    session_row = sessions.get_row(rt.store, ws_id, session_id)
+    if session_row["connection_id"] is None:
+        return Outcome(redirect=sessions.hosted_url(rt, session_row["token"]) + "/complete")
+    attempt = attempt_row(rt, ws_id, attempt_id)
+    session_row = complete(rt, ws_id, session_id)
+    params = return_params(session_row)
+    if attempt["status"] == "active":
+        params.update(success="true", connection_id=attempt["source_id"])
+    else:
+        code = attempt["failure_code"] or "oauth_callback_failed"
+        error = DIRECT_ERRORS.get(code, "oauth_callback_failed")
+        params.update(success="false", error=error)
+        detail = description
+        if error == "oauth_callback_failed" and code != error:
+            detail = f"{code}: {description}" if description else code
+        if detail:
+            params["error_description"] = detail
+    return Outcome(redirect=merge_query(session_row["return_url"], params))
+
+
+def closed_outcome(rt: Runtime, session_row: Any) -> Outcome:
+    code = "session_complete" if session_row["status"] == "complete" else "session_expired"
+    return Outcome(page="closed", status=410, context={"code": code, "session": session_row})
+
+
+# -- completion, expiry, disconnect ----------------------------------------------------------
+
+
+def complete(rt: Runtime, ws_id: str, session_id: str) -> Any:
+    """Mark the session complete and record `patient_session.completed` (or its B name)."""
+    from simulator.domain.webhooks import publish
+
+    with rt.store.tx():
+        row = sessions.set_status(rt, ws_id, session_id, "finish")
+        gen = sessions.GENERATIONS[row["generation"]]
+        publish.emit(rt, ws_id, gen.completed_event, sessions.to_api(rt, ws_id, row))
+        return row
+
+
+def return_params(session_row: Any) -> dict[str, str]:
+    """`patient_id` and the session id under its generation's name (`patient_session_id`, …)."""
+    gen = sessions.GENERATIONS[session_row["generation"]]
+    return {"patient_id": session_row["patient_id"], gen.return_param: session_row["id"]}
+
+
+def return_url(rt: Runtime, ws_id: str, session_row: Any) -> str:
+    """Where Done sends the patient in Picker mode."""
+    return merge_query(session_row["return_url"], return_params(session_row))
+
+
+def finish_picker(rt: Runtime, ws_id: str, session_row: Any) -> str:
+    require_open(rt, ws_id, session_row)
+    row = complete(rt, ws_id, session_row["id"])
+    return return_url(rt, ws_id, row)
+
+
+def expire_in_flight(rt: Runtime, ws_id: str, session_id: str) -> None:
+    """Session expiry hook: attempts still at the portal can no longer activate."""
+    rows = rt.store.all(
+        "SELECT attempt_id FROM connections WHERE workspace_id = ? AND session_id = ?"
+        " AND status = 'pending'",
+        (ws_id, session_id),
+    )
+    for row in rows:
+        move(rt, ws_id, row["attempt_id"], "abandon")
+
+
+def _revoke_token(
+    rt: Runtime, endpoints: Endpoints, client: ClientCredentials, token: dict[str, Any]
+) -> None:
+    value = token.get("refresh_token") or token.get("access_token")
+    hint = "refresh_token" if token.get("refresh_token") else "access_token"
+    if value:
+        smart.revoke(
+            rt.http,
+            endpoints,
+            client,
+            token=value,
+            token_type_hint=hint,
+            timeout=rt.config.http_timeout,
+        )
+
+
+def tokens_of(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
+    return rt.store.one(
+        "SELECT * FROM connection_tokens WHERE workspace_id = ? AND attempt_id = ?",
+        (ws_id, attempt_id),
+    )
+
+
+def clear_tokens(rt: Runtime, ws_id: str, attempt_id: str) -> None:
+    rt.store.execute(
+        "UPDATE connection_tokens SET access_token = NULL, refresh_token = NULL,"
+        " access_expires_ms = NULL, updated_ms = ? WHERE workspace_id = ? AND attempt_id = ?",
+        (rt.now(ws_id), ws_id, attempt_id),
+    )
+
+
+# Called with (rt, ws_id, connection row) inside the transaction that disconnects it.
+ON_DISCONNECT: list[Callable[[Runtime, str, Any], None]] = []
+
+
+def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
+    """The org revokes access: revoke the grant at the portal, clear tokens, `disconnected`."""
+    tokens = tokens_of(rt, ws_id, row["attempt_id"])
+    if tokens is not None and (tokens["refresh_token"] or tokens["access_token"]):
+        source = rt.catalog.get(row["source_id"])
+        if source is not None:
+            endpoints = endpoints_of(tokens)
+            _revoke_token(
+                rt,
+                endpoints,
+                client_for(rt, ws_id, source),
+                {"refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"]},
+            )
+    with rt.store.tx():
+        moved = move(rt, ws_id, row["attempt_id"], "disconnect")
+        clear_tokens(rt, ws_id, row["attempt_id"])
+        for hook in ON_DISCONNECT:
+            hook(rt, ws_id, moved)
+        return moved
+
+
+def install(rt: Runtime) -> None:
+    if expire_in_flight not in sessions.ON_EXPIRE:
+        sessions.ON_EXPIRE.append(expire_in_flight)

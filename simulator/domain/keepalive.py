@@ -1,0 +1,212 @@
+"""Keeping access alive: refresh ahead of expiry, refresh on demand, refresh failure, lapse.
+
+An active connection with a refresh token gets a refresh job due `lead` before
+its access token expires (half the lifetime when that is shorter). A portal
+that rejects the refresh ends the connection as `refresh_failed`: tokens are
+cleared, its jobs are cancelled and `connection.token_refresh_failed` is
+emitted. Transient failures (5xx, 429, timeouts) retry with backoff and change
+nothing. A grant without a refresh token ends as `expired` when its access
+token runs out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator.clients import smart
+from simulator.clients.smart import ClientCredentials, SmartError
+from simulator.core.timeutil import HOUR, MINUTE, SECOND
+from simulator.domain import attempts, connections
+from simulator.domain.webhooks import publish
+
+if TYPE_CHECKING:
+    from simulator.core.jobs import Job
+    from simulator.core.runtime import Runtime
+
+REFRESH_JOB = "connection.refresh"
+LAPSE_JOB = "connection.lapse"
+# Backoff for transient refresh failures; the last value repeats.
+RETRY_BACKOFF_MS = (30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 15 * MINUTE, HOUR)
+# Transient failures for this long in a row count as a rejected refresh.
+GIVE_UP_AFTER_MS = 24 * HOUR
+
+
+def job_key(attempt_id: str) -> str:
+    return f"keepalive:{attempt_id}"
+
+
+def needs_refresh(rt: Runtime, tokens: Any) -> bool:
+    """True when the access token is due for a refresh now (and can be refreshed)."""
+    due = refresh_due_ms(rt, tokens)
+    return (
+        bool(tokens["refresh_token"]) and due is not None and rt.now(tokens["workspace_id"]) >= due
+    )
+
+
+def refresh_due_ms(rt: Runtime, tokens: Any) -> int | None:
+    expires = tokens["access_expires_ms"]
+    if expires is None:
+        return None
+    lifetime = max(0, expires - tokens["updated_ms"])
+    lead = min(rt.config.refresh_lead_s * SECOND, lifetime // 2)
+    return expires - lead
+
+
+def schedule_keepalive(rt: Runtime, ws_id: str, attempt_id: str) -> None:
+    """(Re)schedule the refresh, or the lapse of a grant that cannot be refreshed."""
+    rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+    tokens = attempts.tokens_of(rt, ws_id, attempt_id)
+    if tokens is None or tokens["access_expires_ms"] is None:
+        return
+    if tokens["refresh_token"]:
+        if rt.config.refresh_policy == "on_demand":
+            return  # the next pull refreshes when it needs the token
+        due = refresh_due_ms(rt, tokens)
+        rt.scheduler.schedule(
+            ws_id, REFRESH_JOB, due, {"attempt_id": attempt_id}, key=job_key(attempt_id)
+        )
+    else:
+        rt.scheduler.schedule(
+            ws_id,
+            LAPSE_JOB,
+            tokens["access_expires_ms"],
+            {"attempt_id": attempt_id},
+            key=job_key(attempt_id),
+        )
+
+
+def _client(rt: Runtime, ws_id: str, row: Any) -> ClientCredentials:
+    source = rt.catalog.get(row["source_id"])
+    assert source is not None
+    return attempts.client_for(rt, ws_id, source)
+
+
+def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
+    """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`."""
+    row = attempts.attempt_row(rt, ws_id, attempt_id)
+    tokens = attempts.tokens_of(rt, ws_id, attempt_id)
+    if row is None or row["status"] != "active" or tokens is None:
+        return "inactive"
+    if not tokens["refresh_token"]:
+        return "failed"
+    endpoints = attempts.endpoints_of(tokens)
+    try:
+        token = smart.refresh(
+            endpoints,
+            _client(rt, ws_id, row),
+            refresh_token=tokens["refresh_token"],
+            timeout=rt.config.http_timeout,
+        )
+    except SmartError as exc:
+        if exc.transient:
+            return _transient(rt, ws_id, attempt_id, exc)
+        refresh_failed(rt, ws_id, attempt_id, exc.code)
+        return "failed"
+    _store_refreshed(rt, ws_id, attempt_id, token)
+    return "ok"
+
+
+def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, Any]) -> None:
+    with rt.store.tx():
+        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        if row is None or row["status"] != "active":
+            return  # disconnected meanwhile: the new tokens are not kept
+        now = rt.now(ws_id)
+        expires_in = token.get("expires_in")
+        rt.store.execute(
+            "UPDATE connection_tokens SET access_token = ?, refresh_token = ?,"
+            " access_expires_ms = ?, scope = COALESCE(?, scope), updated_ms = ?,"
+            " refresh_count = refresh_count + 1, transient_since_ms = NULL, transient_failures = 0"
+            " WHERE workspace_id = ? AND attempt_id = ?",
+            (
+                token["access_token"],
+                token.get("refresh_token"),
+                None if expires_in is None else now + int(float(expires_in) * SECOND),
+                token.get("scope"),
+                now,
+                ws_id,
+                attempt_id,
+            ),
+        )
+        schedule_keepalive(rt, ws_id, attempt_id)
+
+
+def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str:
+    with rt.store.tx():
+        tokens = attempts.tokens_of(rt, ws_id, attempt_id)
+        now = rt.now(ws_id)
+        since = tokens["transient_since_ms"] or now
+        failures = int(tokens["transient_failures"] or 0) + 1
+        if now - since >= GIVE_UP_AFTER_MS:
+            refresh_failed(rt, ws_id, attempt_id, "refresh_unavailable")
+            return "failed"
+        rt.store.execute(
+            "UPDATE connection_tokens SET transient_since_ms = ?, transient_failures = ?,"
+            " last_refresh_error = ? WHERE workspace_id = ? AND attempt_id = ?",
+            (since, failures, exc.code, ws_id, attempt_id),
+        )
+        delay = RETRY_BACKOFF_MS[min(failures, len(RETRY_BACKOFF_MS)) - 1]
+        rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+        rt.scheduler.schedule(
+            ws_id, REFRESH_JOB, now + delay, {"attempt_id": attempt_id}, key=job_key(attempt_id)
+        )
+    return "transient"
+
+
+# Called with (rt, ws_id, connection row) when access ends (refresh failed, lapsed).
+ON_ACCESS_LOST: list = []
+
+
+def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
+    """The portal rejected the refresh: `refresh_failed`, tokens cleared, one event."""
+    with rt.store.tx():
+        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        if row is None or row["status"] != "active":
+            return
+        moved = attempts.move(
+            rt, ws_id, attempt_id, "refresh_fail", failure_code=code, failure_ms=rt.now(ws_id)
+        )
+        attempts.clear_tokens(rt, ws_id, attempt_id)
+        rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+        for hook in ON_ACCESS_LOST:
+            hook(rt, ws_id, moved)
+        publish.emit(rt, ws_id, "connection.token_refresh_failed", connections.session_item(moved))
+
+
+def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
+    """A grant without a refresh token ran out: the connection is `expired`."""
+    with rt.store.tx():
+        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        if row is None or row["status"] != "active":
+            return
+        moved = attempts.move(
+            rt, ws_id, attempt_id, "lapse", failure_code="access_expired", failure_ms=rt.now(ws_id)
+        )
+        attempts.clear_tokens(rt, ws_id, attempt_id)
+        for hook in ON_ACCESS_LOST:
+            hook(rt, ws_id, moved)
+
+
+def _refresh_job(rt: Runtime, job: Job) -> None:
+    refresh_now(rt, job.workspace_id, job.payload["attempt_id"])
+
+
+def _lapse_job(rt: Runtime, job: Job) -> None:
+    lapse(rt, job.workspace_id, job.payload["attempt_id"])
+
+
+def _on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+    schedule_keepalive(rt, ws_id, row["attempt_id"])
+
+
+def _on_disconnect(rt: Runtime, ws_id: str, row: Any) -> None:
+    rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
+
+
+def install(rt: Runtime) -> None:
+    rt.scheduler.register(REFRESH_JOB, _refresh_job)
+    rt.scheduler.register(LAPSE_JOB, _lapse_job)
+    if _on_activate not in attempts.ON_ACTIVATE:
+        attempts.ON_ACTIVATE.append(_on_activate)
+    if _on_disconnect not in attempts.ON_DISCONNECT:
+        attempts.ON_DISCONNECT.append(_on_disconnect)

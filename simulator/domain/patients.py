@@ -1,0 +1,163 @@
+"""Patients: the developer's own ids, created, replaced, listed and deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.timeutil import iso
+from simulator.domain import connections
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS patients (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    email TEXT,
+    name TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX IF NOT EXISTS patients_seq ON patients (workspace_id, seq);
+"""
+register_schema("patients", SCHEMA)
+
+# Both published lists, plus the session prefixes of every generation.
+RESERVED_PREFIXES = ("pat_", "pf_", "ps_", "sess_", "conn_", "fhirsrc_", "wh_", "whsec_", "evt_")
+
+
+def check_patient_id(value: str, param: str = "patient_id") -> str:
+    for prefix in RESERVED_PREFIXES:
+        if value.startswith(prefix):
+            raise invalid(f"'{param}' must not start with the reserved prefix '{prefix}'", param)
+    if value != value.strip() or any(ord(c) < 32 for c in value):
+        raise invalid(
+            f"'{param}' must not have leading or trailing spaces or control characters", param
+        )
+    if "/" in value:  # the id is a URL path segment; servers decode %2F before routing
+        raise invalid(f"'{param}' must not contain '/'", param)
+    return value
+
+
+def render(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "resource_type": "patient",
+        "email": row["email"],
+        "name": row["name"],
+        "metadata": loads(row["metadata"], {}),
+        "created_at": iso(row["created_ms"]),
+    }
+
+
+def render_detail(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+    return {**render(row), "connections": connections.for_patient(store, ws_id, row["id"])}
+
+
+def get_row(store: Store, ws_id: str, patient_id: str) -> Any:
+    row = store.one("SELECT * FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id))
+    if row is None:
+        raise not_found("patient", patient_id)
+    return row
+
+
+def exists(store: Store, ws_id: str, patient_id: str) -> bool:
+    return (
+        store.one("SELECT 1 FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id))
+        is not None
+    )
+
+
+def create(
+    store: Store,
+    ws_id: str,
+    *,
+    seq: int,
+    now_ms: int,
+    patient_id: str,
+    email: str | None = None,
+    name: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Any:
+    check_patient_id(patient_id)
+    with store.tx():
+        if exists(store, ws_id, patient_id):
+            raise ApiError(
+                "external_id_already_exists",
+                f"A patient with patient_id '{patient_id}' already exists",
+                param="patient_id",
+            )
+        store.execute(
+            "INSERT INTO patients (workspace_id, id, seq, email, name, metadata, created_ms)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (ws_id, patient_id, seq, email, name, dumps(metadata or {}), now_ms),
+        )
+        return get_row(store, ws_id, patient_id)
+
+
+def replace(
+    store: Store,
+    ws_id: str,
+    patient_id: str,
+    *,
+    email: str | None,
+    name: str | None,
+    metadata: dict[str, Any] | None,
+) -> Any:
+    with store.tx():
+        get_row(store, ws_id, patient_id)
+        store.execute(
+            "UPDATE patients SET email = ?, name = ?, metadata = ? WHERE workspace_id = ? AND id = ?",
+            (email, name, dumps(metadata or {}), ws_id, patient_id),
+        )
+        return get_row(store, ws_id, patient_id)
+
+
+def upsert(
+    store: Store,
+    ws_id: str,
+    *,
+    seq_factory,
+    now_ms: int,
+    patient_id: str,
+    email: str | None,
+    name: str | None,
+) -> Any:
+    """Create the patient if missing; otherwise update the email and name given."""
+    check_patient_id(patient_id)
+    with store.tx():
+        if not exists(store, ws_id, patient_id):
+            return create(
+                store,
+                ws_id,
+                seq=seq_factory(),
+                now_ms=now_ms,
+                patient_id=patient_id,
+                email=email,
+                name=name,
+            )
+        if email is not None:
+            store.execute(
+                "UPDATE patients SET email = ? WHERE workspace_id = ? AND id = ?",
+                (email, ws_id, patient_id),
+            )
+        if name is not None:
+            store.execute(
+                "UPDATE patients SET name = ? WHERE workspace_id = ? AND id = ?",
+                (name, ws_id, patient_id),
+            )
+        return get_row(store, ws_id, patient_id)
+
+
+def delete(store: Store, ws_id: str, patient_id: str) -> None:
+    """Remove the patient and everything that belongs to them in the workspace."""
+    with store.tx():
+        get_row(store, ws_id, patient_id)
+        for table in store.tables_with_column("patient_id"):
+            store.execute(
+                f"DELETE FROM {table} WHERE workspace_id = ? AND patient_id = ?",
+                (ws_id, patient_id),
+            )
+        store.execute("DELETE FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id))

@@ -1,0 +1,345 @@
+"""Background pull: fetch every supported resource type for an active connection.
+
+A pull is a resumable job on the workspace clock. It reads the portal's
+CapabilityStatement, searches each supported type for the patient and follows
+`next` links, storing what it gets. A 429 suspends it until `Retry-After`
+(virtual seconds) has passed; a transient 5xx or timeout is retried with
+backoff, then recorded as that type's error; a 401 is answered with one
+refresh. A settled pull emits `records.sync.completed` (with `errors` for the
+types that failed) or `records.sync.failed` (nothing could be read), then the
+next pull is scheduled `repull_interval_s` later while access holds.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator.clients import fhir
+from simulator.clients.fhir import FhirError
+from simulator.core.store import dumps, loads, register_schema
+from simulator.core.timeutil import MINUTE, SECOND
+from simulator.domain import attempts, keepalive, records
+from simulator.domain.webhooks import publish
+
+if TYPE_CHECKING:
+    from simulator.core.jobs import Job
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS pulls (
+    workspace_id TEXT NOT NULL,
+    pull_id TEXT NOT NULL,
+    attempt_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL,
+    types TEXT,
+    type_index INTEGER NOT NULL DEFAULT 0,
+    next_url TEXT,
+    retries INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    errors TEXT NOT NULL DEFAULT '[]',
+    error_message TEXT,
+    started_ms INTEGER NOT NULL,
+    finished_ms INTEGER,
+    PRIMARY KEY (workspace_id, pull_id)
+);
+CREATE INDEX IF NOT EXISTS pulls_attempt ON pulls (workspace_id, attempt_id, started_ms);
+"""
+register_schema("pulls", SCHEMA)
+
+PULL_JOB = "records.pull"
+PAGE_RETRY_BACKOFF_MS = (10 * SECOND, MINUTE, 5 * MINUTE)
+DEFAULT_RETRY_AFTER_S = 60
+
+
+def job_key(attempt_id: str) -> str:
+    return f"pull:{attempt_id}"
+
+
+def start(
+    rt: Runtime, ws_id: str, attempt_id: str, *, reason: str, due_ms: int | None = None
+) -> str:
+    """Schedule a pull of an active connection (replacing one not yet started)."""
+    with rt.store.tx():
+        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        running = rt.store.one(
+            "SELECT pull_id FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
+            " AND status = 'running'",
+            (ws_id, attempt_id),
+        )
+        if running is not None:
+            return running["pull_id"]
+        now = rt.now(ws_id)
+        rt.store.execute(  # a pull that never started is replaced, not kept
+            "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
+            (ws_id, attempt_id),
+        )
+        pull_id, _ = rt.new_id(ws_id, "pull_")
+        rt.store.execute(
+            "INSERT INTO pulls (workspace_id, pull_id, attempt_id, patient_id, source_id, reason,"
+            " status, started_ms) VALUES (?,?,?,?,?,?, 'scheduled', ?)",
+            (
+                ws_id,
+                pull_id,
+                attempt_id,
+                row["patient_id"],
+                row["source_id"],
+                reason,
+                due_ms or now,
+            ),
+        )
+        rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+        rt.scheduler.schedule(
+            ws_id, PULL_JOB, due_ms or now, {"pull_id": pull_id}, key=job_key(attempt_id)
+        )
+        return pull_id
+
+
+def _pull(rt: Runtime, ws_id: str, pull_id: str) -> Any:
+    return rt.store.one(
+        "SELECT * FROM pulls WHERE workspace_id = ? AND pull_id = ?", (ws_id, pull_id)
+    )
+
+
+def _save(rt: Runtime, ws_id: str, pull_id: str, **fields: Any) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    rt.store.execute(
+        f"UPDATE pulls SET {assignments} WHERE workspace_id = ? AND pull_id = ?",
+        (*fields.values(), ws_id, pull_id),
+    )
+
+
+def _resume_at(rt: Runtime, ws_id: str, pull: Any, due_ms: int) -> None:
+    rt.scheduler.schedule(
+        ws_id, PULL_JOB, due_ms, {"pull_id": pull["pull_id"]}, key=job_key(pull["attempt_id"])
+    )
+
+
+def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
+    """Run a pull as far as it can go now."""
+    pull = _pull(rt, ws_id, pull_id)
+    if pull is None or pull["status"] in ("completed", "failed", "cancelled"):
+        return
+    attempt_id = pull["attempt_id"]
+    with rt.store.tx():
+        if pull["status"] == "scheduled":
+            _save(rt, ws_id, pull_id, status="running", started_ms=rt.now(ws_id))
+    source = rt.catalog.get(pull["source_id"])
+    timeout = rt.config.http_timeout
+    refreshed_for_401 = False
+    while True:
+        pull = _pull(rt, ws_id, pull_id)
+        conn = attempts.attempt_row(rt, ws_id, attempt_id)
+        if conn is None or conn["status"] != "active" or source is None:
+            with rt.store.tx():
+                _save(rt, ws_id, pull_id, status="cancelled", finished_ms=rt.now(ws_id))
+            return
+        token_row = attempts.tokens_of(rt, ws_id, attempt_id)
+        now = rt.now(ws_id)
+        if keepalive.needs_refresh(rt, token_row):
+            outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
+            if outcome == "transient":
+                _resume_at(rt, ws_id, pull, rt.now(ws_id) + PAGE_RETRY_BACKOFF_MS[1])
+                return
+            if outcome != "ok":
+                _fail(rt, ws_id, pull_id, "Access to the portal was lost: the token refresh failed")
+                return
+            continue
+        try:
+            if pull["types"] is None:
+                capability = fhir.get_json(
+                    rt.http, source.fhir_base_url + "/metadata", None, timeout, now
+                )
+                with rt.store.tx():
+                    _save(rt, ws_id, pull_id, types=dumps(fhir.supported_types(capability)))
+                continue
+            types = loads(pull["types"], [])
+            if pull["type_index"] >= len(types):
+                _settle(rt, ws_id, pull_id)
+                return
+            rtype = types[pull["type_index"]]
+            url = pull["next_url"] or fhir.first_page_url(
+                source.fhir_base_url,
+                rtype,
+                token_row["portal_patient"] or "",
+                rt.config.pull_page_size,
+            )
+            body = fhir.get_json(rt.http, url, token_row["access_token"], timeout, now)
+            page = fhir.read_page(body, source.fhir_base_url)
+        except FhirError as exc:
+            if exc.status == 401 and not refreshed_for_401 and token_row["refresh_token"]:
+                refreshed_for_401 = True
+                outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
+                if outcome == "ok":
+                    continue
+                if outcome == "transient":
+                    _resume_at(rt, ws_id, pull, rt.now(ws_id) + PAGE_RETRY_BACKOFF_MS[1])
+                    return
+                _fail(rt, ws_id, pull_id, "Access to the portal was lost: the token refresh failed")
+                return
+            if exc.status == 401:
+                _fail(rt, ws_id, pull_id, f"The portal refused the access token: {exc.message}")
+                return
+            if not _handle_error(rt, ws_id, pull, exc):
+                return
+            continue
+        refreshed_for_401 = False
+        with rt.store.tx():
+            records.upsert(rt, ws_id, pull["patient_id"], pull["source_id"], page.resources)
+            if page.next_url:
+                _save(
+                    rt,
+                    ws_id,
+                    pull_id,
+                    next_url=page.next_url,
+                    retries=0,
+                    total=pull["total"] + len(page.resources),
+                )
+            else:
+                _save(
+                    rt,
+                    ws_id,
+                    pull_id,
+                    next_url=None,
+                    retries=0,
+                    type_index=pull["type_index"] + 1,
+                    total=pull["total"] + len(page.resources),
+                )
+
+
+def _handle_error(rt: Runtime, ws_id: str, pull: Any, exc: FhirError) -> bool:
+    """Answers True to go on now, False when the pull was suspended or ended."""
+    now = rt.now(ws_id)
+    if pull["types"] is None:  # no CapabilityStatement: nothing can be read
+        if exc.transient and pull["retries"] < len(PAGE_RETRY_BACKOFF_MS):
+            with rt.store.tx():
+                _save(rt, ws_id, pull["pull_id"], retries=pull["retries"] + 1)
+                _resume_at(rt, ws_id, pull, now + PAGE_RETRY_BACKOFF_MS[pull["retries"]])
+            return False
+        _fail(
+            rt, ws_id, pull["pull_id"], f"The portal's capability statement failed: {exc.message}"
+        )
+        return False
+    if exc.status == 429:
+        delay = (exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S) * SECOND
+        with rt.store.tx():
+            _resume_at(rt, ws_id, pull, now + delay)
+        return False
+    if exc.transient and pull["retries"] < len(PAGE_RETRY_BACKOFF_MS):
+        with rt.store.tx():
+            _save(rt, ws_id, pull["pull_id"], retries=pull["retries"] + 1)
+            _resume_at(rt, ws_id, pull, now + PAGE_RETRY_BACKOFF_MS[pull["retries"]])
+        return False
+    types = loads(pull["types"], [])
+    errors = loads(pull["errors"], [])
+    errors.append(
+        {"resource_type": types[pull["type_index"]], "status": exc.status, "message": exc.message}
+    )
+    with rt.store.tx():
+        _save(
+            rt,
+            ws_id,
+            pull["pull_id"],
+            errors=dumps(errors),
+            retries=0,
+            next_url=None,
+            type_index=pull["type_index"] + 1,
+        )
+    return True
+
+
+def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
+    with rt.store.tx():
+        pull = _pull(rt, ws_id, pull_id)
+        types = loads(pull["types"], [])
+        errors = loads(pull["errors"], [])
+        if types and len(errors) >= len(types):
+            _fail(
+                rt,
+                ws_id,
+                pull_id,
+                "Every resource type failed: " + "; ".join(e["message"] for e in errors[:3]),
+            )
+            return
+        now = rt.now(ws_id)
+        _save(rt, ws_id, pull_id, status="completed", finished_ms=now)
+        publish.emit(
+            rt,
+            ws_id,
+            "records.sync.completed",
+            {
+                "resource_type": "records_sync",
+                "patient_id": pull["patient_id"],
+                "connection_id": pull["source_id"],
+                "total": pull["total"],
+                "errors": errors,
+                "duration_ms": now - pull["started_ms"],
+            },
+        )
+        _schedule_next(rt, ws_id, pull)
+
+
+def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
+    with rt.store.tx():
+        pull = _pull(rt, ws_id, pull_id)
+        _save(rt, ws_id, pull_id, status="failed", finished_ms=rt.now(ws_id), error_message=message)
+        publish.emit(
+            rt,
+            ws_id,
+            "records.sync.failed",
+            {
+                "resource_type": "records_sync",
+                "patient_id": pull["patient_id"],
+                "connection_id": pull["source_id"],
+                "error_message": message,
+            },
+        )
+        conn = attempts.attempt_row(rt, ws_id, pull["attempt_id"])
+        if conn is not None and conn["status"] == "active":
+            _schedule_next(rt, ws_id, pull)
+
+
+def _schedule_next(rt: Runtime, ws_id: str, pull: Any) -> None:
+    due = rt.now(ws_id) + rt.config.repull_interval_s * SECOND
+    start(rt, ws_id, pull["attempt_id"], reason="scheduled", due_ms=due)
+
+
+def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
+    return rt.store.one(
+        "SELECT * FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status != 'scheduled'"
+        " ORDER BY started_ms DESC, rowid DESC LIMIT 1",
+        (ws_id, attempt_id),
+    )
+
+
+def _pull_job(rt: Runtime, job: Job) -> None:
+    run(rt, job.workspace_id, job.payload["pull_id"])
+
+
+def _on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+    start(rt, ws_id, row["attempt_id"], reason="connected")
+
+
+def _stop(rt: Runtime, ws_id: str, row: Any) -> None:
+    rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
+    rt.store.execute(
+        "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
+        (ws_id, row["attempt_id"]),
+    )
+    rt.store.execute(
+        "UPDATE pulls SET status = 'cancelled', finished_ms = ? WHERE workspace_id = ?"
+        " AND attempt_id = ? AND status = 'running'",
+        (rt.now(ws_id), ws_id, row["attempt_id"]),
+    )
+
+
+def install(rt: Runtime) -> None:
+    rt.scheduler.register(PULL_JOB, _pull_job)
+    if _on_activate not in attempts.ON_ACTIVATE:
+        attempts.ON_ACTIVATE.append(_on_activate)
+    if _stop not in attempts.ON_DISCONNECT:
+        attempts.ON_DISCONNECT.append(_stop)
+    if _stop not in keepalive.ON_ACCESS_LOST:
+        keepalive.ON_ACCESS_LOST.append(_stop)

@@ -1,0 +1,273 @@
+"""Patient sessions: the browser flow object (generation C `ps_`, aliases A `sess_`, B `pf_`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simulator.core import ids
+from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.lifecycle import SessionLifecycle, TransitionNotAllowed, transition
+from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.timeutil import SECOND, iso
+from simulator.core.validation import check_return_url
+from simulator.domain import connections, patients
+
+if TYPE_CHECKING:
+    from simulator.core.jobs import Job
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS patient_sessions (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    generation TEXT NOT NULL,
+    status TEXT NOT NULL,
+    token TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    connection_id TEXT,
+    recommended_connection_ids TEXT,
+    return_url TEXT NOT NULL,
+    return_button_label TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    expires_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    completed_ms INTEGER,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS patient_sessions_token ON patient_sessions (token);
+CREATE INDEX IF NOT EXISTS patient_sessions_patient ON patient_sessions (workspace_id, patient_id, seq);
+"""
+register_schema("patient_sessions", SCHEMA)
+
+DEFAULT_EXPIRES_IN = 1800
+EXPIRE_JOB = "session.expire"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One of the three naming generations of the session object."""
+
+    name: str
+    prefix: str
+    resource_type: str
+    path: str
+    list_path: str
+    completed_event: str
+    return_param: str
+
+
+GENERATIONS = {
+    "C": Generation(
+        "C",
+        "ps_",
+        "patient_session",
+        "patient-sessions",
+        "patient-sessions",
+        "patient_session.completed",
+        "patient_session_id",
+    ),
+    "A": Generation(
+        "A",
+        "sess_",
+        "session",
+        "sessions",
+        "sessions",
+        "patient_session.completed",
+        "session_id",
+    ),
+    "B": Generation(
+        "B",
+        "pf_",
+        "patient_flow",
+        "patient-flows",
+        "patient-flows",
+        "patient_flow.completed",
+        "patient_flow_id",
+    ),
+}
+CANONICAL = GENERATIONS["C"]
+
+
+def render(store: Store, ws_id: str, row: Any, gen: Generation | None = None) -> dict[str, Any]:
+    gen = gen or GENERATIONS[row["generation"]]
+    return {
+        "id": row["id"],
+        "resource_type": gen.resource_type,
+        "status": row["status"],
+        "url": None,  # filled by `with_url`
+        "patient_id": row["patient_id"],
+        "connection_id": row["connection_id"],
+        "recommended_connection_ids": loads(row["recommended_connection_ids"]),
+        "return_url": row["return_url"],
+        "return_button_label": row["return_button_label"],
+        "connections": connections.for_session(store, ws_id, row["id"]),
+        "expires_at": iso(row["expires_ms"]),
+        "metadata": loads(row["metadata"], {}),
+        "created_at": iso(row["created_ms"]),
+    }
+
+
+def to_api(rt: Runtime, ws_id: str, row: Any, gen: Generation | None = None) -> dict[str, Any]:
+    body = render(rt.store, ws_id, row, gen)
+    body["url"] = hosted_url(rt, row["token"])
+    return body
+
+
+def hosted_url(rt: Runtime, token: str) -> str:
+    return f"{rt.base_url}/c/{token}"
+
+
+def get_row(store: Store, ws_id: str, session_id: str) -> Any:
+    row = store.one(
+        "SELECT * FROM patient_sessions WHERE workspace_id = ? AND id = ?", (ws_id, session_id)
+    )
+    if row is None:
+        raise not_found("patient session", session_id)
+    return row
+
+
+def by_token(store: Store, token: str) -> Any:
+    return store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,))
+
+
+def new_token(rt: Runtime, ws_id: str) -> str:
+    """The hosted URL token: from the workspace seed, so a run repeats, yet unique overall.
+
+    `/c/<token>` is looked up without a workspace, so when another workspace with
+    the same seed already holds the seeded token, a token salted with this
+    workspace's id is used instead.
+    """
+    token = rt.seeded_hex(ws_id, "hosted-url")
+    salt = 0
+    while by_token(rt.store, token) is not None:
+        salt += 1
+        token = ids.seeded_bytes(0, "hosted-url", ws_id, token, salt, size=16).hex()
+    return token
+
+
+def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANONICAL) -> Any:
+    """Validate the references of a PatientSessionInitInput and create the session."""
+    direct = body.get("connection_id")
+    recommended = body.get("recommended_connection_ids")
+    if direct is not None and recommended is not None:
+        raise invalid(
+            "'connection_id' (Direct mode) and 'recommended_connection_ids' (Picker mode)"
+            " cannot be used together",
+            "connection_id",
+        )
+    source_id = None
+    if direct is not None:
+        source = rt.catalog.get(direct)
+        if source is None:
+            raise not_found("connection", direct, param="connection_id")
+        source_id = source.id
+    recommended_ids = None
+    if recommended is not None:
+        recommended_ids = []
+        for index, ident in enumerate(recommended):
+            source = rt.catalog.get(ident)
+            if source is None:
+                raise not_found("connection", ident, param=f"recommended_connection_ids.{index}")
+            if source.id not in recommended_ids:
+                recommended_ids.append(source.id)
+    check_return_url(body["return_url"])
+    patients.check_patient_id(body["patient_id"])
+    expires_in = int(body.get("expires_in", DEFAULT_EXPIRES_IN))  # JSON 60.0 is an integer too
+
+    store = rt.store
+    with store.tx():
+        now = rt.now(ws_id)
+        patients.upsert(
+            store,
+            ws_id,
+            seq_factory=lambda: rt.new_id(ws_id, "pat_")[1],
+            now_ms=now,
+            patient_id=body["patient_id"],
+            email=body.get("patient_email"),
+            name=body.get("patient_name"),
+        )
+        session_id, seq = rt.new_id(ws_id, gen.prefix)
+        token = new_token(rt, ws_id)
+        expires_ms = now + expires_in * SECOND
+        store.execute(
+            "INSERT INTO patient_sessions (workspace_id, id, seq, generation, status, token,"
+            " patient_id, connection_id, recommended_connection_ids, return_url,"
+            " return_button_label, metadata, expires_ms, created_ms)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ws_id,
+                session_id,
+                seq,
+                gen.name,
+                "open",
+                token,
+                body["patient_id"],
+                source_id,
+                None if recommended_ids is None else dumps(recommended_ids),
+                body["return_url"],
+                body.get("return_button_label"),
+                dumps(body.get("metadata") or {}),
+                expires_ms,
+                now,
+            ),
+        )
+        rt.scheduler.schedule(
+            ws_id, EXPIRE_JOB, expires_ms, {"session_id": session_id}, key=session_id
+        )
+        return get_row(store, ws_id, session_id)
+
+
+def list_where(status: str | None) -> tuple[str, tuple]:
+    if status is None:
+        return "", ()
+    if status not in ("open", "complete", "expired"):
+        raise invalid("'status' must be one of 'open', 'complete', 'expired'", "status")
+    return " AND status = ?", (status,)
+
+
+def set_status(rt: Runtime, ws_id: str, session_id: str, event: str) -> Any:
+    """Apply a lifecycle event (`finish`, `expire`) to a session; raises on a bad transition."""
+    store = rt.store
+    with store.tx():
+        row = get_row(store, ws_id, session_id)
+        try:
+            new_status = transition(SessionLifecycle, row["status"], event)
+        except TransitionNotAllowed:
+            raise ApiError(
+                "resource_conflict",
+                f"Patient session {session_id} is {row['status']}; it cannot {event}",
+            ) from None
+        now = rt.now(ws_id)
+        store.execute(
+            "UPDATE patient_sessions SET status = ?, completed_ms = ? WHERE workspace_id = ?"
+            " AND id = ?",
+            (new_status, now if new_status == "complete" else None, ws_id, session_id),
+        )
+        if event != "expire":  # the expiry job itself is the one running
+            rt.scheduler.cancel(ws_id, kind=EXPIRE_JOB, key=session_id)
+        return get_row(store, ws_id, session_id)
+
+
+# Hooks other modules add to: called inside the transaction that expires a session.
+ON_EXPIRE: list = []
+
+
+def _expire_job(rt: Runtime, job: Job) -> None:
+    ws_id = job.workspace_id
+    session_id = job.payload["session_id"]
+    with rt.store.tx():
+        row = rt.store.one(
+            "SELECT status FROM patient_sessions WHERE workspace_id = ? AND id = ?",
+            (ws_id, session_id),
+        )
+        if row is None or row["status"] != "open":
+            return
+        set_status(rt, ws_id, session_id, "expire")
+        for hook in ON_EXPIRE:
+            hook(rt, ws_id, session_id)
+
+
+def install(rt: Runtime) -> None:
+    rt.scheduler.register(EXPIRE_JOB, _expire_job)

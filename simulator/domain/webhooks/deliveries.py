@@ -1,0 +1,526 @@
+"""Delivering events: one record per (event, endpoint), attempts as stored jobs, retries, disable.
+
+An attempt is a job (`webhook.attempt`) due at its scheduled instant. The job
+does the HTTP POST through `rt.http` outside any transaction, then records the
+outcome and schedules the next attempt in one transaction. A process killed
+mid-attempt leaves the job pending, so the attempt is made again after a
+restart (at-least-once).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.timeutil import HOUR, MINUTE, SECOND, iso
+from simulator.domain.webhooks import chaos, endpoints
+from simulator.domain.webhooks.occurrences import data_object
+from simulator.domain.webhooks.signature import HEADER, signature_header
+
+if TYPE_CHECKING:
+    from simulator.core.jobs import Job
+    from simulator.core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    occurrence_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    auto_attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER,
+    delivered_ms INTEGER,
+    last_status_code INTEGER,
+    last_response_body TEXT,
+    last_redelivered_ms INTEGER,
+    chaos TEXT NOT NULL DEFAULT '[]',
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_endpoint
+    ON webhook_deliveries (workspace_id, endpoint_id, seq);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_occurrence
+    ON webhook_deliveries (workspace_id, occurrence_id);
+CREATE TABLE IF NOT EXISTS webhook_attempts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    number INTEGER,
+    trigger TEXT NOT NULL,
+    url TEXT NOT NULL,
+    attempted_ms INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    response_body TEXT,
+    signature_header TEXT NOT NULL,
+    chaos TEXT NOT NULL DEFAULT '[]',
+    succeeded INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint
+    ON webhook_attempts (workspace_id, endpoint_id, seq);
+CREATE INDEX IF NOT EXISTS webhook_attempts_delivery
+    ON webhook_attempts (workspace_id, delivery_id, seq);
+"""
+register_schema("webhook_deliveries", SCHEMA)
+
+EVENT_PREFIX = "evt_"
+ATTEMPT_JOB = "webhook.attempt"
+# Delay before attempt n+1 after attempt n (index 0: the first attempt is immediate).
+SCHEDULE_MS = (
+    0,
+    1 * MINUTE,
+    5 * MINUTE,
+    30 * MINUTE,
+    2 * HOUR,
+    12 * HOUR,
+    24 * HOUR,
+    24 * HOUR,
+    24 * HOUR,
+)
+MAX_ATTEMPTS = len(SCHEDULE_MS)
+TIMEOUT_SECONDS = 5.0
+RESPONSE_BODY_LIMIT = 4096
+REDELIVER_INTERVAL_MS = 60 * SECOND
+USER_AGENT = "Medblocks-Webhooks/1.0 (connect-sim)"
+
+# Delivery states (internal; the API shows them through the record's fields).
+PENDING = "pending"  # automatic attempts remain
+DELIVERED = "delivered"  # a 2xx was received
+EXHAUSTED = "exhausted"  # the ninth automatic attempt failed
+STOPPED = "stopped"  # the endpoint was disabled with attempts still pending
+HELD = "held"  # created while the endpoint was disabled: never attempted automatically
+
+
+def job_key(delivery_id: str) -> str:
+    return f"webhook:{delivery_id}"
+
+
+# -- creating deliveries ------------------------------------------------------------
+
+
+def fan_out(rt: Runtime, ws_id: str, occurrence: Any) -> list[str]:
+    """Create a delivery for every endpoint subscribed to the occurrence's type.
+
+    Active endpoints get a first attempt due now (or later under chaos);
+    disabled ones get a record that is kept but not sent.
+    """
+    store = rt.store
+    created = []
+    with store.tx():
+        now = rt.now(ws_id)
+        for endpoint in endpoints.all_rows(store, ws_id):
+            if not endpoints.subscribes(endpoint, occurrence["type"]):
+                continue
+            delivery_id, seq = rt.new_id(ws_id, EVENT_PREFIX)
+            active = endpoint["status"] == "active"
+            due, marks = chaos.first_attempt(rt, ws_id, endpoint, now) if active else (None, [])
+            store.execute(
+                "INSERT INTO webhook_deliveries (workspace_id, id, seq, occurrence_id,"
+                " endpoint_id, type, api_version, state, next_attempt_ms, chaos, created_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    ws_id,
+                    delivery_id,
+                    seq,
+                    occurrence["id"],
+                    endpoint["id"],
+                    occurrence["type"],
+                    endpoint["api_version"],
+                    PENDING if active else HELD,
+                    due,
+                    dumps(marks),
+                    occurrence["created_ms"],
+                ),
+            )
+            if active:
+                rt.scheduler.schedule(
+                    ws_id, ATTEMPT_JOB, due, {"delivery_id": delivery_id}, key=job_key(delivery_id)
+                )
+            created.append(delivery_id)
+    return created
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def get_row(store: Store, ws_id: str, delivery_id: str) -> Any:
+    row = store.one(
+        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?", (ws_id, delivery_id)
+    )
+    if row is None:
+        raise not_found("event", delivery_id)
+    return row
+
+
+def _occurrence(store: Store, ws_id: str, occurrence_id: str) -> Any:
+    return store.one(
+        "SELECT * FROM webhook_occurrences WHERE workspace_id = ? AND id = ?",
+        (ws_id, occurrence_id),
+    )
+
+
+def render(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+    """The `WebhookEventRecord` of a delivery."""
+    occurrence = _occurrence(store, ws_id, row["occurrence_id"])
+    return {
+        "id": row["id"],
+        "resource_type": "event",
+        "webhook_endpoint_id": row["endpoint_id"],
+        "type": row["type"],
+        "data": {"object": data_object(occurrence) if occurrence else {}},
+        "api_version": row["api_version"],
+        "attempts": row["attempts"],
+        "next_attempt_at": iso(row["next_attempt_ms"]),
+        "delivered_at": iso(row["delivered_ms"]),
+        "last_status_code": row["last_status_code"],
+        "last_response_body": row["last_response_body"],
+        "last_redelivered_at": iso(row["last_redelivered_ms"]),
+        "created_at": iso(row["created_ms"]),
+    }
+
+
+def envelope(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+    """What the receiver gets."""
+    occurrence = _occurrence(store, ws_id, row["occurrence_id"])
+    return {
+        "id": row["id"],
+        "object": "event",
+        "type": row["type"],
+        "api_version": row["api_version"],
+        "created_at": iso(row["created_ms"]),
+        "data": {"object": data_object(occurrence) if occurrence else {}},
+    }
+
+
+def envelope_bytes(store: Store, ws_id: str, row: Any) -> bytes:
+    return json.dumps(
+        envelope(store, ws_id, row), separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+def delivered_filter(value: str | None) -> tuple[str, tuple]:
+    """SQL for the `delivered` query parameter of list-events."""
+    if value is None:
+        return "", ()
+    if value == "true":
+        return " AND delivered_ms IS NOT NULL", ()
+    if value == "false":
+        return " AND delivered_ms IS NULL", ()
+    raise invalid("'delivered' must be 'true' or 'false'", "delivered")
+
+
+# -- sending ---------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One POST to a receiver and what came back."""
+
+    started_ms: int
+    duration_ms: int
+    status_code: int | None
+    response_body: str | None
+    error: str | None
+    header: str
+    faults: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _truncate(content: bytes) -> str:
+    return content[:RESPONSE_BODY_LIMIT].decode("utf-8", errors="replace")
+
+
+def send(
+    rt: Runtime, ws_id: str, delivery: Any, endpoint: Any, attempt: int, marks: list[str]
+) -> Outcome:
+    """POST the signed envelope to the endpoint (no transaction is held here)."""
+    store = rt.store
+    started = rt.now(ws_id)
+    body = envelope_bytes(store, ws_id, delivery)
+    faults = list(marks) + chaos.signature_faults(rt, ws_id, endpoint, delivery["id"], attempt)
+    timestamp = started // 1000
+    if "stale_timestamp" in faults:
+        timestamp -= chaos.STALE_SECONDS
+    key = endpoint["previous_secret"] if "previous_secret" in faults else endpoint["secret"]
+    header = signature_header(body, [key], timestamp)
+    if "bad_signature" in faults:
+        header = signature_header(body, ["whsec_" + "0" * 40 + delivery["id"]], timestamp)
+    sent = chaos.tamper(body) if "tampered_body" in faults else body
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        HEADER: header,
+    }
+    clock_start = time.monotonic()
+    status: int | None = None
+    text: str | None = None
+    error: str | None = None
+    try:
+        resp = rt.http.post(
+            endpoint["url"],
+            data=sent,
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
+            allow_redirects=False,
+        )
+        status, text = resp.status_code, _truncate(resp.content)
+    except requests.Timeout:
+        error = f"timeout: no response within {TIMEOUT_SECONDS:g} s"
+    except requests.RequestException as exc:
+        error = f"connection_error: {type(exc).__name__}"
+    elapsed = time.monotonic() - clock_start
+    if error is None and elapsed > TIMEOUT_SECONDS:
+        error = f"timeout: response after {elapsed:.1f} s (limit {TIMEOUT_SECONDS:g} s)"
+    return Outcome(started, int(elapsed * 1000), status, text, error, header, faults)
+
+
+def _log(
+    rt: Runtime, ws_id: str, delivery: Any, outcome: Outcome, trigger: str, number: int | None
+) -> None:
+    rt.store.execute(
+        "INSERT INTO webhook_attempts (workspace_id, delivery_id, endpoint_id, number, trigger,"
+        " url, attempted_ms, duration_ms, status_code, error, response_body, signature_header,"
+        " chaos, succeeded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            ws_id,
+            delivery["id"],
+            delivery["endpoint_id"],
+            number,
+            trigger,
+            _endpoint_url(rt.store, ws_id, delivery["endpoint_id"]),
+            outcome.started_ms,
+            outcome.duration_ms,
+            outcome.status_code,
+            outcome.error,
+            outcome.response_body,
+            outcome.header,
+            dumps(outcome.faults),
+            int(outcome.ok),
+        ),
+    )
+
+
+def _endpoint_url(store: Store, ws_id: str, endpoint_id: str) -> str:
+    return (
+        store.scalar(
+            "SELECT url FROM webhook_endpoints WHERE workspace_id = ? AND id = ?",
+            (ws_id, endpoint_id),
+        )
+        or ""
+    )
+
+
+def _record_result(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcome) -> None:
+    rt.store.execute(
+        "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = ?,"
+        " last_response_body = ? WHERE workspace_id = ? AND id = ?",
+        (outcome.status_code, outcome.response_body, ws_id, delivery_id),
+    )
+
+
+def _mark_delivered(rt: Runtime, ws_id: str, delivery_id: str) -> None:
+    rt.store.execute(
+        "UPDATE webhook_deliveries SET state = ?, delivered_ms = ?, next_attempt_ms = NULL"
+        " WHERE workspace_id = ? AND id = ?",
+        (DELIVERED, rt.now(ws_id), ws_id, delivery_id),
+    )
+    rt.scheduler.cancel(ws_id, kind=ATTEMPT_JOB, key=job_key(delivery_id))
+
+
+# -- the automatic attempt (a job) --------------------------------------------------------
+
+
+def attempt_job(rt: Runtime, job: Job) -> None:
+    ws_id = job.workspace_id
+    store = rt.store
+    delivery = store.one(
+        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?",
+        (ws_id, job.payload["delivery_id"]),
+    )
+    if delivery is None or delivery["state"] != PENDING:
+        return
+    endpoint = store.one(
+        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND id = ?",
+        (ws_id, delivery["endpoint_id"]),
+    )
+    if endpoint is None or endpoint["status"] != "active":
+        return
+    number = delivery["auto_attempts"] + 1
+    marks = loads(delivery["chaos"], []) if number == 1 else []
+    outcome = send(rt, ws_id, delivery, endpoint, number, marks)
+    with store.tx():
+        _record_automatic(rt, ws_id, delivery["id"], outcome)
+    if outcome.ok and chaos.wants_duplicate(rt, ws_id, endpoint, delivery["id"], number):
+        copy = send(rt, ws_id, delivery, endpoint, number, ["duplicate"])
+        with store.tx():
+            _log(rt, ws_id, delivery, copy, "duplicate", None)
+
+
+def _record_automatic(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcome) -> None:
+    store = rt.store
+    delivery = store.one(
+        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?", (ws_id, delivery_id)
+    )
+    if delivery is None:  # the endpoint was deleted meanwhile
+        return
+    _record_result(rt, ws_id, delivery_id, outcome)
+    auto = delivery["auto_attempts"] + 1
+    store.execute(
+        "UPDATE webhook_deliveries SET auto_attempts = ? WHERE workspace_id = ? AND id = ?",
+        (auto, ws_id, delivery_id),
+    )
+    _log(rt, ws_id, delivery, outcome, "automatic", delivery["attempts"] + 1)
+    if delivery["state"] != PENDING:  # delivered by a redelivery while this one was in flight
+        return
+    if outcome.ok:
+        _mark_delivered(rt, ws_id, delivery_id)
+    elif auto < MAX_ATTEMPTS:
+        due = outcome.started_ms + SCHEDULE_MS[auto]
+        store.execute(
+            "UPDATE webhook_deliveries SET next_attempt_ms = ? WHERE workspace_id = ? AND id = ?",
+            (due, ws_id, delivery_id),
+        )
+        rt.scheduler.schedule(
+            ws_id, ATTEMPT_JOB, due, {"delivery_id": delivery_id}, key=job_key(delivery_id)
+        )
+    else:
+        store.execute(
+            "UPDATE webhook_deliveries SET state = ?, next_attempt_ms = NULL"
+            " WHERE workspace_id = ? AND id = ?",
+            (EXHAUSTED, ws_id, delivery_id),
+        )
+        disable(rt, ws_id, delivery["endpoint_id"])
+        log.info(
+            "webhook endpoint %s disabled after %d failed attempts", delivery["endpoint_id"], auto
+        )
+
+
+# -- endpoint-level effects --------------------------------------------------------------
+
+
+def disable(rt: Runtime, ws_id: str, endpoint_id: str) -> None:
+    """Disable an endpoint and stop the automatic attempts of its pending deliveries."""
+    with rt.store.tx():
+        endpoints.set_status(rt, ws_id, endpoint_id, "disabled")
+        stop_pending(rt, ws_id, endpoint_id)
+
+
+def stop_pending(rt: Runtime, ws_id: str, endpoint_id: str) -> None:
+    store = rt.store
+    with store.tx():
+        rows = store.all(
+            "SELECT id FROM webhook_deliveries WHERE workspace_id = ? AND endpoint_id = ?"
+            " AND state = ?",
+            (ws_id, endpoint_id, PENDING),
+        )
+        for row in rows:
+            rt.scheduler.cancel(ws_id, kind=ATTEMPT_JOB, key=job_key(row["id"]))
+        store.execute(
+            "UPDATE webhook_deliveries SET state = ?, next_attempt_ms = NULL"
+            " WHERE workspace_id = ? AND endpoint_id = ? AND state = ?",
+            (STOPPED, ws_id, endpoint_id, PENDING),
+        )
+
+
+def delete_endpoint(rt: Runtime, ws_id: str, endpoint_id: str) -> None:
+    """Delete an endpoint with its delivery history."""
+    store = rt.store
+    with store.tx():
+        endpoints.get_row(store, ws_id, endpoint_id)
+        stop_pending(rt, ws_id, endpoint_id)
+        for table in ("webhook_attempts", "webhook_deliveries"):
+            store.execute(
+                f"DELETE FROM {table} WHERE workspace_id = ? AND endpoint_id = ?",
+                (ws_id, endpoint_id),
+            )
+        endpoints.delete_row(store, ws_id, endpoint_id)
+
+
+# -- manual redelivery ---------------------------------------------------------------------
+
+
+def redeliver(rt: Runtime, ws_id: str, delivery_id: str) -> dict[str, Any]:
+    """One more attempt now (same `evt_` id); 1 per event per 60 s. Returns the record."""
+    store = rt.store
+    with store.tx():
+        delivery = get_row(store, ws_id, delivery_id)
+        endpoint = endpoints.get_row(store, ws_id, delivery["endpoint_id"])
+        if endpoint["status"] != "active":
+            raise ApiError(
+                "resource_conflict",
+                f"Webhook endpoint '{endpoint['id']}' is disabled; re-enable it with"
+                ' PATCH /webhooks/{id} {"status": "active"} before redelivering',
+            )
+        now = rt.now(ws_id)
+        last = delivery["last_redelivered_ms"]
+        if last is not None and now - last < REDELIVER_INTERVAL_MS:
+            wait = max(1, -(-(REDELIVER_INTERVAL_MS - (now - last)) // SECOND))
+            raise ApiError(
+                "throttled",
+                f"Event '{delivery_id}' can be redelivered once every 60 seconds;"
+                f" retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        store.execute(
+            "UPDATE webhook_deliveries SET last_redelivered_ms = ? WHERE workspace_id = ? AND id = ?",
+            (now, ws_id, delivery_id),
+        )
+        delivery = get_row(store, ws_id, delivery_id)
+    outcome = send(rt, ws_id, delivery, endpoint, delivery["attempts"] + 1, [])
+    with store.tx():
+        current = store.one(
+            "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?",
+            (ws_id, delivery_id),
+        )
+        if current is None:
+            raise not_found("event", delivery_id)
+        _record_result(rt, ws_id, delivery_id, outcome)
+        _log(rt, ws_id, current, outcome, "redelivery", current["attempts"] + 1)
+        if outcome.ok:
+            _mark_delivered(rt, ws_id, delivery_id)
+        return render(store, ws_id, get_row(store, ws_id, delivery_id))
+
+
+# -- the attempt log (control plane) ---------------------------------------------------------
+
+
+def render_attempt(row: Any) -> dict[str, Any]:
+    return {
+        "resource_type": "webhook_attempt",
+        "event_id": row["delivery_id"],
+        "webhook_endpoint_id": row["endpoint_id"],
+        "attempt": row["number"],
+        "trigger": row["trigger"],
+        "url": row["url"],
+        "attempted_at": iso(row["attempted_ms"]),
+        "duration_ms": row["duration_ms"],
+        "status_code": row["status_code"],
+        "error": row["error"],
+        "response_body": row["response_body"],
+        "signature_header": row["signature_header"],
+        "chaos": loads(row["chaos"], []),
+        "succeeded": bool(row["succeeded"]),
+    }
+
+
+def install(rt: Runtime) -> None:
+    rt.scheduler.register(ATTEMPT_JOB, attempt_job)

@@ -1,0 +1,236 @@
+"""Webhook endpoints (`wh_…`): where a workspace wants its events, and with what secret."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.timeutil import iso
+from simulator.core.validation import is_local_host
+from simulator.domain.webhooks.occurrences import EVENT_TYPES, LEGACY_TYPES, canonical_type
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    status TEXT NOT NULL,
+    description TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    api_version TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    previous_secret TEXT,
+    chaos TEXT NOT NULL DEFAULT '{}',
+    chaos_state TEXT NOT NULL DEFAULT '{}',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX IF NOT EXISTS webhook_endpoints_seq ON webhook_endpoints (workspace_id, seq);
+"""
+register_schema("webhook_endpoints", SCHEMA)
+
+PREFIX = "wh_"
+SECRET_PREFIX = "whsec_"
+STATUSES = ("active", "disabled")
+# Names accepted in an endpoint's `events`: "*", the four types, and the
+# generation-B name of the session event (the fifth of the "1-5 items").
+SUBSCRIBABLE = ("*", *EVENT_TYPES, *LEGACY_TYPES)
+MAX_ENDPOINTS = 16
+MAX_METADATA_KEYS = 50
+
+
+def check_url(rt: Runtime, url: str, param: str = "url") -> str:
+    """https anywhere; http only for localhost, loopback, or the simulator's own base URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid(f"'{param}' must be an absolute https URL", param)
+    if parts.fragment:
+        raise invalid(f"'{param}' must not contain a fragment", param)
+    if parts.scheme == "http" and not (
+        is_local_host(parts.hostname) or url.startswith(rt.base_url + "/")
+    ):
+        raise invalid(
+            f"'{param}' must use https (http is allowed for localhost and 127.0.0.1 only)", param
+        )
+    return url
+
+
+def check_events(events: list[str], param: str = "events") -> list[str]:
+    for index, name in enumerate(events):
+        if name not in SUBSCRIBABLE:
+            raise invalid(
+                f"'{param}.{index}' is not an event type: '{name}'; use '*' or one of "
+                + ", ".join(EVENT_TYPES),
+                f"{param}.{index}",
+            )
+    unique: list[str] = []
+    for name in events:
+        if name not in unique:
+            unique.append(name)
+    return unique
+
+
+def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    metadata = metadata or {}
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise invalid(f"'metadata' can have at most {MAX_METADATA_KEYS} keys", "metadata")
+    return metadata
+
+
+def subscribes(row: Any, event_type: str) -> bool:
+    """Whether an endpoint's `events` filter takes an event of `event_type`."""
+    wanted = loads(row["events"], [])
+    if "*" in wanted or event_type in wanted:
+        return True
+    canonical = canonical_type(event_type)
+    return any(canonical_type(name) == canonical for name in wanted)
+
+
+def new_secret(rt: Runtime, ws_id: str) -> str:
+    return SECRET_PREFIX + rt.seeded_hex(ws_id, "webhook-secret", 40)
+
+
+def render(row: Any, secret: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": row["id"],
+        "resource_type": "webhook_endpoint",
+        "url": row["url"],
+        "events": loads(row["events"], []),
+        "status": row["status"],
+        "description": row["description"],
+        "metadata": loads(row["metadata"], {}),
+        "api_version": row["api_version"],
+        "created_at": iso(row["created_ms"]),
+        "updated_at": iso(row["updated_ms"]),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def get_row(store: Store, ws_id: str, endpoint_id: str) -> Any:
+    row = store.one(
+        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND id = ?", (ws_id, endpoint_id)
+    )
+    if row is None:
+        raise not_found("webhook endpoint", endpoint_id)
+    return row
+
+
+def active_rows(store: Store, ws_id: str) -> list[Any]:
+    return store.all(
+        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND status = 'active' ORDER BY seq",
+        (ws_id,),
+    )
+
+
+def all_rows(store: Store, ws_id: str) -> list[Any]:
+    return store.all(
+        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? ORDER BY seq", (ws_id,)
+    )
+
+
+def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> tuple[Any, str]:
+    """Register an endpoint; returns its row and its secret (shown this once)."""
+    url = check_url(rt, body["url"])
+    events = check_events(body["events"])
+    metadata = check_metadata(body.get("metadata"))
+    store = rt.store
+    with store.tx():
+        count = store.scalar(
+            "SELECT COUNT(*) FROM webhook_endpoints WHERE workspace_id = ?", (ws_id,)
+        )
+        if count >= MAX_ENDPOINTS:
+            raise ApiError(
+                "resource_conflict",
+                f"A workspace can have at most {MAX_ENDPOINTS} webhook endpoints;"
+                " delete the ones you no longer use",
+            )
+        endpoint_id, seq = rt.new_id(ws_id, PREFIX)
+        secret = new_secret(rt, ws_id)
+        now = rt.now(ws_id)
+        store.execute(
+            "INSERT INTO webhook_endpoints (workspace_id, id, seq, url, events, status,"
+            " description, metadata, api_version, secret, created_ms, updated_ms)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ws_id,
+                endpoint_id,
+                seq,
+                url,
+                dumps(events),
+                "active",
+                body.get("description"),
+                dumps(metadata),
+                api_version,
+                secret,
+                now,
+                now,
+            ),
+        )
+        return get_row(store, ws_id, endpoint_id), secret
+
+
+def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> tuple[Any, bool]:
+    """Apply a partial update; returns the row and whether it was just disabled."""
+    store = rt.store
+    with store.tx():
+        row = get_row(store, ws_id, endpoint_id)
+        changes: dict[str, Any] = {}
+        if "url" in body:
+            changes["url"] = check_url(rt, body["url"])
+        if "events" in body:
+            changes["events"] = dumps(check_events(body["events"]))
+        if "description" in body:
+            changes["description"] = body["description"]
+        if "metadata" in body:
+            changes["metadata"] = dumps(check_metadata(body["metadata"]))
+        if "status" in body:
+            changes["status"] = body["status"]
+        disabled_now = row["status"] == "active" and changes.get("status") == "disabled"
+        changes["updated_ms"] = rt.now(ws_id)
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        store.execute(
+            f"UPDATE webhook_endpoints SET {assignments} WHERE workspace_id = ? AND id = ?",
+            (*changes.values(), ws_id, endpoint_id),
+        )
+        return get_row(store, ws_id, endpoint_id), disabled_now
+
+
+def set_status(rt: Runtime, ws_id: str, endpoint_id: str, status: str) -> None:
+    rt.store.execute(
+        "UPDATE webhook_endpoints SET status = ?, updated_ms = ? WHERE workspace_id = ? AND id = ?",
+        (status, rt.now(ws_id), ws_id, endpoint_id),
+    )
+
+
+def rotate_secret(rt: Runtime, ws_id: str, endpoint_id: str) -> tuple[Any, str]:
+    """A new secret; the old one stops signing at once (kept only for chaos)."""
+    store = rt.store
+    with store.tx():
+        row = get_row(store, ws_id, endpoint_id)
+        secret = new_secret(rt, ws_id)
+        store.execute(
+            "UPDATE webhook_endpoints SET secret = ?, previous_secret = ?, updated_ms = ?"
+            " WHERE workspace_id = ? AND id = ?",
+            (secret, row["secret"], rt.now(ws_id), ws_id, endpoint_id),
+        )
+        return get_row(store, ws_id, endpoint_id), secret
+
+
+def delete_row(store: Store, ws_id: str, endpoint_id: str) -> None:
+    store.execute(
+        "DELETE FROM webhook_endpoints WHERE workspace_id = ? AND id = ?", (ws_id, endpoint_id)
+    )
+
+
+def tombstone(endpoint_id: str) -> dict[str, Any]:
+    return {"id": endpoint_id, "resource_type": "webhook_endpoint", "deleted": True}

@@ -1,0 +1,317 @@
+"""Built-in receivers: a URL under the simulator that records every delivery it gets.
+
+An inbox answers with a fixed status, an optional delay (real time: it is how
+a slow receiver is simulated), or a sequence of answers (`[500, 500, 200]`, the
+last one repeating). Each request is stored with its headers, raw body and a
+signature verdict: checked with the inbox's own `secret` if it has one, else
+with the current secret of every endpoint of the workspace that points at it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simulator.core.errors import not_found
+from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.timeutil import iso
+from simulator.domain.webhooks.signature import (
+    DEFAULT_TOLERANCE,
+    HEADER,
+    SignatureError,
+    verify_signature,
+)
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_inboxes (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    secret TEXT,
+    tolerance INTEGER NOT NULL,
+    responses TEXT NOT NULL,
+    position INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS webhook_inboxes_id ON webhook_inboxes (id);
+CREATE TABLE IF NOT EXISTS webhook_inbox_requests (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL,
+    inbox_id TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    event_id TEXT,
+    event_type TEXT,
+    signature_valid INTEGER,
+    signature_reason TEXT,
+    response_status INTEGER NOT NULL,
+    response_delay_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_inbox_requests_inbox
+    ON webhook_inbox_requests (workspace_id, inbox_id, seq);
+"""
+register_schema("webhook_inboxes", SCHEMA)
+
+PREFIX = "inb_"
+MAX_DELAY_MS = 60_000
+RECENT_LIMIT = 100
+
+_ANSWER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
+        "body": {"type": "string", "maxLength": 65536},
+    },
+}
+INBOX_INPUT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
+        "body": {"type": "string", "maxLength": 65536},
+        "sequence": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+                "anyOf": [{"type": "integer", "minimum": 100, "maximum": 599}, _ANSWER],
+            },
+        },
+        "secret": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
+        "tolerance": {"type": "integer", "minimum": 0, "maximum": 86400 * 365},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    delay_ms: int
+    body: str
+
+
+def responses_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The stored answer plan of an inbox input."""
+    default = {
+        "status": body.get("status", 200),
+        "delay_ms": body.get("delay_ms", 0),
+        "body": body.get("body"),
+    }
+    sequence = []
+    for item in body.get("sequence") or []:
+        answer = {"status": item} if isinstance(item, int) else dict(item)
+        answer.setdefault("delay_ms", default["delay_ms"])
+        answer.setdefault("body", default["body"])
+        sequence.append(answer)
+    return {"default": default, "sequence": sequence}
+
+
+def receive_url(rt: Runtime, inbox_id: str) -> str:
+    return f"{rt.base_url}/_sim/inboxes/{inbox_id}/receive"
+
+
+def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> Any:
+    store = rt.store
+    with store.tx():
+        inbox_id, seq = rt.new_id(ws_id, PREFIX)
+        store.execute(
+            "INSERT INTO webhook_inboxes (workspace_id, id, seq, secret, tolerance, responses,"
+            " created_ms) VALUES (?,?,?,?,?,?,?)",
+            (
+                ws_id,
+                inbox_id,
+                seq,
+                body.get("secret"),
+                body.get("tolerance", DEFAULT_TOLERANCE),
+                dumps(responses_of(body)),
+                rt.now(ws_id),
+            ),
+        )
+        return get_row(store, ws_id, inbox_id)
+
+
+def configure(rt: Runtime, ws_id: str, inbox_id: str, body: dict[str, Any]) -> Any:
+    """Replace the answer plan (the sequence starts again); keeps what arrived."""
+    store = rt.store
+    with store.tx():
+        row = get_row(store, ws_id, inbox_id)
+        store.execute(
+            "UPDATE webhook_inboxes SET responses = ?, position = 0, secret = ?, tolerance = ?"
+            " WHERE workspace_id = ? AND id = ?",
+            (
+                dumps(responses_of(body)),
+                body["secret"] if "secret" in body else row["secret"],
+                body.get("tolerance", row["tolerance"]),
+                ws_id,
+                inbox_id,
+            ),
+        )
+        return get_row(store, ws_id, inbox_id)
+
+
+def get_row(store: Store, ws_id: str, inbox_id: str) -> Any:
+    row = store.one(
+        "SELECT * FROM webhook_inboxes WHERE workspace_id = ? AND id = ?", (ws_id, inbox_id)
+    )
+    if row is None:
+        raise not_found("inbox", inbox_id)
+    return row
+
+
+def delete(store: Store, ws_id: str, inbox_id: str) -> None:
+    with store.tx():
+        get_row(store, ws_id, inbox_id)
+        store.execute(
+            "DELETE FROM webhook_inbox_requests WHERE workspace_id = ? AND inbox_id = ?",
+            (ws_id, inbox_id),
+        )
+        store.execute(
+            "DELETE FROM webhook_inboxes WHERE workspace_id = ? AND id = ?", (ws_id, inbox_id)
+        )
+
+
+def render(rt: Runtime, row: Any, *, with_received: bool = True) -> dict[str, Any]:
+    store = rt.store
+    plan = loads(row["responses"], {})
+    count = store.scalar(
+        "SELECT COUNT(*) FROM webhook_inbox_requests WHERE workspace_id = ? AND inbox_id = ?",
+        (row["workspace_id"], row["id"]),
+    )
+    body: dict[str, Any] = {
+        "id": row["id"],
+        "resource_type": "inbox",
+        "url": receive_url(rt, row["id"]),
+        "status": plan["default"]["status"],
+        "delay_ms": plan["default"]["delay_ms"],
+        "sequence": plan["sequence"],
+        "sequence_position": row["position"],
+        "has_secret": row["secret"] is not None,
+        "tolerance": row["tolerance"],
+        "received_count": count,
+        "created_at": iso(row["created_ms"]),
+    }
+    if with_received:
+        recent = store.all(
+            "SELECT * FROM (SELECT * FROM webhook_inbox_requests WHERE workspace_id = ?"
+            " AND inbox_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (row["workspace_id"], row["id"], RECENT_LIMIT),
+        )
+        body["received"] = [render_request(r) for r in recent]
+    return body
+
+
+def render_request(row: Any) -> dict[str, Any]:
+    raw = bytes(row["body"])
+    return {
+        "resource_type": "inbox_request",
+        "received_at": iso(row["received_ms"]),
+        "method": row["method"],
+        "headers": loads(row["headers"], {}),
+        "body": raw.decode("utf-8", errors="replace"),
+        "event_id": row["event_id"],
+        "event_type": row["event_type"],
+        "signature": {
+            "valid": _tristate(row["signature_valid"]),
+            "reason": row["signature_reason"],
+        },
+        "response_status": row["response_status"],
+        "response_delay_ms": row["response_delay_ms"],
+    }
+
+
+def _tristate(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _secrets_for(rt: Runtime, row: Any) -> list[str]:
+    if row["secret"]:
+        return [row["secret"]]
+    found = rt.store.all(
+        "SELECT secret FROM webhook_endpoints WHERE workspace_id = ? AND url = ? ORDER BY seq",
+        (row["workspace_id"], receive_url(rt, row["id"])),
+    )
+    return [r["secret"] for r in found]
+
+
+def verdict(
+    rt: Runtime, row: Any, raw: bytes, header: str | None
+) -> tuple[bool | None, str | None]:
+    """Whether the signature verifies (None when the inbox knows no secret) and why not."""
+    secrets = _secrets_for(rt, row)
+    if not secrets:
+        return None, "no_secret_known"
+    now = rt.now(row["workspace_id"]) / 1000
+    reason = None
+    for secret in secrets:
+        try:
+            verify_signature(raw, header, secret, tolerance=row["tolerance"], now=now)
+            return True, None
+        except SignatureError as exc:
+            reason = reason or exc.reason
+    return False, reason
+
+
+def receive(
+    rt: Runtime, inbox_id: str, method: str, headers: dict[str, str], raw: bytes
+) -> tuple[Answer, bool]:
+    """Record one request; returns the answer to give (the caller applies the delay)."""
+    store = rt.store
+    row = store.one("SELECT * FROM webhook_inboxes WHERE id = ?", (inbox_id,))
+    if row is None:
+        return Answer(404, 0, '{"error":"no such inbox"}'), False
+    ws_id = row["workspace_id"]
+    valid, reason = verdict(rt, row, raw, headers.get(HEADER))
+    event_id = event_type = None
+    try:
+        decoded = json.loads(raw)
+        if isinstance(decoded, dict):
+            event_id, event_type = decoded.get("id"), decoded.get("type")
+    except ValueError:
+        pass
+    with store.tx():
+        row = store.one("SELECT * FROM webhook_inboxes WHERE id = ?", (inbox_id,))
+        plan = loads(row["responses"], {})
+        position = row["position"]
+        sequence = plan["sequence"]
+        if sequence:
+            answer = sequence[min(position, len(sequence) - 1)]
+            store.execute(
+                "UPDATE webhook_inboxes SET position = ? WHERE id = ?", (position + 1, inbox_id)
+            )
+        else:
+            answer = plan["default"]
+        store.execute(
+            "INSERT INTO webhook_inbox_requests (workspace_id, inbox_id, received_ms, method,"
+            " headers, body, event_id, event_type, signature_valid, signature_reason,"
+            " response_status, response_delay_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ws_id,
+                inbox_id,
+                rt.now(ws_id),
+                method,
+                dumps(headers),
+                raw,
+                event_id if isinstance(event_id, str) else None,
+                event_type if isinstance(event_type, str) else None,
+                None if valid is None else int(valid),
+                reason,
+                answer["status"],
+                answer["delay_ms"],
+            ),
+        )
+    text = answer["body"]
+    if text is None:
+        ok = 200 <= answer["status"] < 300
+        text = '{"received":true}' if ok else f'{{"error":"inbox answered {answer["status"]}"}}'
+    return Answer(answer["status"], answer["delay_ms"], text), True

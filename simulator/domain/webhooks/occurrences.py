@@ -1,0 +1,91 @@
+"""Event occurrences: what happened in a workspace, stored whether or not any endpoint listens.
+
+An occurrence (`occ_…`) is recorded once per emitted event. Each active
+endpoint that subscribes to its type gets its own delivery record, whose
+`evt_…` id is what that endpoint's receiver sees (see `delivery`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.timeutil import iso
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_occurrences (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX IF NOT EXISTS webhook_occurrences_seq ON webhook_occurrences (workspace_id, seq);
+"""
+register_schema("webhook_occurrences", SCHEMA)
+
+OCCURRENCE_PREFIX = "occ_"
+
+# The four documented types, plus the generation-B name of the session event.
+EVENT_TYPES = (
+    "patient_session.completed",
+    "connection.token_refresh_failed",
+    "records.sync.completed",
+    "records.sync.failed",
+)
+LEGACY_TYPES = {"patient_flow.completed": "patient_session.completed"}
+EMITTABLE_TYPES = EVENT_TYPES + tuple(LEGACY_TYPES)
+
+
+def canonical_type(event_type: str) -> str:
+    """The generation-C name of an event type (`patient_flow.completed` → session)."""
+    return LEGACY_TYPES.get(event_type, event_type)
+
+
+def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) -> Any:
+    """Store an occurrence and return its row."""
+    if event_type not in EMITTABLE_TYPES:
+        raise ValueError(f"unknown event type '{event_type}'")
+    store = rt.store
+    with store.tx():
+        occ_id, seq = rt.new_id(ws_id, OCCURRENCE_PREFIX)
+        store.execute(
+            "INSERT INTO webhook_occurrences (workspace_id, id, seq, type, data, created_ms)"
+            " VALUES (?,?,?,?,?,?)",
+            (ws_id, occ_id, seq, event_type, dumps(data_object), rt.now(ws_id)),
+        )
+        return get_row(store, ws_id, occ_id)
+
+
+def get_row(store: Store, ws_id: str, occ_id: str) -> Any:
+    return store.one(
+        "SELECT * FROM webhook_occurrences WHERE workspace_id = ? AND id = ?", (ws_id, occ_id)
+    )
+
+
+def data_object(row: Any) -> dict[str, Any]:
+    return loads(row["data"], {})
+
+
+def render(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+    """The control-plane view of an occurrence with its per-endpoint delivery ids."""
+    deliveries = store.all(
+        "SELECT id, endpoint_id FROM webhook_deliveries WHERE workspace_id = ?"
+        " AND occurrence_id = ? ORDER BY seq",
+        (ws_id, row["id"]),
+    )
+    return {
+        "id": row["id"],
+        "resource_type": "event_occurrence",
+        "type": row["type"],
+        "data": {"object": data_object(row)},
+        "created_at": iso(row["created_ms"]),
+        "deliveries": [
+            {"id": d["id"], "webhook_endpoint_id": d["endpoint_id"]} for d in deliveries
+        ],
+    }

@@ -1,0 +1,101 @@
+"""The `data.object` of each event type, and building one for an existing object on demand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator.core.errors import invalid, not_found
+from simulator.domain import connections, patients, sessions
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+RECORDS_SYNC = "records_sync"
+
+
+def records_sync_completed(
+    patient_id: str,
+    connection_id: str,
+    *,
+    total: int,
+    errors: list[dict[str, Any]] | None = None,
+    duration_ms: int = 0,
+) -> dict[str, Any]:
+    """`records.sync.completed`: a pull for one (patient, source) pair settled."""
+    return {
+        "resource_type": RECORDS_SYNC,
+        "patient_id": patient_id,
+        "connection_id": connection_id,
+        "total": total,
+        "errors": list(errors or []),
+        "duration_ms": duration_ms,
+    }
+
+
+def records_sync_failed(patient_id: str, connection_id: str, error_message: str) -> dict[str, Any]:
+    """`records.sync.failed`: a pull errored and will not retry without intervention."""
+    return {
+        "resource_type": RECORDS_SYNC,
+        "patient_id": patient_id,
+        "connection_id": connection_id,
+        "error_message": error_message,
+    }
+
+
+def _session_object(rt: Runtime, ws_id: str, object_id: str | None) -> dict[str, Any]:
+    if not object_id:
+        raise invalid("'object_id' (a patient session id) is required for this type", "object_id")
+    row = sessions.get_row(rt.store, ws_id, object_id)
+    return sessions.to_api(rt, ws_id, row)
+
+
+def _connection_row(rt: Runtime, ws_id: str, conn_id: str, param: str) -> Any:
+    row = rt.store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws_id, conn_id)
+    )
+    if row is None:
+        raise not_found("connection", conn_id, param=param)
+    return row
+
+
+def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]:
+    """The (patient_id, source id) a records.sync event is about.
+
+    As in the events the background pull emits, `connection_id` is the source
+    (`fhirsrc_…`), like `connection_id` on a session.
+    """
+    object_id = body.get("object_id")
+    if object_id:
+        row = _connection_row(rt, ws_id, object_id, "object_id")
+        return row["patient_id"], row["source_id"]
+    patient_id, source = body.get("patient_id"), body.get("connection_id")
+    if not patient_id or not source:
+        raise invalid(
+            "'object_id' (a conn_ id), or 'patient_id' with 'connection_id', is required",
+            "object_id",
+        )
+    patients.get_row(rt.store, ws_id, patient_id)
+    entry = rt.catalog.get(source)
+    if entry is None:
+        raise not_found("connection", source, param="connection_id")
+    return patient_id, entry.id
+
+
+def build(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A real `data.object` for the type and object named in a fire request."""
+    event_type = body["type"]
+    if event_type in ("patient_session.completed", "patient_flow.completed"):
+        data = _session_object(rt, ws_id, body.get("object_id"))
+    elif event_type == "connection.token_refresh_failed":
+        conn_id = body.get("object_id") or body.get("connection_id")
+        if not conn_id:
+            raise invalid("'object_id' (a conn_ id) is required for this type", "object_id")
+        data = connections.session_item(_connection_row(rt, ws_id, conn_id, "object_id"))
+    elif event_type == "records.sync.completed":
+        data = records_sync_completed(*_sync_pair(rt, ws_id, body), total=0)
+    else:
+        data = records_sync_failed(
+            *_sync_pair(rt, ws_id, body), "Sync failure fired from the control plane"
+        )
+    data.update(body.get("data") or {})
+    return data

@@ -1,0 +1,66 @@
+"""The connections catalog (FhirSource entries)."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from flask import Blueprint, request
+
+from simulator.core.errors import not_found
+from simulator.core.pagination import page_of_items
+from simulator.web import schemas
+from simulator.web.api.guard import require_api_key
+from simulator.web.http import runtime, workspace_id
+from simulator.web.openapi import LIST_PARAMS, ok, path_param, query_param
+
+bp = Blueprint("connections", __name__)
+bp.before_request(require_api_key)
+
+
+@bp.get("/connections")
+def list_sources():
+    rt = runtime()
+    workspace_id()
+    q = request.args.get("q")
+    found = rt.catalog.search(q=q.strip() if q else None, type_=request.args.get("type"))
+    items = [s.to_api() for s in found]
+    kind = f"sources:{q or ''}:{request.args.get('type') or ''}"
+    return page_of_items(items, kind=kind, args=request.args)
+
+
+@bp.get("/connections/<path:source_id>")
+def get_source(source_id: str):
+    rt = runtime()
+    workspace_id()
+    source = rt.catalog.get(source_id) or rt.catalog.get(unquote(source_id))
+    if source is None:
+        raise not_found("connection", source_id)
+    return source.to_api()
+
+
+OPENAPI_PATHS = {
+    "/connections": {
+        "get": {
+            "operationId": "api.listFhirSources",
+            "summary": "Search the catalog of sources, ordered by name",
+            "parameters": [
+                *LIST_PARAMS,
+                query_param(
+                    "q", {"type": "string"}, "Case-insensitive substring of the source name."
+                ),
+                query_param("type", {"type": "string"}, "Vendor, e.g. `epic`."),
+            ],
+            "responses": ok(schemas.list_of(schemas.FHIR_SOURCE), "A page of sources"),
+        }
+    },
+    "/connections/{source_id}": {
+        "get": {
+            "operationId": "api.getFhirSource",
+            "summary": "Retrieve a source",
+            "parameters": [
+                path_param("source_id", "A `fhirsrc_` id or the source's raw `fhir_base_url`.")
+            ],
+            "responses": ok(schemas.FHIR_SOURCE, "The source"),
+        }
+    },
+}

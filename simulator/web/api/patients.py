@@ -1,0 +1,134 @@
+"""Patients: create, list, retrieve, replace, delete."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from simulator.core.errors import invalid
+from simulator.core.pagination import page
+from simulator.domain import patients
+from simulator.web import schemas
+from simulator.web.api.guard import require_api_key
+from simulator.web.http import json_body, runtime, workspace_id
+from simulator.web.openapi import LIST_PARAMS, error, ok, path_param, query_param, request_body
+
+bp = Blueprint("patients", __name__)
+bp.before_request(require_api_key)
+
+
+@bp.post("/patients")
+def create_patient():
+    body = json_body(schemas.PATIENT_CREATE)
+    rt, ws = runtime(), workspace_id()
+    with rt.store.tx():  # a rejected create rolls back the sequence number too
+        _, seq = rt.new_id(ws, "pat_")
+        row = patients.create(
+            rt.store,
+            ws,
+            seq=seq,
+            now_ms=rt.now(ws),
+            patient_id=body["patient_id"],
+            email=body.get("email"),
+            name=body.get("name"),
+            metadata=body.get("metadata"),
+        )
+    return patients.render(row)
+
+
+@bp.get("/patients")
+def list_patients():
+    rt, ws = runtime(), workspace_id()
+    where, params = "workspace_id = ?", [ws]
+    for field in ("patient_id", "email"):
+        value = request.args.get(field)
+        if value is not None:
+            where += f" AND {'id' if field == 'patient_id' else 'email'} = ?"
+            params.append(value)
+    return page(
+        rt.store,
+        kind="patients",
+        table="patients",
+        where=where,
+        params=tuple(params),
+        args=request.args,
+        render=patients.render,
+    )
+
+
+@bp.get("/patients/<patient_id>")
+def get_patient(patient_id: str):
+    rt, ws = runtime(), workspace_id()
+    return patients.render_detail(rt.store, ws, patients.get_row(rt.store, ws, patient_id))
+
+
+@bp.put("/patients/<patient_id>")
+def replace_patient(patient_id: str):
+    body = json_body(schemas.PATIENT_REPLACE)
+    if body["patient_id"] != patient_id:
+        raise invalid(
+            "'patient_id' in the body must equal the id in the URL (patient ids are immutable)",
+            "patient_id",
+        )
+    rt, ws = runtime(), workspace_id()
+    row = patients.replace(
+        rt.store,
+        ws,
+        patient_id,
+        email=body.get("email"),
+        name=body.get("name"),
+        metadata=body.get("metadata"),
+    )
+    return patients.render(row)
+
+
+@bp.delete("/patients/<patient_id>")
+def delete_patient(patient_id: str):
+    rt, ws = runtime(), workspace_id()
+    patients.delete(rt.store, ws, patient_id)
+    return {"id": patient_id, "resource_type": "patient", "deleted": True}
+
+
+_PATIENT_ID = path_param("patient_id", "The developer's own patient id.")
+
+OPENAPI_PATHS = {
+    "/patients": {
+        "post": {
+            "operationId": "api.createPatient",
+            "summary": "Create a patient",
+            "requestBody": request_body(schemas.PATIENT_CREATE),
+            "responses": {
+                **ok(schemas.PATIENT, "The patient"),
+                "409": error(409),
+            },
+        },
+        "get": {
+            "operationId": "api.listPatients",
+            "summary": "List patients, newest first",
+            "parameters": [
+                *LIST_PARAMS,
+                query_param("patient_id", {"type": "string"}, "Exact patient id."),
+                query_param("email", {"type": "string"}, "Exact email."),
+            ],
+            "responses": ok(schemas.list_of(schemas.PATIENT), "A page of patients"),
+        },
+    },
+    "/patients/{patient_id}": {
+        "parameters": [_PATIENT_ID],
+        "get": {
+            "operationId": "api.getPatient",
+            "summary": "Retrieve a patient with all their connections",
+            "responses": ok(schemas.PATIENT_DETAIL, "The patient"),
+        },
+        "put": {
+            "operationId": "api.updatePatient",
+            "summary": "Replace a patient (patient_id must equal the URL id)",
+            "requestBody": request_body(schemas.PATIENT_REPLACE),
+            "responses": ok(schemas.PATIENT, "The patient"),
+        },
+        "delete": {
+            "operationId": "api.deletePatient",
+            "summary": "Delete a patient and everything that belongs to them",
+            "responses": ok(schemas.PATIENT_DELETED, "Tombstone"),
+        },
+    },
+}

@@ -1,0 +1,232 @@
+"""Webhook endpoints and their event records (`/webhooks`, `/events/{id}/redeliver`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from simulator.core.errors import invalid
+from simulator.core.pagination import page
+from simulator.domain.webhooks import deliveries, endpoints
+from simulator.web import webhook_schemas as wh
+from simulator.web.api.guard import require_api_key
+from simulator.web.http import SUPPORTED_VERSIONS, json_body, runtime, workspace_id
+from simulator.web.schemas import ERROR, list_of
+
+bp = Blueprint("webhooks", __name__)
+bp.before_request(require_api_key)
+
+
+def _api_version() -> str:
+    """The version pinned on a new endpoint: the `Version` header, else the default."""
+    return (request.headers.get("Version") or SUPPORTED_VERSIONS[0]).strip()
+
+
+@bp.post("/webhooks")
+def create_webhook():
+    body = json_body(wh.WEBHOOK_ENDPOINT_CREATE_INPUT)
+    rt, ws = runtime(), workspace_id()
+    row, secret = endpoints.create(rt, ws, body, _api_version())
+    return endpoints.render(row, secret)
+
+
+@bp.get("/webhooks")
+def list_webhooks():
+    rt, ws = runtime(), workspace_id()
+    where, params = "workspace_id = ?", [ws]
+    status = request.args.get("status")
+    if status is not None:
+        if status not in endpoints.STATUSES:
+            raise invalid("'status' must be 'active' or 'disabled'", "status")
+        where += " AND status = ?"
+        params.append(status)
+    return page(
+        rt.store,
+        kind=f"webhooks?status={status or ''}",
+        table="webhook_endpoints",
+        where=where,
+        params=tuple(params),
+        args=request.args,
+        render=endpoints.render,
+    )
+
+
+@bp.get("/webhooks/<id>")
+def get_webhook(id: str):
+    rt, ws = runtime(), workspace_id()
+    return endpoints.render(endpoints.get_row(rt.store, ws, id))
+
+
+@bp.patch("/webhooks/<id>")
+def update_webhook(id: str):
+    body = json_body(wh.WEBHOOK_ENDPOINT_UPDATE_INPUT)
+    rt, ws = runtime(), workspace_id()
+    with rt.store.tx():
+        row, disabled_now = endpoints.update(rt, ws, id, body)
+        if disabled_now:
+            deliveries.stop_pending(rt, ws, id)
+    return endpoints.render(row)
+
+
+@bp.delete("/webhooks/<id>")
+def delete_webhook(id: str):
+    rt, ws = runtime(), workspace_id()
+    deliveries.delete_endpoint(rt, ws, id)
+    return endpoints.tombstone(id)
+
+
+@bp.post("/webhooks/<id>/rotate-secret")
+def rotate_secret(id: str):
+    rt, ws = runtime(), workspace_id()
+    row, secret = endpoints.rotate_secret(rt, ws, id)
+    return endpoints.render(row, secret)
+
+
+@bp.get("/webhooks/<id>/events")
+def list_webhook_events(id: str):
+    rt, ws = runtime(), workspace_id()
+    endpoints.get_row(rt.store, ws, id)
+    extra, extra_params = deliveries.delivered_filter(request.args.get("delivered"))
+    return page(
+        rt.store,
+        kind=f"webhook_events.{id}?delivered={request.args.get('delivered', '')}",
+        table="webhook_deliveries",
+        where="workspace_id = ? AND endpoint_id = ?" + extra,
+        params=(ws, id, *extra_params),
+        args=request.args,
+        render=lambda row: deliveries.render(rt.store, ws, row),
+    )
+
+
+@bp.post("/events/<id>/redeliver")
+def redeliver_event(id: str):
+    rt, ws = runtime(), workspace_id()
+    return deliveries.redeliver(rt, ws, id)
+
+
+# -- OpenAPI ----------------------------------------------------------------------------------
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(ERROR, "Invalid input"),
+    "401": _json(ERROR, "Missing or invalid API key"),
+    "404": _json(ERROR, "No such webhook endpoint or event"),
+}
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The `wh_` id of the endpoint.",
+    "schema": {"type": "string"},
+}
+_PAGING = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+    {"name": "starting_after", "in": "query", "schema": {"type": "string"}},
+]
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/webhooks": {
+        "post": {
+            "operationId": "api.createWebhook",
+            "summary": "Register a webhook endpoint",
+            "description": "The response carries the signing `secret` (`whsec_…`); it is never "
+            "shown again. `url` must be https (http for localhost and 127.0.0.1 only). "
+            "`api_version` is pinned from the `Version` header.",
+            "requestBody": {
+                "content": {"application/json": {"schema": wh.WEBHOOK_ENDPOINT_CREATE_INPUT}}
+            },
+            "responses": {"200": _json(wh.WEBHOOK_ENDPOINT_WITH_SECRET, "Endpoint"), **_ERRORS},
+        },
+        "get": {
+            "operationId": "api.listWebhooks",
+            "summary": "List webhook endpoints",
+            "parameters": [
+                *_PAGING,
+                {"name": "status", "in": "query", "schema": {"enum": ["active", "disabled"]}},
+            ],
+            "responses": {"200": _json(list_of(wh.WEBHOOK_ENDPOINT), "Endpoints"), **_ERRORS},
+        },
+    },
+    "/webhooks/{id}": {
+        "get": {
+            "operationId": "api.getWebhook",
+            "summary": "Retrieve a webhook endpoint",
+            "parameters": [_ID],
+            "responses": {"200": _json(wh.WEBHOOK_ENDPOINT, "Endpoint"), **_ERRORS},
+        },
+        "patch": {
+            "operationId": "api.updateWebhook",
+            "summary": "Update a webhook endpoint",
+            "description": '`{"status": "active"}` re-enables a disabled endpoint.',
+            "parameters": [_ID],
+            "requestBody": {
+                "content": {"application/json": {"schema": wh.WEBHOOK_ENDPOINT_UPDATE_INPUT}}
+            },
+            "responses": {"200": _json(wh.WEBHOOK_ENDPOINT, "Endpoint"), **_ERRORS},
+        },
+        "delete": {
+            "operationId": "api.deleteWebhook",
+            "summary": "Delete a webhook endpoint and its delivery history",
+            "parameters": [_ID],
+            "responses": {"200": _json(wh.WEBHOOK_ENDPOINT_DELETED, "Tombstone"), **_ERRORS},
+        },
+    },
+    "/webhooks/{id}/rotate-secret": {
+        "post": {
+            "operationId": "api.rotateWebhookSecret",
+            "summary": "Rotate the signing secret",
+            "description": "The old secret stops signing immediately.",
+            "parameters": [_ID],
+            "responses": {
+                "200": _json(wh.WEBHOOK_ENDPOINT_WITH_SECRET, "Endpoint with its new secret"),
+                **_ERRORS,
+            },
+        }
+    },
+    "/webhooks/{id}/events": {
+        "get": {
+            "operationId": "api.listWebhookEvents",
+            "summary": "List the events of an endpoint with their delivery state",
+            "parameters": [
+                _ID,
+                *_PAGING,
+                {
+                    "name": "delivered",
+                    "in": "query",
+                    "description": "`true`: delivered only; `false`: pending or failed only.",
+                    "schema": {"enum": ["true", "false"]},
+                },
+            ],
+            "responses": {"200": _json(list_of(wh.WEBHOOK_EVENT_RECORD), "Events"), **_ERRORS},
+        }
+    },
+    "/events/{id}/redeliver": {
+        "post": {
+            "operationId": "api.redeliverWebhookEvent",
+            "summary": "Redeliver an event now",
+            "description": "One attempt, made before answering; the record after it is "
+            "returned. At most 1 call per event per 60 s (429 `throttled` with "
+            "`Retry-After`). 409 when the endpoint is disabled.",
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The `evt_` id.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": _json(wh.WEBHOOK_EVENT_RECORD, "The record after the attempt"),
+                "409": _json(ERROR, "The endpoint is disabled"),
+                "429": _json(ERROR, "Redelivered less than 60 s ago"),
+                **_ERRORS,
+            },
+        }
+    },
+}

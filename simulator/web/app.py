@@ -1,0 +1,26 @@
+"""The application factory: `create_app(config)` builds the simulator's Flask app."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from simulator.core.config import Config
+from simulator.core.runtime import Runtime
+from simulator.web import api, control, hosted
+from simulator.web.http import RUNTIME_KEY, install_error_handling
+
+
+def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
+    """The Connect API, the hosted pages and the control plane of one runtime."""
+    rt = runtime or Runtime(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = rt.config.max_body_bytes
+    app.json.sort_keys = False
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.extensions[RUNTIME_KEY] = rt
+    install_error_handling(app)
+    api.register(app)
+    control.register(app)
+    app.register_blueprint(hosted.bp)
+    return app

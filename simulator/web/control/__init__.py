@@ -1,0 +1,19 @@
+"""The control plane under `/_sim`: what the real service lacks (clock, workspaces, faults...)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    from simulator.web.control import api_faults, clock, connections, patient, workspaces
+
+    for module in (workspaces, clock, patient, connections, api_faults):
+        app.register_blueprint(module.bp)
+    from simulator.web.control import inboxes, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(inboxes.bp)
+    from simulator.web.control import faults
+
+    app.register_blueprint(faults.bp)

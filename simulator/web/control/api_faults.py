@@ -1,0 +1,90 @@
+"""`/_sim/api-faults`: make the next N Connect API calls fail on purpose."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from simulator.domain import api_faults
+from simulator.web.http import json_body, runtime, workspace_id
+
+bp = Blueprint("sim_api_faults", __name__, url_prefix="/_sim/api-faults")
+
+
+@bp.post("")
+def add_fault():
+    ws = workspace_id()
+    return api_faults.add(runtime(), ws, json_body(api_faults.INPUT))
+
+
+@bp.get("")
+def list_faults():
+    ws = workspace_id()
+    data = api_faults.pending(runtime(), ws)
+    return {"resource_type": "list", "data": data, "has_more": False, "next_cursor": None}
+
+
+@bp.delete("")
+def clear_faults():
+    ws = workspace_id()
+    return {"cleared": api_faults.clear(runtime(), ws)}
+
+
+_LIST = {
+    "type": "object",
+    "required": ["resource_type", "data", "has_more", "next_cursor"],
+    "properties": {
+        "resource_type": {"const": "list"},
+        "data": {"type": "array", "items": api_faults.FAULT},
+        "has_more": {"type": "boolean"},
+        "next_cursor": {"type": "null"},
+    },
+}
+
+OPENAPI_PATHS = {
+    "/_sim/api-faults": {
+        "post": {
+            "operationId": "sim.addApiFault",
+            "summary": "Make the next N matching Connect API calls answer 429, 500 or 502",
+            "description": "A 429 carries `Retry-After` (default 1 s). A call that meets the "
+            "fault is answered before its handler runs and changes nothing.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": api_faults.INPUT}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The fault",
+                    "content": {"application/json": {"schema": api_faults.FAULT}},
+                }
+            },
+        },
+        "get": {
+            "operationId": "sim.listApiFaults",
+            "summary": "Pending API faults",
+            "responses": {
+                "200": {
+                    "description": "Faults with calls left",
+                    "content": {"application/json": {"schema": _LIST}},
+                }
+            },
+        },
+        "delete": {
+            "operationId": "sim.clearApiFaults",
+            "summary": "Clear every API fault of the workspace",
+            "responses": {
+                "200": {
+                    "description": "How many were cleared",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["cleared"],
+                                "properties": {"cleared": {"type": "integer"}},
+                            }
+                        }
+                    },
+                }
+            },
+        },
+    }
+}

@@ -1,0 +1,125 @@
+"""`/_sim/clock`: read, advance, set forward, run until idle, switch mode."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from simulator.core.clock import ClockError
+from simulator.core.errors import invalid
+from simulator.core.timeutil import DAY, SECOND, iso, parse_iso
+from simulator.web import schemas
+from simulator.web.http import json_body, runtime, workspace_id
+from simulator.web.openapi import ok, request_body
+
+bp = Blueprint("sim_clock", __name__, url_prefix="/_sim/clock")
+
+DEFAULT_IDLE_LIMIT_S = 7 * DAY // SECOND
+
+
+def _result(ws: str, jobs_run: int) -> dict:
+    rt = runtime()
+    return {"now": iso(rt.now(ws)), "mode": rt.clocks.mode(ws), "jobs_run": jobs_run}
+
+
+@bp.get("")
+def read_clock():
+    rt, ws = runtime(), workspace_id()
+    return {"mode": rt.clocks.mode(ws), "now": iso(rt.now(ws))}
+
+
+@bp.post("/advance")
+def advance():
+    ws = workspace_id()
+    body = json_body(schemas.CLOCK_ADVANCE)
+    try:
+        ran = runtime().scheduler.advance(ws, float(body["seconds"]))
+    except ClockError as exc:
+        raise invalid(str(exc), "seconds") from None
+    return _result(ws, ran)
+
+
+@bp.post("/set")
+def set_now():
+    ws = workspace_id()
+    body = json_body(schemas.CLOCK_SET)
+    rt = runtime()
+    target = parse_iso(body["now"])
+    current = rt.now(ws)
+    if target < current:
+        raise invalid(
+            f"The clock only moves forward: {body['now']} is before the current time {iso(current)}",
+            "now",
+        )
+    return _result(ws, rt.scheduler.advance_to(ws, target))
+
+
+@bp.post("/run-until-idle")
+def run_until_idle():
+    ws = workspace_id()
+    body = json_body(schemas.CLOCK_RUN_UNTIL_IDLE, optional=True)
+    limit_s = body.get("max_seconds", DEFAULT_IDLE_LIMIT_S)
+    return _result(ws, runtime().scheduler.run_until_idle(ws, int(limit_s * SECOND)))
+
+
+@bp.post("/mode")
+def set_mode():
+    ws = workspace_id()
+    body = json_body(schemas.CLOCK_MODE)
+    runtime().clocks.set_mode(ws, body["mode"])
+    return _result(ws, 0)
+
+
+def _clock_op(op_id: str, summary: str, body: dict | None, description: str) -> dict:
+    op = {
+        "operationId": op_id,
+        "summary": summary,
+        "description": description,
+        "responses": ok(schemas.CLOCK_RESULT, "Where the clock is and how many jobs ran"),
+    }
+    if body is not None:
+        op["requestBody"] = request_body(body, required=body is not schemas.CLOCK_RUN_UNTIL_IDLE)
+    return op
+
+
+OPENAPI_PATHS = {
+    "/_sim/clock": {
+        "get": {
+            "operationId": "sim.getClock",
+            "summary": "Read the workspace clock",
+            "responses": ok(schemas.CLOCK_STATE, "The clock"),
+        }
+    },
+    "/_sim/clock/advance": {
+        "post": _clock_op(
+            "sim.advanceClock",
+            "Advance the clock by a duration",
+            schemas.CLOCK_ADVANCE,
+            "Jobs due on the way run in due order, each seeing `now` equal to its due time.",
+        )
+    },
+    "/_sim/clock/set": {
+        "post": _clock_op(
+            "sim.setClock",
+            "Move the clock forward to an instant",
+            schemas.CLOCK_SET,
+            "Forward only: an instant before the current time is 400 `invalid_data`.",
+        )
+    },
+    "/_sim/clock/run-until-idle": {
+        "post": _clock_op(
+            "sim.runUntilIdle",
+            "Run jobs until none is due within max_seconds",
+            schemas.CLOCK_RUN_UNTIL_IDLE,
+            "Runs jobs one after another (default limit 7 days from now); the clock stops "
+            "at the last job run.",
+        )
+    },
+    "/_sim/clock/mode": {
+        "post": _clock_op(
+            "sim.setClockMode",
+            "Switch between real and manual mode",
+            schemas.CLOCK_MODE,
+            "The clock continues from its current instant, without a jump.",
+        )
+    },
+}

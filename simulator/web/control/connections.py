@@ -1,0 +1,150 @@
+"""Control plane for connections: see everything, force a refresh failure, pull now."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from simulator.core.errors import ApiError, not_found
+from simulator.core.store import loads
+from simulator.core.timeutil import iso
+from simulator.domain import attempts, connections, keepalive, pulls
+from simulator.web.http import runtime, workspace_id
+
+bp = Blueprint("sim_connections", __name__, url_prefix="/_sim/connections")
+
+
+def _row(ws: str, conn_id: str):
+    row = runtime().store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws, conn_id)
+    )
+    if row is None:
+        raise not_found("connection", conn_id)
+    return row
+
+
+def _active_row(ws: str, conn_id: str):
+    row = _row(ws, conn_id)
+    if row["status"] != "active":
+        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
+    return row
+
+
+def _pull_view(row) -> dict | None:
+    if row is None:
+        return None
+    return {
+        "id": row["pull_id"],
+        "reason": row["reason"],
+        "status": row["status"],
+        "started_at": iso(row["started_ms"]),
+        "finished_at": iso(row["finished_ms"]),
+        "total": row["total"],
+        "errors": loads(row["errors"], []),
+        "error_message": row["error_message"],
+    }
+
+
+def describe(ws: str, row) -> dict:
+    """Everything a tester wants to see about a connection; token values are redacted."""
+    rt = runtime()
+    token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
+    jobs = [
+        job
+        for key in (keepalive.job_key(row["attempt_id"]), pulls.job_key(row["attempt_id"]))
+        for job in rt.scheduler.pending(ws, key=key)
+    ]
+    return {
+        **connections.patient_item(row),
+        "tokens": None
+        if token_row is None
+        else {
+            "access_token": "[redacted]" if token_row["access_token"] else None,
+            "refresh_token": "[redacted]" if token_row["refresh_token"] else None,
+            "access_expires_at": iso(token_row["access_expires_ms"]),
+            "scope": token_row["scope"],
+            "portal_patient": token_row["portal_patient"],
+            "refresh_count": token_row["refresh_count"],
+            "last_refresh_error": token_row["last_refresh_error"],
+        },
+        "last_pull": _pull_view(pulls.last_pull(rt, ws, row["attempt_id"])),
+        "scheduled": sorted(
+            [{"kind": j.kind, "due_at": iso(j.due_ms)} for j in jobs], key=lambda j: j["due_at"]
+        ),
+    }
+
+
+@bp.get("/<conn_id>")
+def get_connection(conn_id: str):
+    ws = workspace_id()
+    return describe(ws, _row(ws, conn_id))
+
+
+@bp.post("/<conn_id>/refresh-failure")
+def refresh_failure(conn_id: str):
+    """The portal revokes the grant now; the next refresh is rejected (done at once)."""
+    rt, ws = runtime(), workspace_id()
+    row = _active_row(ws, conn_id)
+    token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
+    if token_row is None or not token_row["refresh_token"]:
+        raise ApiError("resource_conflict", f"Connection {conn_id} has no refresh token")
+    from portal_mocks import revoke_grant
+
+    source = rt.catalog.get(row["source_id"])
+    revoke_grant(rt, ws, source.slug, refresh_token=token_row["refresh_token"])
+    keepalive.refresh_now(rt, ws, row["attempt_id"])
+    return describe(ws, _row(ws, conn_id))
+
+
+@bp.post("/<conn_id>/pull")
+def pull_now(conn_id: str):
+    """Start a pull now (it runs before this call answers)."""
+    rt, ws = runtime(), workspace_id()
+    row = _active_row(ws, conn_id)
+    pulls.start(rt, ws, row["attempt_id"], reason="manual")
+    rt.scheduler.try_run_due(ws)
+    return describe(ws, _row(ws, conn_id))
+
+
+_ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+_VIEW = {
+    "200": {
+        "description": "The connection with token expiry, last pull and scheduled work",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["id", "status", "tokens", "last_pull", "scheduled"],
+                }
+            }
+        },
+    }
+}
+OPENAPI_PATHS = {
+    "/_sim/connections/{id}": {
+        "get": {
+            "operationId": "sim.getConnection",
+            "summary": "Inspect a connection",
+            "tags": ["control plane"],
+            "parameters": _ID,
+            "responses": _VIEW,
+        }
+    },
+    "/_sim/connections/{id}/refresh-failure": {
+        "post": {
+            "operationId": "sim.refreshFailure",
+            "summary": "The portal revokes the grant now; the refresh fails",
+            "tags": ["control plane"],
+            "parameters": _ID,
+            "responses": _VIEW,
+        }
+    },
+    "/_sim/connections/{id}/pull": {
+        "post": {
+            "operationId": "sim.pullNow",
+            "summary": "Pull records now",
+            "tags": ["control plane"],
+            "parameters": _ID,
+            "responses": _VIEW,
+        }
+    },
+}

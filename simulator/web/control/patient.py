@@ -1,0 +1,174 @@
+"""The headless patient: control-plane calls that drive the hosted pages over HTTP.
+
+Each call acts as the patient's browser would (see simulator/patient.py),
+so what it causes is exactly what a real browser would cause.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from simulator.clients import patient
+from simulator.core.errors import invalid
+from simulator.domain import connections, sessions
+from simulator.web.http import json_body, runtime, workspace_id
+
+bp = Blueprint("sim_patient", __name__, url_prefix="/_sim/patient-sessions")
+
+CONNECT_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["username"],
+    "properties": {
+        "source": {
+            "type": "string",
+            "description": "`fhirsrc_` id (Picker mode; optional in Direct)",
+        },
+        "username": {"type": "string", "minLength": 1, "maxLength": 200},
+        "password": {"type": "string", "maxLength": 200},
+        "consent": {"enum": ["approve", "deny"]},
+    },
+}
+ABANDON_INPUT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"source": {"type": "string"}},
+}
+
+
+def _last_seq(ws: str, session_id: str) -> int:
+    value = runtime().store.scalar(
+        "SELECT MAX(seq) FROM connections WHERE workspace_id = ? AND session_id = ?",
+        (ws, session_id),
+    )
+    return int(value or 0)
+
+
+def _attempt_since(ws: str, session_id: str, after_seq: int):
+    row = runtime().store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND session_id = ? AND seq > ?"
+        " ORDER BY seq DESC LIMIT 1",
+        (ws, session_id, after_seq),
+    )
+    if row is None or row["status"] == "pending":
+        return None
+    return connections.session_item(row)
+
+
+def _result(ws: str, session_id: str, result: patient.Result, **extra) -> dict:
+    rt = runtime()
+    row = sessions.get_row(rt.store, ws, session_id)
+    return {
+        **extra,
+        "location": result.location,
+        "stopped_at": result.stopped_at,
+        "status_code": result.status,
+        "session": sessions.to_api(rt, ws, row),
+    }
+
+
+def _source_id(body: dict, row) -> str | None:
+    ident = body.get("source")
+    if ident is None:
+        return None
+    source = runtime().catalog.get(ident)
+    if source is None:
+        raise invalid(f"No source '{ident}' in the catalog", "source")
+    if row["connection_id"] is not None and source.id != row["connection_id"]:
+        raise invalid("This Direct-mode session connects only its own source", "source")
+    return source.id
+
+
+@bp.post("/<session_id>/connect")
+def connect(session_id: str):
+    """Open the link, choose the source, log in as `username`, approve or deny."""
+    ws = workspace_id()
+    body = json_body(CONNECT_INPUT)
+    rt = runtime()
+    row = sessions.get_row(rt.store, ws, session_id)
+    source_id = _source_id(body, row)
+    if source_id is None and row["connection_id"] is None:
+        raise invalid("Picker-mode sessions need 'source' (a fhirsrc_ id)", "source")
+    before = _last_seq(ws, session_id)
+    result = patient.connect(
+        sessions.hosted_url(rt, row["token"]),
+        source_id=source_id,
+        username=body["username"],
+        password=body.get("password", "password"),
+        consent=body.get("consent", "approve"),
+        timeout=max(rt.config.http_timeout * 2, 10.0),
+    )
+    return _result(ws, session_id, result, connection=_attempt_since(ws, session_id, before))
+
+
+@bp.post("/<session_id>/done")
+def done(session_id: str):
+    """Press Done on the completion screen; answers the URL the browser reaches."""
+    ws = workspace_id()
+    rt = runtime()
+    row = sessions.get_row(rt.store, ws, session_id)
+    result = patient.done(sessions.hosted_url(rt, row["token"]))
+    return_url = result.location if result.stopped_at == "return_url" else None
+    return _result(ws, session_id, result, return_url=return_url)
+
+
+@bp.post("/<session_id>/abandon")
+def abandon(session_id: str):
+    """Open the link (and the portal's login page when a source is given), then walk away."""
+    ws = workspace_id()
+    body = json_body(ABANDON_INPUT, optional=True)
+    rt = runtime()
+    row = sessions.get_row(rt.store, ws, session_id)
+    result = patient.open_portal(
+        sessions.hosted_url(rt, row["token"]), source_id=_source_id(body, row)
+    )
+    return _result(ws, session_id, result)
+
+
+_RESULT = {
+    "type": "object",
+    "required": ["location", "stopped_at", "status_code", "session"],
+    "properties": {
+        "location": {"type": "string"},
+        "stopped_at": {"enum": ["return_url", "completion", "portal", "hosted_page"]},
+        "status_code": {"type": "integer"},
+        "session": {"type": "object"},
+        "connection": {"type": ["object", "null"]},
+        "return_url": {"type": ["string", "null"]},
+    },
+}
+
+
+def _op(op_id: str, summary: str, schema: dict | None) -> dict:
+    op = {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": ["control plane"],
+        "parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "responses": {
+            "200": {
+                "description": "Where the patient's browser ended",
+                "content": {"application/json": {"schema": _RESULT}},
+            }
+        },
+    }
+    if schema is not None:
+        op["requestBody"] = {"content": {"application/json": {"schema": schema}}}
+    return op
+
+
+OPENAPI_PATHS = {
+    "/_sim/patient-sessions/{id}/connect": {
+        "post": _op("sim.patientConnect", "Headless patient: connect a source", CONNECT_INPUT)
+    },
+    "/_sim/patient-sessions/{id}/done": {
+        "post": _op("sim.patientDone", "Headless patient: press Done", None)
+    },
+    "/_sim/patient-sessions/{id}/abandon": {
+        "post": _op(
+            "sim.patientAbandon", "Headless patient: open the link and leave", ABANDON_INPUT
+        )
+    },
+}

@@ -1,0 +1,90 @@
+"""`/_sim` workspaces: create one, read the caller's, reset it."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from simulator.core import workspaces
+from simulator.core.timeutil import iso
+from simulator.web import schemas
+from simulator.web.http import json_body, runtime, workspace_id
+from simulator.web.openapi import PUBLIC, ok, request_body
+
+bp = Blueprint("sim_workspaces", __name__, url_prefix="/_sim")
+
+
+def _describe(ws_id: str, api_key: str | None = None) -> dict:
+    rt = runtime()
+    ws = workspaces.get(rt.store, ws_id)
+    body = {
+        "id": ws.id,
+        "name": ws.name,
+        "seed": ws.seed,
+        "clock": {"mode": rt.clocks.mode(ws.id), "now": iso(rt.now(ws.id))},
+        "default": ws.is_default,
+    }
+    if api_key is not None:
+        body["api_key"] = api_key
+    return body
+
+
+@bp.post("/workspaces")
+def create_workspace():
+    """Create an isolated workspace; its API key is returned only here."""
+    body = json_body(schemas.WORKSPACE_CREATE, optional=True)
+    rt = runtime()
+    ws, key = workspaces.create(
+        rt.store,
+        wall_ms=rt.wall(),
+        seed=body.get("seed"),
+        clock_mode=body.get("clock", rt.config.default_clock),
+        name=body.get("name"),
+    )
+    return _describe(ws.id, key)
+
+
+@bp.get("/workspace")
+def current_workspace():
+    return _describe(workspace_id())
+
+
+@bp.post("/reset")
+def reset_workspace():
+    """Empty the caller's workspace: objects, jobs and id sequence; the key stays."""
+    rt = runtime()
+    ws = workspace_id()
+    with rt.scheduler.lock(ws):
+        workspaces.reset(rt.store, ws, wall_ms=rt.wall())
+    return _describe(ws)
+
+
+OPENAPI_PATHS = {
+    "/_sim/workspaces": {
+        "post": {
+            "operationId": "sim.createWorkspace",
+            "summary": "Create an isolated workspace (no API key needed)",
+            "description": "Returns the workspace with its API key, shown only here. `clock` "
+            "defaults to the server's `--clock` mode; `seed` fixes ids and synthetic data.",
+            "security": PUBLIC,
+            "requestBody": request_body(schemas.WORKSPACE_CREATE, required=False),
+            "responses": ok(schemas.WORKSPACE, "The new workspace and its key"),
+        }
+    },
+    "/_sim/workspace": {
+        "get": {
+            "operationId": "sim.getWorkspace",
+            "summary": "The caller's workspace",
+            "responses": ok(schemas.WORKSPACE_INFO, "The workspace"),
+        }
+    },
+    "/_sim/reset": {
+        "post": {
+            "operationId": "sim.resetWorkspace",
+            "summary": "Empty the caller's workspace",
+            "description": "Deletes every object and pending job, restarts the id sequence, "
+            "ends earlier list cursors and puts the clock back at wall time; the key, seed "
+            "and clock mode stay.",
+            "responses": ok(schemas.WORKSPACE_INFO, "The emptied workspace"),
+        }
+    },
+}

@@ -1,0 +1,269 @@
+"""The hosted patient pages at the session URL (`/c/<token>`) and the OAuth callback.
+
+Server-rendered HTML forms that work without JavaScript; the headless patient
+drives these same pages over HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request
+
+from simulator.core.store import loads
+from simulator.domain import attempts, connections, sessions
+from simulator.web.http import acting_for, runtime
+
+bp = Blueprint("hosted", __name__)
+
+MIN_QUERY = 2
+
+
+def _page(name: str, status: int = 200, **context: Any):
+    return render_template(f"hosted/{name}.html", **context), status
+
+
+def _not_found():
+    return _page("closed", 404, code="unknown_link", session=None)
+
+
+def _closed(row: Any, code: str):
+    return _page("closed", 410, code=code, session=row, return_url=row["return_url"])
+
+
+def button_label(row: Any) -> str:
+    label = row["return_button_label"]
+    if label:
+        return label
+    return urlsplit(row["return_url"]).hostname or "the app"
+
+
+def _open_session(token: str) -> Any:
+    """The open session behind a hosted URL; otherwise stop with the page that says why."""
+    row = sessions.by_token(runtime().store, token)
+    if row is None:
+        abort(make_response(*_not_found()))
+    acting_for(row["workspace_id"])
+    try:
+        attempts.require_open(runtime(), row["workspace_id"], row)
+    except attempts.FlowError as exc:
+        abort(make_response(*_closed(row, exc.code)))
+    return row
+
+
+@bp.get("/c/<token>")
+def session_page(token: str):
+    rt = runtime()
+    row = _open_session(token)
+    ws = row["workspace_id"]
+    if row["connection_id"] is not None:  # Direct mode: straight to the portal
+        source = rt.catalog.get(row["connection_id"])
+        return _start(row, source)
+    query = (request.args.get("q") or "").strip()
+    too_short = 0 < len(query) < MIN_QUERY
+    recommended = [rt.catalog.get(i) for i in loads(row["recommended_connection_ids"]) or []]
+    results = rt.catalog.search(q=query) if len(query) >= MIN_QUERY else rt.catalog.search()
+    if not query:
+        results = [s for s in results if s not in recommended]
+    patient = rt.store.one(
+        "SELECT name FROM patients WHERE workspace_id = ? AND id = ?", (ws, row["patient_id"])
+    )
+    attempts = connections.for_session(rt.store, ws, row["id"])
+    return _page(
+        "picker",
+        session=row,
+        token=token,
+        query=query,
+        too_short=too_short,
+        recommended=[s for s in recommended if s] if not query else [],
+        results=results,
+        patient_name=(patient["name"] if patient else None) or row["patient_id"],
+        attempts=attempts,
+    )
+
+
+def _start(row: Any, source: Any):
+    rt = runtime()
+    try:
+        url = attempts.start_attempt(rt, row["workspace_id"], row, source)
+    except attempts.FlowError as exc:
+        if exc.code in ("session_expired", "session_complete"):
+            return _closed(row, exc.code)
+        return _page(
+            "error",
+            502,
+            code=exc.code,
+            message=exc.message,
+            session_url=sessions.hosted_url(rt, row["token"]),
+        )
+    return redirect(url, code=303)
+
+
+@bp.post("/c/<token>/connect")
+def connect(token: str):
+    rt = runtime()
+    row = _open_session(token)
+    source = rt.catalog.get(request.form.get("source", ""))
+    if source is None or (row["connection_id"] and source.id != row["connection_id"]):
+        return _page(
+            "error",
+            400,
+            code="unknown_source",
+            message="Choose a source from the list.",
+            session_url=sessions.hosted_url(rt, token),
+        )
+    return _start(row, source)
+
+
+@bp.get("/c/<token>/complete")
+def completion(token: str):
+    rt = runtime()
+    row = _open_session(token)
+    ws = row["workspace_id"]
+    attempts = connections.for_session(rt.store, ws, row["id"])
+    names = {s.id: s.name for s in rt.catalog.sources}
+    return _page(
+        "complete",
+        session=row,
+        token=token,
+        attempts=attempts,
+        names=names,
+        label=button_label(row),
+    )
+
+
+@bp.post("/c/<token>/done")
+def done(token: str):
+    rt = runtime()
+    row = _open_session(token)
+    if row["connection_id"] is not None:
+        return _page(
+            "error",
+            400,
+            code="direct_mode",
+            message="This link connects one source and returns on its own.",
+            session_url=None,
+        )
+    return redirect(attempts.finish_picker(rt, row["workspace_id"], row), code=303)
+
+
+@bp.get(attempts.CALLBACK_PATH)
+def oauth_callback():
+    rt = runtime()
+    args = {k: v for k, v in request.args.items()}
+    state_row = rt.store.one(
+        "SELECT workspace_id FROM oauth_attempts WHERE state = ?", (args.get("state") or "",)
+    )
+    if state_row is not None:
+        acting_for(state_row["workspace_id"], changed=True)
+    outcome = attempts.handle_callback(rt, args)
+    if outcome.redirect:
+        return redirect(outcome.redirect, code=303)
+    context = dict(outcome.context)
+    session_row = context.get("session")
+    if session_row is not None:
+        context["return_url"] = session_row["return_url"]
+    return _page(outcome.page or "error", outcome.status, **context)
+
+
+def _html(description: str, status: str = "200") -> dict:
+    return {
+        status: {
+            "description": description,
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    }
+
+
+_TOKEN = [
+    {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "The 32-hex token of the session's hosted URL",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    }
+]
+_REDIRECT = {"303": {"description": "Redirect (to the portal's authorize endpoint or the app)"}}
+_CLOSED = _html("The link is expired or already used; no OAuth starts", "410")
+
+OPENAPI_PATHS = {
+    "/c/{token}": {
+        "get": {
+            "operationId": "hosted.sessionPage",
+            "summary": "Hosted page: the source picker (Picker) or a redirect to the portal (Direct)",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": [
+                *_TOKEN,
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "description": "Search the catalog by name (2 characters at least)",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {**_html("The picker page"), **_REDIRECT, **_CLOSED},
+        }
+    },
+    "/c/{token}/connect": {
+        "post": {
+            "operationId": "hosted.connect",
+            "summary": "Hosted page form: start an attempt at the chosen source",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": _TOKEN,
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["source"],
+                            "properties": {"source": {"type": "string"}},
+                        }
+                    }
+                }
+            },
+            "responses": {**_REDIRECT, **_CLOSED},
+        }
+    },
+    "/c/{token}/complete": {
+        "get": {
+            "operationId": "hosted.completion",
+            "summary": "Hosted page: the completion screen (attempts, connect another, Done)",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": _TOKEN,
+            "responses": {**_html("The completion screen"), **_CLOSED},
+        }
+    },
+    "/c/{token}/done": {
+        "post": {
+            "operationId": "hosted.done",
+            "summary": "Hosted page form: Done completes the session and returns to the app",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": _TOKEN,
+            "responses": {**_REDIRECT, **_CLOSED},
+        }
+    },
+    "/oauth/callback": {
+        "get": {
+            "operationId": "hosted.oauthCallback",
+            "summary": "The portals' redirect URI: settles the attempt",
+            "tags": ["Hosted pages"],
+            "security": [],
+            "parameters": [
+                {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                for n in ("code", "state", "error", "error_description")
+            ],
+            "responses": {
+                **_REDIRECT,
+                **_html("The sign-in response is unknown or already used", "400"),
+                **_CLOSED,
+            },
+        }
+    },
+}
