@@ -43,11 +43,14 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g
 
-from portal_mocks import access, clients, faults, grants, keys  # noqa: F401  (schemas)
+from portal_mocks import access, clients, faults, grants, keys
 from portal_mocks.clients import ClientInfo
 from portal_mocks.faults import FaultError, StoredFault
 from portal_mocks.grants import Grant
 from portal_mocks.profiles import PORTALS
+
+# The portals' tables, created on the runtime's store when the portals are mounted.
+SCHEMAS = (access.SCHEMA, clients.SCHEMA, faults.SCHEMA, grants.SCHEMA, keys.SCHEMA)
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -85,7 +88,7 @@ def create_app(runtime: Runtime) -> Flask:
         token,
     )
 
-    runtime.store.ensure_schema()
+    runtime.store.ensure_schema(SCHEMAS)
     app = Flask(__name__)
     app.extensions[common.RUNTIME_KEY] = runtime
     app.json.sort_keys = False

@@ -19,7 +19,6 @@ from portal_mocks.profiles import Portal
 from portal_mocks.records import Record
 from portal_mocks.tokens import SIM_ERRORS
 from simulator.core import workspaces
-from simulator.core.store import register_schema
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -32,7 +31,6 @@ CREATE TABLE IF NOT EXISTS portal_counters (
     PRIMARY KEY (workspace_id, name)
 );
 """
-register_schema("portal_counters", SCHEMA)
 
 FHIR_FAULTS = ["fhir_401", "fhir_429", "fhir_503", "fhir_500"]
 

@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import DATA_ACCESS_TYPES, THIRTEEN_MONTH
-from simulator.core.store import dumps, loads, register_schema
+from simulator.core.store import dumps, loads
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -57,7 +57,6 @@ CREATE TABLE IF NOT EXISTS portal_assertion_jti (
     PRIMARY KEY (client_id, jti)
 );
 """
-register_schema("portal_clients", SCHEMA)
 
 AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post", "private_key_jwt")
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")

@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from portal_mocks.profiles import HOSPITAL_TYPES, PAYER_TYPES
-from simulator.core.store import register_schema
 from simulator.core.timeutil import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -50,7 +49,6 @@ CREATE TABLE IF NOT EXISTS portal_faults (
 );
 CREATE INDEX IF NOT EXISTS portal_faults_scope ON portal_faults (workspace_id, slug, grant_id);
 """
-register_schema("portal_faults", SCHEMA)
 
 # Where a fault fires.
 AUTHORIZE = "authorize"

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.store import dumps, loads, register_schema
+from simulator.core.store import dumps, loads
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -73,7 +73,6 @@ CREATE TABLE IF NOT EXISTS portal_tokens (
 );
 CREATE INDEX IF NOT EXISTS portal_tokens_grant ON portal_tokens (grant_id, kind);
 """
-register_schema("portal_grants", SCHEMA)
 
 ACCESS = "access"
 REFRESH = "refresh"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from simulator.core.store import dumps, loads, register_schema
+from simulator.core.store import dumps, loads
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -19,7 +19,6 @@ CREATE TABLE IF NOT EXISTS portal_signing_keys (
     jwk TEXT NOT NULL
 );
 """
-register_schema("portal_signing_keys", SCHEMA)
 
 _lock = threading.Lock()
 # One generated key per portal and process, stored in each database that has none yet.

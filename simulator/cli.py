@@ -65,7 +65,7 @@ def serve(
     """Serve the Connect API, the control plane and every mock portal from one process."""
     import waitress
 
-    from simulator.web.server import build
+    from simulator.compose import build
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -1,32 +1,101 @@
-"""Every domain module that keeps state or runs timed jobs, in one place.
+"""The composition root: the one place that builds a runtime and wires every part.
 
-Importing this module registers each module's schema with the store;
-`install` registers each module's job kinds with the scheduler.
+Read it as three tables:
+
+* `SCHEMAS`: the tables of each domain module, created on the runtime's store
+  (the core creates its own; the mock portals create theirs when mounted);
+* `JOB_HANDLERS`: each kind of timed job and the function that runs it;
+* `SUBSCRIBERS`: each domain signal and who hears it, in the order they are called.
+
+`build_runtime(config)` applies them to a fresh `Runtime`; `build_wsgi(runtime)`
+mounts the simulator's Flask app and every mock portal under one WSGI app;
+`build(config)` does both (what `connect-sim serve` and `simulator.testing` run).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
-import portal_mocks  # noqa: F401  (schemas of the mock portals)
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+import portal_mocks
+from simulator.core.config import Config
+from simulator.core.jobs import Handler
+from simulator.core.runtime import Runtime
+from simulator.core.timeutil import wall_ms
 from simulator.domain import (
+    api_faults,
     attempts,
+    connections,
     keepalive,
+    patients,
     pulls,
+    records,
     sessions,
 )
-from simulator.domain.webhooks import (
-    deliveries as webhook_delivery,  # schemas of every webhooks module
+from simulator.domain.webhooks import deliveries, endpoints, inboxes, occurrences
+from simulator.web.app import create_app
+
+PORTALS_PREFIX = "/portals"
+
+SCHEMAS: tuple[str, ...] = (
+    patients.SCHEMA,
+    sessions.SCHEMA,
+    connections.SCHEMA,
+    attempts.SCHEMA,
+    pulls.SCHEMA,
+    records.SCHEMA,
+    api_faults.SCHEMA,
+    endpoints.SCHEMA,
+    occurrences.SCHEMA,
+    deliveries.SCHEMA,
+    inboxes.SCHEMA,
 )
-from simulator.domain.webhooks import inboxes as webhook_inbox  # noqa: F401  (schema)
 
-if TYPE_CHECKING:
-    from simulator.core.runtime import Runtime
+JOB_HANDLERS: tuple[tuple[str, Handler], ...] = (
+    (sessions.EXPIRE_JOB, sessions.expire_job),
+    (keepalive.REFRESH_JOB, keepalive.refresh_job),
+    (keepalive.LAPSE_JOB, keepalive.lapse_job),
+    (pulls.PULL_JOB, pulls.pull_job),
+    (deliveries.ATTEMPT_JOB, deliveries.attempt_job),
+)
+
+SUBSCRIBERS: tuple[tuple[str, Callable[..., None]], ...] = (
+    # An expired session's attempts still at the portal can no longer activate.
+    (sessions.EXPIRED, attempts.expire_in_flight),
+    # A new connection: keep its access alive, then pull its records.
+    (attempts.ACTIVATED, keepalive.on_activate),
+    (attempts.ACTIVATED, pulls.on_activate),
+    # Access ended: no more refreshes or pulls.
+    (attempts.DISCONNECTED, keepalive.on_disconnect),
+    (attempts.DISCONNECTED, pulls.stop),
+    (keepalive.ACCESS_LOST, pulls.stop),
+)
 
 
-def install(rt: Runtime) -> None:
-    sessions.install(rt)
-    attempts.install(rt)
-    keepalive.install(rt)
-    pulls.install(rt)
-    webhook_delivery.install(rt)
+def wire(rt: Runtime) -> Runtime:
+    """Create the domain tables, register job handlers and subscribers on `rt`."""
+    rt.store.ensure_schema(SCHEMAS)
+    for kind, handler in JOB_HANDLERS:
+        rt.scheduler.register(kind, handler)
+    for signal, subscriber in SUBSCRIBERS:
+        rt.hooks.subscribe(signal, subscriber)
+    return rt
+
+
+def build_runtime(config: Config | None = None, wall: Callable[[], int] = wall_ms) -> Runtime:
+    """A wired runtime with its background work started."""
+    rt = wire(Runtime(config, wall=wall))
+    rt.start()
+    return rt
+
+
+def build_wsgi(rt: Runtime) -> Any:
+    """The simulator's app with every mock portal mounted under `/portals`."""
+    return DispatcherMiddleware(create_app(rt), {PORTALS_PREFIX: portal_mocks.create_app(rt)})
+
+
+def build(config: Config | None = None) -> tuple[Runtime, Any]:
+    rt = build_runtime(config)
+    return rt, build_wsgi(rt)

@@ -13,10 +13,9 @@ from typing import Any
 
 from werkzeug.test import Client, TestResponse
 
+from simulator.compose import build_runtime, build_wsgi
 from simulator.core.config import Config
 from simulator.core.inprocess import InProcess
-from simulator.core.runtime import Runtime
-from simulator.web.server import build_wsgi
 
 DEFAULT_TEST_KEY = "mb_sk_sbx_test_default_workspace_key"
 TEST_BASE_URL = "http://sim.test"
@@ -105,7 +104,7 @@ class Sim:
             "default_api_key": DEFAULT_TEST_KEY,
         }
         base.update(overrides)
-        self.runtime = Runtime(config or Config(**base))
+        self.runtime = build_runtime(config or Config(**base))
         self.wsgi = build_wsgi(self.runtime)
         self.client = Client(self.wsgi)
         self._routing: InProcess | None = None

@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 from werkzeug.test import Client
 
+from simulator.compose import build_runtime
 from simulator.core.config import Config
-from simulator.core.runtime import Runtime, Ticker
+from simulator.core.runtime import Ticker
 from simulator.core.timeutil import iso, parse_iso
 from simulator.domain import sessions
 from simulator.testing import Api, Sim
@@ -35,11 +36,12 @@ def clock_ms(api: Api) -> int:
 
 
 @pytest.fixture
-def expiries(monkeypatch) -> list[tuple[str, int]]:
+def expiries(sim: Sim) -> list[tuple[str, int]]:
     """Every session expiry as it happens: (session id, the workspace clock at that moment)."""
     seen: list[tuple[str, int]] = []
-    hooks = [*sessions.ON_EXPIRE, lambda rt, ws, sid: seen.append((sid, rt.now(ws)))]
-    monkeypatch.setattr(sessions, "ON_EXPIRE", hooks)
+    sim.runtime.hooks.subscribe(
+        sessions.EXPIRED, lambda rt, ws, sid: seen.append((sid, rt.now(ws)))
+    )
     return seen
 
 
@@ -221,11 +223,11 @@ def test_jobs_due_at_one_instant_run_in_insertion_order(sim: Sim) -> None:
 def test_real_mode_follows_wall_time_and_the_ticker_runs_due_jobs() -> None:
     """Real mode with a fake wall clock: no sleeping, the ticker's work is called directly."""
     wall = [1_800_000_000_000]
-    rt = Runtime(
+    rt = build_runtime(
         Config(default_clock="real", default_api_key="mb_sk_sbx_real_mode"), wall=lambda: wall[0]
     )
     try:
-        api = Api(Client(create_app(runtime=rt)), "mb_sk_sbx_real_mode")
+        api = Api(Client(create_app(rt)), "mb_sk_sbx_real_mode")
         session = new_session(api, expires_in=60)
         assert parse_iso(session["created_at"]) == wall[0]
         ticker = Ticker(rt, interval=60)  # not started: tick() is called by hand

@@ -21,8 +21,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from simulator.compose import build
 from simulator.core.config import Config
-from simulator.web.server import build
 
 ROOT = Path(__file__).resolve().parent.parent
 CONNECT_SIM = ROOT / ".venv" / "bin" / "connect-sim"

@@ -15,13 +15,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator.core.clock import ClockError, Clocks
-from simulator.core.store import Store, dumps, loads, register_schema
-
-if TYPE_CHECKING:
-    from simulator.core.runtime import Runtime
+from simulator.core.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (workspace_id, state, due_ms, id);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (workspace_id, key);
 """
-register_schema("jobs", SCHEMA)
 
 # A safety net against a handler that keeps scheduling itself at the same instant.
 MAX_JOBS_PER_RUN = 5_000_000
@@ -57,7 +53,8 @@ class Job:
     key: str | None
 
 
-Handler = Callable[["Runtime", Job], None]
+# Called with (the runtime that owns the scheduler, the job).
+Handler = Callable[[Any, Job], None]
 
 
 def _job(row) -> Job:
@@ -72,15 +69,18 @@ def _job(row) -> Job:
 
 
 class Scheduler:
-    def __init__(self, store: Store, clocks: Clocks) -> None:
+    def __init__(self, store: Store, clocks: Clocks, owner: Any) -> None:
         self.store = store
         self.clocks = clocks
+        self.owner = owner  # what handlers are called with (the runtime)
         self.handlers: dict[str, Handler] = {}
-        self.runtime: Runtime | None = None
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
 
     def register(self, kind: str, handler: Handler) -> None:
+        """Run `handler` for jobs of `kind` (one handler per kind)."""
+        if kind in self.handlers and self.handlers[kind] is not handler:
+            raise ValueError(f"job kind '{kind}' already has a handler")
         self.handlers[kind] = handler
 
     def lock(self, ws_id: str) -> threading.RLock:
@@ -170,8 +170,7 @@ class Scheduler:
             error = f"no handler for job kind '{job.kind}'"
         else:
             try:
-                assert self.runtime is not None
-                handler(self.runtime, job)
+                handler(self.owner, job)
             except Exception as exc:  # a failing job must not stop the clock
                 log.exception("job %s (%s) failed", job.id, job.kind)
                 error = f"{type(exc).__name__}: {exc}"
@@ -240,13 +239,4 @@ class Scheduler:
         The clock ends at the last job's due time (or where it was, if none ran).
         """
         with self.lock(ws_id):
-            limit = self.clocks.now(ws_id) + max_ms
-            ran = 0
-            while ran < MAX_JOBS_PER_RUN:
-                job = self._next_job(ws_id, limit)
-                if job is None:
-                    break
-                self.clocks.move_to(ws_id, job.due_ms)
-                self._run_one(job)
-                ran += 1
-            return ran
+            return self.run_until(ws_id, self.clocks.now(ws_id) + max_ms)

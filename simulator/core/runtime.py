@@ -1,7 +1,10 @@
-"""The runtime: store, clocks, scheduler, catalog and outbound HTTP for one process.
+"""The runtime: store, clocks, scheduler, hooks, catalog and outbound HTTP for one process.
 
 One Runtime is shared by the Connect API app, the control plane and the mock
-portals; it is what "the simulator" is, minus HTTP handlers.
+portals. It knows no domain module: the composition root (`simulator.compose`)
+creates the domain tables, registers the job handlers and subscribes the hook
+listeners on it, then calls `start`. The core tables (workspaces, jobs) are
+created here.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from collections.abc import Callable
 
 import requests
 
-from simulator import compose
-from simulator.core import ids, workspaces
+from simulator.core import ids, jobs, workspaces
 from simulator.core.clock import Clocks
 from simulator.core.config import Config
+from simulator.core.hooks import Hooks
 from simulator.core.jobs import Scheduler
 from simulator.core.sources import Catalog
 from simulator.core.store import Store
@@ -24,20 +27,21 @@ from simulator.core.timeutil import wall_ms as _wall_ms
 
 log = logging.getLogger(__name__)
 
+CORE_SCHEMAS = (workspaces.SCHEMA, jobs.SCHEMA)
+
 
 class Runtime:
     def __init__(self, config: Config | None = None, wall: Callable[[], int] = _wall_ms) -> None:
         self.config = config or Config()
         self.wall = wall
-        self.store = Store(self.config.db_path)
+        self.store = Store(self.config.db_path, CORE_SCHEMAS, workspaces.COLUMNS)
         self.clocks = Clocks(self.store, wall)
-        self.scheduler = Scheduler(self.store, self.clocks)
-        self.scheduler.runtime = self
+        self.scheduler = Scheduler(self.store, self.clocks, owner=self)
+        self.hooks = Hooks()
         self.catalog = Catalog.load(self.config.base_url, self.config.catalog_path)
         self.http = requests.Session()
         self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
         self.base_url = self.config.base_url.rstrip("/")
-        compose.install(self)
         self.scheduler.recover()
         self.default_workspace, self.default_api_key = workspaces.ensure_default(
             self.store,
@@ -47,6 +51,9 @@ class Runtime:
             api_key=self.config.default_api_key,
         )
         self._ticker: Ticker | None = None
+
+    def start(self) -> None:
+        """Begin background work (the real-mode ticker, when configured), once wired."""
         if self.config.start_ticker:
             self.start_ticker()
 

@@ -1,7 +1,8 @@
 """The store: one SQLite database (WAL) behind a small interface.
 
-Every module that keeps state declares its DDL and registers it here; the
-store creates the schema on open. All access goes through `Store.tx()`, which
+Every module that keeps state declares its DDL as a `SCHEMA` string (and, for a
+column added after a table first shipped, a `COLUMNS` tuple); whoever composes the
+process hands those to `ensure_schema`, so nothing is registered by importing. All access goes through `Store.tx()`, which
 serialises writers with one lock, so one connection can be shared by the
 server's threads. Never hold a transaction across outbound HTTP: the peer may
 be served by this same process.
@@ -12,33 +13,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-_SCHEMAS: list[tuple[str, str]] = []
-
-
-def register_schema(name: str, ddl: str) -> None:
-    """Register DDL (idempotent `CREATE ... IF NOT EXISTS` statements) under a name."""
-    if all(existing != name for existing, _ in _SCHEMAS):
-        _SCHEMAS.append((name, ddl))
-
-
-_COLUMNS: list[tuple[str, str, str]] = []
-
-
-def register_column(table: str, column: str, decl: str) -> None:
-    """A column added to a table after it first shipped; added on open to older files."""
-    if (table, column, decl) not in _COLUMNS:
-        _COLUMNS.append((table, column, decl))
+Column = tuple[str, str, str]
+"""A column added to a table after it first shipped: (table, column, declaration)."""
 
 
 class Store:
     """A SQLite database shared by every thread of one process."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(
+        self, path: str = ":memory:", schemas: Sequence[str] = (), columns: Sequence[Column] = ()
+    ) -> None:
         self.path = path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -53,14 +42,15 @@ class Store:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=OFF")
-        self.ensure_schema()
+        self.ensure_schema(schemas, columns)
 
-    def ensure_schema(self) -> None:
+    def ensure_schema(self, schemas: Sequence[str], columns: Sequence[Column] = ()) -> None:
+        """Create tables and indexes (idempotent DDL) and add columns missing from older files."""
         with self.tx():
-            for _, ddl in _SCHEMAS:
+            for ddl in schemas:
                 for statement in _split_sql(ddl):
                     self._conn.execute(statement)
-            for table, column, decl in _COLUMNS:
+            for table, column, decl in columns:
                 present = {c[1] for c in self._conn.execute(f"PRAGMA table_info({table})")}
                 if column not in present:
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")

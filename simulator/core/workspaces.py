@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from simulator.core import ids
-from simulator.core.store import Store, register_column, register_schema
+from simulator.core.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -28,9 +28,8 @@ CREATE TABLE IF NOT EXISTS workspaces (
     epoch INTEGER NOT NULL DEFAULT 0
 );
 """
-register_schema("workspaces", SCHEMA)
 # `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
-register_column("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0")
+COLUMNS = (("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0"),)
 
 KEY_PREFIX = "mb_sk_sbx_"
 CLOCK_MODES = ("real", "manual")

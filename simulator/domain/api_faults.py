@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import ApiError
-from simulator.core.store import register_schema
 from simulator.core.timeutil import iso
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ CREATE TABLE IF NOT EXISTS api_faults (
 );
 CREATE INDEX IF NOT EXISTS api_faults_ws ON api_faults (workspace_id, id);
 """
-register_schema("api_faults", SCHEMA)
 
 # status -> (code, message); the type follows from the code (simulator/errors.py).
 ERRORS = {

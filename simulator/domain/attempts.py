@@ -10,7 +10,6 @@ Tokens live in `connection_tokens` only; no page or API response shows them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,7 +18,7 @@ from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
 from simulator.core.lifecycle import ConnectionLifecycle, transition
 from simulator.core.sources import Source
-from simulator.core.store import dumps, register_schema
+from simulator.core.store import dumps
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import sessions
 
@@ -64,7 +63,6 @@ CREATE TABLE IF NOT EXISTS connection_tokens (
     PRIMARY KEY (workspace_id, attempt_id)
 );
 """
-register_schema("flow", SCHEMA)
 
 CALLBACK_PATH = "/oauth/callback"
 STATE_TTL_MS = 10 * MINUTE
@@ -76,8 +74,10 @@ DIRECT_ERRORS = {
     "token_exchange_failed": "token_exchange_failed",
 }
 
-# Called with (rt, ws_id, connection row) inside the transaction that activates it.
-ON_ACTIVATE: list[Callable[[Runtime, str, Any], None]] = []
+# Fired with (rt, ws_id, connection row) inside the transaction that activates it.
+ACTIVATED = "connection.activated"
+# Fired with (rt, ws_id, connection row) inside the transaction that disconnects it.
+DISCONNECTED = "connection.disconnected"
 
 
 class FlowError(Exception):
@@ -248,8 +248,7 @@ def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> A
             now,
         ),
     )
-    for hook in ON_ACTIVATE:
-        hook(rt, ws_id, row)
+    rt.hooks.fire(ACTIVATED, rt, ws_id, row)
     return row
 
 
@@ -464,10 +463,6 @@ def clear_tokens(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     )
 
 
-# Called with (rt, ws_id, connection row) inside the transaction that disconnects it.
-ON_DISCONNECT: list[Callable[[Runtime, str, Any], None]] = []
-
-
 def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
     """The org revokes access: revoke the grant at the portal, clear tokens, `disconnected`."""
     tokens = tokens_of(rt, ws_id, row["attempt_id"])
@@ -484,11 +479,5 @@ def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
     with rt.store.tx():
         moved = move(rt, ws_id, row["attempt_id"], "disconnect")
         clear_tokens(rt, ws_id, row["attempt_id"])
-        for hook in ON_DISCONNECT:
-            hook(rt, ws_id, moved)
+        rt.hooks.fire(DISCONNECTED, rt, ws_id, moved)
         return moved
-
-
-def install(rt: Runtime) -> None:
-    if expire_in_flight not in sessions.ON_EXPIRE:
-        sessions.ON_EXPIRE.append(expire_in_flight)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.core.store import Store, loads, register_schema
+from simulator.core.store import Store, loads
 from simulator.core.timeutil import iso
 
 SCHEMA = """
@@ -34,7 +34,6 @@ CREATE INDEX IF NOT EXISTS connections_session ON connections (workspace_id, ses
 CREATE UNIQUE INDEX IF NOT EXISTS connections_conn_id ON connections (workspace_id, id)
     WHERE id IS NOT NULL;
 """
-register_schema("connections", SCHEMA)
 
 VISIBLE = "status != 'pending'"
 

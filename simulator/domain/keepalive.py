@@ -153,8 +153,8 @@ def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str
     return "transient"
 
 
-# Called with (rt, ws_id, connection row) when access ends (refresh failed, lapsed).
-ON_ACCESS_LOST: list = []
+# Fired with (rt, ws_id, connection row) when access ends (refresh failed, lapsed).
+ACCESS_LOST = "connection.access_lost"
 
 
 def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
@@ -168,8 +168,7 @@ def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
         )
         attempts.clear_tokens(rt, ws_id, attempt_id)
         rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
-        for hook in ON_ACCESS_LOST:
-            hook(rt, ws_id, moved)
+        rt.hooks.fire(ACCESS_LOST, rt, ws_id, moved)
         publish.emit(rt, ws_id, "connection.token_refresh_failed", connections.session_item(moved))
 
 
@@ -183,30 +182,22 @@ def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
             rt, ws_id, attempt_id, "lapse", failure_code="access_expired", failure_ms=rt.now(ws_id)
         )
         attempts.clear_tokens(rt, ws_id, attempt_id)
-        for hook in ON_ACCESS_LOST:
-            hook(rt, ws_id, moved)
+        rt.hooks.fire(ACCESS_LOST, rt, ws_id, moved)
 
 
-def _refresh_job(rt: Runtime, job: Job) -> None:
+def refresh_job(rt: Runtime, job: Job) -> None:
     refresh_now(rt, job.workspace_id, job.payload["attempt_id"])
 
 
-def _lapse_job(rt: Runtime, job: Job) -> None:
+def lapse_job(rt: Runtime, job: Job) -> None:
     lapse(rt, job.workspace_id, job.payload["attempt_id"])
 
 
-def _on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+    """A connection became active: keep its access alive from now on."""
     schedule_keepalive(rt, ws_id, row["attempt_id"])
 
 
-def _on_disconnect(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_disconnect(rt: Runtime, ws_id: str, row: Any) -> None:
+    """A connection was disconnected: no more refreshes."""
     rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
-
-
-def install(rt: Runtime) -> None:
-    rt.scheduler.register(REFRESH_JOB, _refresh_job)
-    rt.scheduler.register(LAPSE_JOB, _lapse_job)
-    if _on_activate not in attempts.ON_ACTIVATE:
-        attempts.ON_ACTIVATE.append(_on_activate)
-    if _on_disconnect not in attempts.ON_DISCONNECT:
-        attempts.ON_DISCONNECT.append(_on_disconnect)

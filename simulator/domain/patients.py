@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.core.errors import ApiError, invalid, not_found
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.domain import connections
 
@@ -22,7 +22,6 @@ CREATE TABLE IF NOT EXISTS patients (
 );
 CREATE INDEX IF NOT EXISTS patients_seq ON patients (workspace_id, seq);
 """
-register_schema("patients", SCHEMA)
 
 # Both published lists, plus the session prefixes of every generation.
 RESERVED_PREFIXES = ("pat_", "pf_", "ps_", "sess_", "conn_", "fhirsrc_", "wh_", "whsec_", "evt_")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.clients import fhir
 from simulator.clients.fhir import FhirError
-from simulator.core.store import dumps, loads, register_schema
+from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import attempts, keepalive, records
 from simulator.domain.webhooks import publish
@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS pulls (
 );
 CREATE INDEX IF NOT EXISTS pulls_attempt ON pulls (workspace_id, attempt_id, started_ms);
 """
-register_schema("pulls", SCHEMA)
 
 PULL_JOB = "records.pull"
 PAGE_RETRY_BACKOFF_MS = (10 * SECOND, MINUTE, 5 * MINUTE)
@@ -314,15 +313,17 @@ def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
     )
 
 
-def _pull_job(rt: Runtime, job: Job) -> None:
+def pull_job(rt: Runtime, job: Job) -> None:
     run(rt, job.workspace_id, job.payload["pull_id"])
 
 
-def _on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+    """A connection became active: its first pull starts now."""
     start(rt, ws_id, row["attempt_id"], reason="connected")
 
 
-def _stop(rt: Runtime, ws_id: str, row: Any) -> None:
+def stop(rt: Runtime, ws_id: str, row: Any) -> None:
+    """Access ended (disconnected, refresh failed, lapsed): no more pulls of this connection."""
     rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
     rt.store.execute(
         "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
@@ -333,13 +334,3 @@ def _stop(rt: Runtime, ws_id: str, row: Any) -> None:
         " AND attempt_id = ? AND status = 'running'",
         (rt.now(ws_id), ws_id, row["attempt_id"]),
     )
-
-
-def install(rt: Runtime) -> None:
-    rt.scheduler.register(PULL_JOB, _pull_job)
-    if _on_activate not in attempts.ON_ACTIVATE:
-        attempts.ON_ACTIVATE.append(_on_activate)
-    if _stop not in attempts.ON_DISCONNECT:
-        attempts.ON_DISCONNECT.append(_stop)
-    if _stop not in keepalive.ON_ACCESS_LOST:
-        keepalive.ON_ACCESS_LOST.append(_stop)

@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import invalid
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import DAY, parse_iso
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ CREATE TABLE IF NOT EXISTS record_sequence (
     last_seq INTEGER NOT NULL
 );
 """
-register_schema("records", SCHEMA)
 
 PATIENT_ID_SYSTEM = "urn:medblocks:patient-id"
 CURSOR_TTL_MS = 7 * DAY

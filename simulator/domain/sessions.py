@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.core import ids
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import SessionLifecycle, TransitionNotAllowed, transition
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
 from simulator.domain import connections, patients
@@ -39,7 +39,6 @@ CREATE TABLE IF NOT EXISTS patient_sessions (
 CREATE UNIQUE INDEX IF NOT EXISTS patient_sessions_token ON patient_sessions (token);
 CREATE INDEX IF NOT EXISTS patient_sessions_patient ON patient_sessions (workspace_id, patient_id, seq);
 """
-register_schema("patient_sessions", SCHEMA)
 
 DEFAULT_EXPIRES_IN = 1800
 EXPIRE_JOB = "session.expire"
@@ -250,11 +249,11 @@ def set_status(rt: Runtime, ws_id: str, session_id: str, event: str) -> Any:
         return get_row(store, ws_id, session_id)
 
 
-# Hooks other modules add to: called inside the transaction that expires a session.
-ON_EXPIRE: list = []
+# Fired with (rt, ws_id, session id) inside the transaction that expires a session.
+EXPIRED = "patient_session.expired"
 
 
-def _expire_job(rt: Runtime, job: Job) -> None:
+def expire_job(rt: Runtime, job: Job) -> None:
     ws_id = job.workspace_id
     session_id = job.payload["session_id"]
     with rt.store.tx():
@@ -265,9 +264,4 @@ def _expire_job(rt: Runtime, job: Job) -> None:
         if row is None or row["status"] != "open":
             return
         set_status(rt, ws_id, session_id, "expire")
-        for hook in ON_EXPIRE:
-            hook(rt, ws_id, session_id)
-
-
-def install(rt: Runtime) -> None:
-    rt.scheduler.register(EXPIRE_JOB, _expire_job)
+        rt.hooks.fire(EXPIRED, rt, ws_id, session_id)

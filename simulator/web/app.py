@@ -1,18 +1,19 @@
-"""The application factory: `create_app(config)` builds the simulator's Flask app."""
+"""The application factory: `create_app(runtime)` builds the simulator's Flask app.
+
+The runtime comes wired from the composition root (`simulator.compose.build_runtime`).
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from simulator.core.config import Config
 from simulator.core.runtime import Runtime
 from simulator.web import api, control, hosted
 from simulator.web.http import RUNTIME_KEY, install_error_handling
 
 
-def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
+def create_app(rt: Runtime) -> Flask:
     """The Connect API, the hosted pages and the control plane of one runtime."""
-    rt = runtime or Runtime(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = rt.config.max_body_bytes
     app.json.sort_keys = False

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 from simulator.core.errors import ApiError, invalid, not_found
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import HOUR, MINUTE, SECOND, iso
 from simulator.domain.webhooks import chaos, endpoints
 from simulator.domain.webhooks.occurrences import data_object
@@ -77,7 +77,6 @@ CREATE INDEX IF NOT EXISTS webhook_attempts_endpoint
 CREATE INDEX IF NOT EXISTS webhook_attempts_delivery
     ON webhook_attempts (workspace_id, delivery_id, seq);
 """
-register_schema("webhook_deliveries", SCHEMA)
 
 EVENT_PREFIX = "evt_"
 ATTEMPT_JOB = "webhook.attempt"
@@ -520,7 +519,3 @@ def render_attempt(row: Any) -> dict[str, Any]:
         "chaos": loads(row["chaos"], []),
         "succeeded": bool(row["succeeded"]),
     }
-
-
-def install(rt: Runtime) -> None:
-    rt.scheduler.register(ATTEMPT_JOB, attempt_job)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from simulator.core.errors import ApiError, invalid, not_found
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.core.validation import is_local_host
 from simulator.domain.webhooks.occurrences import EVENT_TYPES, LEGACY_TYPES, canonical_type
@@ -35,7 +35,6 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
 );
 CREATE INDEX IF NOT EXISTS webhook_endpoints_seq ON webhook_endpoints (workspace_id, seq);
 """
-register_schema("webhook_endpoints", SCHEMA)
 
 PREFIX = "wh_"
 SECRET_PREFIX = "whsec_"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import not_found
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.domain.webhooks.signature import (
     DEFAULT_TOLERANCE,
@@ -57,7 +57,6 @@ CREATE TABLE IF NOT EXISTS webhook_inbox_requests (
 CREATE INDEX IF NOT EXISTS webhook_inbox_requests_inbox
     ON webhook_inbox_requests (workspace_id, inbox_id, seq);
 """
-register_schema("webhook_inboxes", SCHEMA)
 
 PREFIX = "inb_"
 MAX_DELAY_MS = 60_000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from simulator.core.store import Store, dumps, loads, register_schema
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ CREATE TABLE IF NOT EXISTS webhook_occurrences (
 );
 CREATE INDEX IF NOT EXISTS webhook_occurrences_seq ON webhook_occurrences (workspace_id, seq);
 """
-register_schema("webhook_occurrences", SCHEMA)
 
 OCCURRENCE_PREFIX = "occ_"
 
