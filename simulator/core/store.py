@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,11 @@ class Store:
     def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
         row = self.one(sql, params)
         return None if row is None else row[0]
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Call `callback` with the text of every statement run from now on (None stops)."""
+        with self._lock:
+            self._conn.set_trace_callback(callback)
 
     def tables_with_column(self, column: str) -> list[str]:
         names = [
