@@ -1,0 +1,157 @@
+"""An in-process HTTP transport: `requests` calls answered by a WSGI app in this process.
+
+When the simulator calls its own portals, hosted pages or inboxes, the request
+is the same as on the wire (method, URL, headers, body; the answer's status,
+headers, cookies and body), but no socket is opened and no server worker is
+taken: `WsgiAdapter` builds the WSGI environ, calls the app in the calling
+thread and hands `requests` a `Response`. Mount it on a session for the base
+URL the app serves; everything else still goes over the network.
+
+    http = requests.Session()
+    http.mount("http://sim.test/", WsgiAdapter(wsgi_app))
+
+The caller's read timeout still holds: an answer slower than it raises
+`requests.exceptions.ReadTimeout`, as it would over the network.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import sys
+import time
+from collections.abc import Callable, Iterable
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.cookies import extract_cookies_to_jar
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _read_timeout(timeout: Any) -> float | None:
+    if isinstance(timeout, tuple):
+        timeout = timeout[-1]
+    return None if timeout is None else float(timeout)
+
+
+def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
+    parts = urlsplit(request.url or "")
+    body = request.body or b""
+    if isinstance(body, str):
+        body = body.encode()
+    elif not isinstance(body, bytes):  # a file-like or generator body
+        body = b"".join(body) if not hasattr(body, "read") else body.read()
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": (request.method or "GET").upper(),
+        "SCRIPT_NAME": "",
+        # PEP 3333: the percent-decoded path, its bytes carried as latin-1 characters
+        "PATH_INFO": unquote_to_bytes(parts.path or "/").decode("latin-1"),
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": host,
+        "SERVER_PORT": str(port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme or "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "HTTP_HOST": parts.netloc,
+    }
+    for name, value in request.headers.items():
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif key != "CONTENT_LENGTH" and key != "HOST":
+            environ["HTTP_" + key] = value
+    return environ
+
+
+class WsgiAdapter(BaseAdapter):
+    """A `requests` transport adapter that calls a WSGI app in this process."""
+
+    def __init__(self, app: WsgiApp, monotonic: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.app = app
+        self.monotonic = monotonic
+
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        limit = _read_timeout(timeout)
+        started = self.monotonic()
+        status, header_list, body = self._call(request)
+        if limit is not None and self.monotonic() - started > limit:
+            raise requests.exceptions.ReadTimeout(
+                f"in-process call to {request.url} took longer than {limit} s", request=request
+            )
+        return self._response(request, status, header_list, body)
+
+    def _call(self, request: requests.PreparedRequest) -> tuple[str, list[tuple[str, str]], bytes]:
+        answer: dict[str, Any] = {}
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            if exc_info is not None and answer:
+                raise exc_info[1].with_traceback(exc_info[2])
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: chunks.append(data)
+
+        chunks: list[bytes] = []
+        result = self.app(_environ(request), start_response)
+        try:
+            chunks.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return answer["status"], answer["headers"], b"".join(chunks)
+
+    def _response(
+        self,
+        request: requests.PreparedRequest,
+        status: str,
+        header_list: list[tuple[str, str]],
+        body: bytes,
+    ) -> requests.Response:
+        code, _, reason = status.partition(" ")
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        message = http.client.HTTPMessage()
+        for name, value in header_list:
+            message[name] = value  # keeps every Set-Cookie for the cookie jar
+            if name.lower() == "content-length":
+                continue
+            headers[name] = value if name not in headers else f"{headers[name]}, {value}"
+        resp = requests.Response()
+        resp.status_code = int(code)
+        resp.reason = reason
+        resp.headers = headers
+        resp.url = request.url or ""
+        resp.request = request
+        resp.encoding = get_encoding_from_headers(headers)
+        resp._content = body
+        resp._content_consumed = True
+        # what requests reads cookies from: `raw._original_response.msg`
+        resp.raw = SimpleNamespace(_original_response=SimpleNamespace(msg=message))
+        extract_cookies_to_jar(resp.cookies, request, resp.raw)
+        resp.connection = self
+        return resp
+
+    def close(self) -> None:
+        """Nothing to release: no connection was opened."""
