@@ -92,8 +92,14 @@ def build_runtime(config: Config | None = None, wall: Callable[[], int] = wall_m
 
 
 def build_wsgi(rt: Runtime) -> Any:
-    """The simulator's app with every mock portal mounted under `/portals`."""
-    return DispatcherMiddleware(create_app(rt), {PORTALS_PREFIX: portal_mocks.create_app(rt)})
+    """The simulator's app with every mock portal mounted under `/portals`.
+
+    The runtime's own outbound calls to its base URL are answered by this app in
+    process (no socket, no server worker).
+    """
+    wsgi = DispatcherMiddleware(create_app(rt), {PORTALS_PREFIX: portal_mocks.create_app(rt)})
+    rt.answer_in_process(wsgi)
+    return wsgi
 
 
 def build(config: Config | None = None) -> tuple[Runtime, Any]:

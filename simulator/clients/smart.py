@@ -95,8 +95,12 @@ def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endp
 
 
 def _session(
-    client: ClientCredentials, redirect_uri: str | None = None, scope: str | None = None
+    client: ClientCredentials,
+    redirect_uri: str | None = None,
+    scope: str | None = None,
+    http: requests.Session | None = None,
 ) -> OAuth2Session:
+    """An Authlib session for one call; it uses `http`'s transports (in-process ones too)."""
     oauth = OAuth2Session(
         client_id=client.client_id,
         client_secret=client.client_secret,
@@ -106,6 +110,9 @@ def _session(
         scope=scope,
     )
     oauth.trust_env = False  # portals are reached directly; no proxy lookup per call
+    if http is not None:
+        # `http`'s transports (pools, in-process routes), shared: never close this session
+        oauth.adapters = http.adapters
     return oauth
 
 
@@ -154,6 +161,7 @@ def _token_call(fn, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def exchange_code(
+    http: requests.Session,
     endpoints: Endpoints,
     client: ClientCredentials,
     *,
@@ -163,29 +171,34 @@ def exchange_code(
     timeout: float,
 ) -> dict[str, Any]:
     """Trade an authorization code (and the PKCE verifier) for tokens."""
-    with _session(client, redirect_uri) as oauth:
-        return _token_call(
-            oauth.fetch_token,
-            endpoints.token_endpoint,
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=redirect_uri,
-            code_verifier=code_verifier,
-            timeout=timeout,
-        )
+    oauth = _session(client, redirect_uri, http=http)
+    return _token_call(
+        oauth.fetch_token,
+        endpoints.token_endpoint,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=redirect_uri,
+        code_verifier=code_verifier,
+        timeout=timeout,
+    )
 
 
 def refresh(
-    endpoints: Endpoints, client: ClientCredentials, *, refresh_token: str, timeout: float
+    http: requests.Session,
+    endpoints: Endpoints,
+    client: ClientCredentials,
+    *,
+    refresh_token: str,
+    timeout: float,
 ) -> dict[str, Any]:
     """Use a refresh token; the answer keeps the old refresh token when none is rotated in."""
-    with _session(client) as oauth:
-        token = _token_call(
-            oauth.refresh_token,
-            endpoints.token_endpoint,
-            refresh_token=refresh_token,
-            timeout=timeout,
-        )
+    oauth = _session(client, http=http)
+    token = _token_call(
+        oauth.refresh_token,
+        endpoints.token_endpoint,
+        refresh_token=refresh_token,
+        timeout=timeout,
+    )
     token.setdefault("refresh_token", refresh_token)
     return token
 

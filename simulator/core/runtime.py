@@ -24,6 +24,7 @@ from simulator.core.jobs import Scheduler
 from simulator.core.sources import Catalog
 from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
+from simulator.core.transport import WsgiAdapter, WsgiApp
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ class Runtime:
             api_key=self.config.default_api_key,
         )
         self._ticker: Ticker | None = None
+
+    def answer_in_process(self, app: WsgiApp) -> None:
+        """Send the process's outbound calls to its own base URL straight to `app`.
+
+        The simulator's calls to its own portals, pages and inboxes then take no
+        socket and no server worker; every other URL is still real HTTP.
+        """
+        self.http.mount(self.base_url + "/", WsgiAdapter(app))
 
     def start(self) -> None:
         """Begin background work (the real-mode ticker, when configured), once wired."""

@@ -327,6 +327,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
     endpoints = endpoints_of(attempt)
     try:
         token = smart.exchange_code(
+            rt.http,
             endpoints,
             client_for(rt, ws_id, source),
             code=args["code"],

@@ -92,6 +92,7 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
     endpoints = attempts.endpoints_of(tokens)
     try:
         token = smart.refresh(
+            rt.http,
             endpoints,
             _client(rt, ws_id, row),
             refresh_token=tokens["refresh_token"],
