@@ -84,23 +84,28 @@ def parse_limit(args: Mapping[str, str], default: int = DEFAULT_LIMIT) -> int:
 
 def page(
     store: Store,
+    table: str,
     *,
     kind: str,
-    table: str,
-    where: str,
-    params: tuple,
+    match: Mapping[str, Any],
     args: Mapping[str, str],
     render: Callable[[Any], dict[str, Any]],
+    condition: str = "",
 ) -> dict[str, Any]:
-    """One page of `table` rows matching `where`, newest first by `seq`."""
+    """One page of the `table` rows whose columns equal `match`, newest first by `seq`.
+
+    For the module that owns `table`: a `None` in `match` leaves that column
+    unfiltered, and `condition` (SQL over the table's own columns) narrows further.
+    """
     limit = parse_limit(args)
-    sql = f"SELECT * FROM {table} WHERE {where}"
-    values = list(params)
+    filters = {column: value for column, value in match.items() if value is not None}
+    clauses = [f"{column} = ?" for column in filters] + ([condition] if condition else [])
+    values = list(filters.values())
     cursor = args.get("starting_after")
     if cursor is not None:
-        sql += " AND seq < ?"
+        clauses.append("seq < ?")
         values.append(decode_cursor(kind, cursor))
-    sql += " ORDER BY seq DESC LIMIT ?"
+    sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY seq DESC LIMIT ?"
     values.append(limit + 1)
     rows = store.all(sql, tuple(values))
     has_more = len(rows) > limit

@@ -16,11 +16,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
+from simulator.core.errors import ApiError
 from simulator.core.lifecycle import ConnectionLifecycle, transition
 from simulator.core.sources import Source
-from simulator.core.store import dumps
+from simulator.core.store import Store, dumps
 from simulator.core.timeutil import MINUTE, SECOND
-from simulator.domain import sessions
+from simulator.domain import connections, patients, sessions
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -198,15 +199,9 @@ def endpoints_of(row: Any) -> Endpoints:
     return Endpoints("", row["token_endpoint"], row["revocation_endpoint"], ())
 
 
-def attempt_row(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
-    return rt.store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
-    )
-
-
 def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Any:
     """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
-    row = attempt_row(rt, ws_id, attempt_id)
+    row = connections.by_attempt(rt.store, ws_id, attempt_id)
     status = transition(ConnectionLifecycle, row["status"], event)
     now = rt.now(ws_id)
     columns = {"status": status, "updated_ms": now, **fields}
@@ -215,7 +210,7 @@ def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) ->
         f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
         (*columns.values(), ws_id, attempt_id),
     )
-    return attempt_row(rt, ws_id, attempt_id)
+    return connections.by_attempt(rt.store, ws_id, attempt_id)
 
 
 def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Any:
@@ -252,19 +247,14 @@ def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> A
     return row
 
 
-def superseded(rt: Runtime, ws_id: str, row: Any) -> list[Any]:
-    """Older active connections of the same patient to the same source."""
-    return rt.store.all(
-        "SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND source_id = ?"
-        " AND status = 'active' AND attempt_id != ?",
-        (ws_id, row["patient_id"], row["source_id"], row["attempt_id"]),
-    )
+def by_state(store: Store, state: str) -> Any | None:
+    """The attempt a callback's `state` belongs to, in any workspace."""
+    return store.one("SELECT * FROM oauth_attempts WHERE state = ?", (state,))
 
 
 def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
     """The portal sent the browser back: settle the attempt and say where to go next."""
-    state = args.get("state") or ""
-    attempt = rt.store.one("SELECT * FROM oauth_attempts WHERE state = ?", (state,))
+    attempt = by_state(rt.store, args.get("state") or "")
     if attempt is None:
         return Outcome(
             page="error",
@@ -277,9 +267,14 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
     ws_id = attempt["workspace_id"]
     attempt_id = attempt["attempt_id"]
     session_row = sessions.get_row(rt.store, ws_id, attempt["session_id"])
+
+    def fail(code: str, description: str | None = None) -> Outcome:
+        fail_attempt(rt, ws_id, attempt_id, code)
+        return after_attempt(rt, ws_id, attempt["session_id"], attempt_id, description)
+
     with rt.store.tx():
         now = rt.now(ws_id)
-        current = attempt_row(rt, ws_id, attempt_id)
+        current = connections.by_attempt(rt.store, ws_id, attempt_id)
         if (
             attempt["state_used_ms"] is not None
             or current is None
@@ -305,22 +300,11 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
         if session_row["status"] != "open" or now >= session_row["expires_ms"]:
             return closed_outcome(rt, session_row)
         if now >= attempt["state_expires_ms"]:
-            fail_attempt(rt, ws_id, attempt_id, "oauth_state_expired")
-            return after_attempt(rt, ws_id, session_row["id"], attempt_id)
+            return fail("oauth_state_expired")
         if args.get("error"):
-            fail_attempt(rt, ws_id, attempt_id, args["error"])
-            return after_attempt(
-                rt, ws_id, session_row["id"], attempt_id, description=args.get("error_description")
-            )
+            return fail(args["error"], args.get("error_description"))
         if not args.get("code"):
-            fail_attempt(rt, ws_id, attempt_id, "oauth_callback_failed")
-            return after_attempt(
-                rt,
-                ws_id,
-                session_row["id"],
-                attempt_id,
-                description="The portal returned neither a code nor an error.",
-            )
+            return fail("oauth_callback_failed", "The portal returned neither a code nor an error.")
 
     source = rt.catalog.get(attempt["source_id"])
     assert source is not None
@@ -336,23 +320,16 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
             timeout=rt.config.http_timeout,
         )
     except SmartError as exc:
-        fail_attempt(rt, ws_id, attempt_id, "token_exchange_failed")
-        return after_attempt(
-            rt,
-            ws_id,
-            session_row["id"],
-            attempt_id,
-            description=f"The portal refused the code exchange ({exc.code}).",
-        )
+        return fail("token_exchange_failed", f"The portal refused the code exchange ({exc.code}).")
 
     with rt.store.tx():
         session_row = sessions.get_row(rt.store, ws_id, session_row["id"])
-        current = attempt_row(rt, ws_id, attempt_id)
+        current = connections.by_attempt(rt.store, ws_id, attempt_id)
         if session_row["status"] != "open" or current["status"] != "pending":
             activated = None
         else:
             activated = _activate(rt, ws_id, attempt, token)
-            older = superseded(rt, ws_id, activated)
+            older = connections.superseded(rt.store, ws_id, activated)
     if activated is None:
         # The session expired while the code was being exchanged: the grant is not kept.
         _revoke_token(rt, endpoints, client_for(rt, ws_id, source), token)
@@ -369,7 +346,7 @@ def after_attempt(
     session_row = sessions.get_row(rt.store, ws_id, session_id)
     if session_row["connection_id"] is None:
         return Outcome(redirect=sessions.hosted_url(rt, session_row["token"]) + "/complete")
-    attempt = attempt_row(rt, ws_id, attempt_id)
+    attempt = connections.by_attempt(rt.store, ws_id, attempt_id)
     session_row = complete(rt, ws_id, session_id)
     params = return_params(session_row)
     if attempt["status"] == "active":
@@ -424,13 +401,8 @@ def finish_picker(rt: Runtime, ws_id: str, session_row: Any) -> str:
 
 def expire_in_flight(rt: Runtime, ws_id: str, session_id: str) -> None:
     """Session expiry hook: attempts still at the portal can no longer activate."""
-    rows = rt.store.all(
-        "SELECT attempt_id FROM connections WHERE workspace_id = ? AND session_id = ?"
-        " AND status = 'pending'",
-        (ws_id, session_id),
-    )
-    for row in rows:
-        move(rt, ws_id, row["attempt_id"], "abandon")
+    for attempt_id in connections.pending_in_session(rt.store, ws_id, session_id):
+        move(rt, ws_id, attempt_id, "abandon")
 
 
 def _revoke_token(
@@ -482,3 +454,12 @@ def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
         clear_tokens(rt, ws_id, row["attempt_id"])
         rt.hooks.fire(DISCONNECTED, rt, ws_id, moved)
         return moved
+
+
+def disconnect_by_id(rt: Runtime, ws_id: str, patient_id: str, conn_id: str) -> Any:
+    """Disconnect the patient's connection `conn_id`; 404 if unknown, 409 if already done."""
+    patients.get_row(rt.store, ws_id, patient_id)
+    row = connections.get(rt.store, ws_id, conn_id, patient_id=patient_id)
+    if row["status"] == "disconnected":
+        raise ApiError("resource_conflict", f"Connection {conn_id} is already disconnected")
+    return disconnect(rt, ws_id, row)

@@ -1,4 +1,4 @@
-"""Connection attempts and authorized links (the `conn_` objects) and how they render.
+"""Connection attempts and authorized links (the `conn_` objects): their lookups and views.
 
 Each authorization attempt is one row. `id` (`conn_…`) is set once the
 attempt becomes active; failed attempts keep `id` null. In-flight attempts
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.core.errors import ApiError, not_found
 from simulator.core.store import Store, loads
 from simulator.core.timeutil import iso
 
@@ -66,21 +67,91 @@ def patient_item(row: Any) -> dict[str, Any]:
     }
 
 
+def by_attempt(store: Store, ws_id: str, attempt_id: str) -> Any | None:
+    """The row of an attempt, whatever its status."""
+    return store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
+    )
+
+
+def get(
+    store: Store,
+    ws_id: str,
+    conn_id: str,
+    *,
+    patient_id: str | None = None,
+    param: str | None = None,
+) -> Any:
+    """The connection `conn_id` (of `patient_id` when given); 404 otherwise."""
+    row = store.one("SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws_id, conn_id))
+    if row is None or (patient_id is not None and row["patient_id"] != patient_id):
+        raise not_found("connection", conn_id, param=param)
+    return row
+
+
+def get_active(store: Store, ws_id: str, conn_id: str) -> Any:
+    """The connection `conn_id` when it is active; 404 or 409 otherwise."""
+    row = get(store, ws_id, conn_id)
+    if row["status"] != "active":
+        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
+    return row
+
+
+def _visible(store: Store, ws_id: str, column: str, value: str, order: str) -> list[Any]:
+    return store.all(
+        f"SELECT * FROM connections WHERE workspace_id = ? AND {column} = ? AND {VISIBLE}"
+        f" ORDER BY seq {order}",
+        (ws_id, value),
+    )
+
+
 def for_session(store: Store, ws_id: str, session_id: str) -> list[dict[str, Any]]:
     """Attempts made in a session, in the order they were made."""
-    rows = store.all(
-        f"SELECT * FROM connections WHERE workspace_id = ? AND session_id = ? AND {VISIBLE}"
-        " ORDER BY seq",
-        (ws_id, session_id),
-    )
-    return [session_item(r) for r in rows]
+    return [session_item(r) for r in _visible(store, ws_id, "session_id", session_id, "ASC")]
 
 
 def for_patient(store: Store, ws_id: str, patient_id: str) -> list[dict[str, Any]]:
     """All connections of a patient, failed attempts included, most recent first."""
-    rows = store.all(
-        f"SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND {VISIBLE}"
-        " ORDER BY seq DESC",
-        (ws_id, patient_id),
+    return [patient_item(r) for r in _visible(store, ws_id, "patient_id", patient_id, "DESC")]
+
+
+def last_seq(store: Store, ws_id: str, session_id: str) -> int:
+    """The sequence number of the session's newest attempt (0 before the first)."""
+    value = store.scalar(
+        "SELECT MAX(seq) FROM connections WHERE workspace_id = ? AND session_id = ?",
+        (ws_id, session_id),
     )
-    return [patient_item(r) for r in rows]
+    return int(value or 0)
+
+
+def settled_since(
+    store: Store, ws_id: str, session_id: str, after_seq: int
+) -> dict[str, Any] | None:
+    """The session's newest attempt made after `after_seq`, once it is no longer pending."""
+    row = store.one(
+        "SELECT * FROM connections WHERE workspace_id = ? AND session_id = ? AND seq > ?"
+        " ORDER BY seq DESC LIMIT 1",
+        (ws_id, session_id, after_seq),
+    )
+    if row is None or row["status"] == "pending":
+        return None
+    return session_item(row)
+
+
+def pending_in_session(store: Store, ws_id: str, session_id: str) -> list[str]:
+    """The attempt ids of a session still waiting at the portal."""
+    rows = store.all(
+        "SELECT attempt_id FROM connections WHERE workspace_id = ? AND session_id = ?"
+        " AND status = 'pending'",
+        (ws_id, session_id),
+    )
+    return [row["attempt_id"] for row in rows]
+
+
+def superseded(store: Store, ws_id: str, row: Any) -> list[Any]:
+    """Older active connections of the same patient to the same source."""
+    return store.all(
+        "SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND source_id = ?"
+        " AND status = 'active' AND attempt_id != ?",
+        (ws_id, row["patient_id"], row["source_id"], row["attempt_id"]),
+    )

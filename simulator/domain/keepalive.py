@@ -83,7 +83,7 @@ def _client(rt: Runtime, ws_id: str, row: Any) -> ClientCredentials:
 
 def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
     """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`."""
-    row = attempts.attempt_row(rt, ws_id, attempt_id)
+    row = connections.by_attempt(rt.store, ws_id, attempt_id)
     tokens = attempts.tokens_of(rt, ws_id, attempt_id)
     if row is None or row["status"] != "active" or tokens is None:
         return "inactive"
@@ -109,7 +109,7 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
 
 def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, Any]) -> None:
     with rt.store.tx():
-        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        row = connections.by_attempt(rt.store, ws_id, attempt_id)
         if row is None or row["status"] != "active":
             return  # disconnected meanwhile: the new tokens are not kept
         now = rt.now(ws_id)
@@ -161,7 +161,7 @@ ACCESS_LOST = "connection.access_lost"
 def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
     """The portal rejected the refresh: `refresh_failed`, tokens cleared, one event."""
     with rt.store.tx():
-        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        row = connections.by_attempt(rt.store, ws_id, attempt_id)
         if row is None or row["status"] != "active":
             return
         moved = attempts.move(
@@ -176,7 +176,7 @@ def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
 def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     """A grant without a refresh token ran out: the connection is `expired`."""
     with rt.store.tx():
-        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        row = connections.by_attempt(rt.store, ws_id, attempt_id)
         if row is None or row["status"] != "active":
             return
         moved = attempts.move(

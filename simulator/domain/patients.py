@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from simulator.core import pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
@@ -60,6 +62,33 @@ def get_row(store: Store, ws_id: str, patient_id: str) -> Any:
     if row is None:
         raise not_found("patient", patient_id)
     return row
+
+
+def display_name(store: Store, ws_id: str, patient_id: str) -> str:
+    """What the hosted pages call the patient: their name, else their id."""
+    row = store.one(
+        "SELECT name FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id)
+    )
+    return (row["name"] if row else None) or patient_id
+
+
+def list_page(
+    store: Store,
+    ws_id: str,
+    args: Mapping[str, str],
+    *,
+    patient_id: str | None = None,
+    email: str | None = None,
+) -> dict[str, Any]:
+    """A page of the workspace's patients, newest first, optionally by exact id or email."""
+    return pagination.page(
+        store,
+        "patients",
+        kind="patients",
+        match={"workspace_id": ws_id, "id": patient_id, "email": email},
+        args=args,
+        render=render,
+    )
 
 
 def exists(store: Store, ws_id: str, patient_id: str) -> bool:

@@ -18,7 +18,7 @@ from simulator.clients import fhir
 from simulator.clients.fhir import FhirError
 from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
-from simulator.domain import attempts, keepalive, records
+from simulator.domain import attempts, connections, keepalive, records
 from simulator.domain.webhooks import publish
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def start(
 ) -> str:
     """Schedule a pull of an active connection (replacing one not yet started)."""
     with rt.store.tx():
-        row = attempts.attempt_row(rt, ws_id, attempt_id)
+        row = connections.by_attempt(rt.store, ws_id, attempt_id)
         running = rt.store.one(
             "SELECT pull_id FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
             " AND status = 'running'",
@@ -130,7 +130,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     refreshed_for_401 = False
     while True:
         pull = _pull(rt, ws_id, pull_id)
-        conn = attempts.attempt_row(rt, ws_id, attempt_id)
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
         if conn is None or conn["status"] != "active" or source is None:
             with rt.store.tx():
                 _save(rt, ws_id, pull_id, status="cancelled", finished_ms=rt.now(ws_id))
@@ -295,7 +295,7 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
                 "error_message": message,
             },
         )
-        conn = attempts.attempt_row(rt, ws_id, pull["attempt_id"])
+        conn = connections.by_attempt(rt.store, ws_id, pull["attempt_id"])
         if conn is not None and conn["status"] == "active":
             _schedule_next(rt, ws_id, pull)
 

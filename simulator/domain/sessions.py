@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.core import ids
+from simulator.core import ids, pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import SessionLifecycle, TransitionNotAllowed, transition
 from simulator.core.store import Store, dumps, loads
@@ -218,12 +219,27 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
         return get_row(store, ws_id, session_id)
 
 
-def list_where(status: str | None) -> tuple[str, tuple]:
-    if status is None:
-        return "", ()
-    if status not in ("open", "complete", "expired"):
+def list_page(
+    rt: Runtime,
+    ws_id: str,
+    args: Mapping[str, str],
+    *,
+    patient_id: str,
+    status: str | None = None,
+    gen: Generation = CANONICAL,
+) -> dict[str, Any]:
+    """A page of a patient's sessions, newest first, rendered under generation `gen`."""
+    patients.get_row(rt.store, ws_id, patient_id)
+    if status is not None and status not in ("open", "complete", "expired"):
         raise invalid("'status' must be one of 'open', 'complete', 'expired'", "status")
-    return " AND status = ?", (status,)
+    return pagination.page(
+        rt.store,
+        "patient_sessions",
+        kind=f"sessions.{patient_id}",
+        match={"workspace_id": ws_id, "patient_id": patient_id, "status": status},
+        args=args,
+        render=lambda row: to_api(rt, ws_id, row, gen),
+    )
 
 
 def set_status(rt: Runtime, ws_id: str, session_id: str, event: str) -> Any:

@@ -10,25 +10,29 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request
+from werkzeug.wrappers import Response
 
 from simulator.core.store import loads
-from simulator.domain import attempts, connections, sessions
+from simulator.domain import attempts, connections, patients, sessions
 from simulator.web.http import acting_for, runtime
 
 bp = Blueprint("hosted", __name__)
 
 MIN_QUERY = 2
 
+# A rendered page with its status code.
+Page = tuple[str, int]
 
-def _page(name: str, status: int = 200, **context: Any):
+
+def _page(name: str, status: int = 200, **context: Any) -> Page:
     return render_template(f"hosted/{name}.html", **context), status
 
 
-def _not_found():
+def _not_found() -> Page:
     return _page("closed", 404, code="unknown_link", session=None)
 
 
-def _closed(row: Any, code: str):
+def _closed(row: Any, code: str) -> Page:
     return _page("closed", 410, code=code, session=row, return_url=row["return_url"])
 
 
@@ -53,7 +57,7 @@ def _open_session(token: str) -> Any:
 
 
 @bp.get("/c/<token>")
-def session_page(token: str):
+def session_page(token: str) -> Page | Response:
     rt = runtime()
     row = _open_session(token)
     ws = row["workspace_id"]
@@ -66,10 +70,7 @@ def session_page(token: str):
     results = rt.catalog.search(q=query) if len(query) >= MIN_QUERY else rt.catalog.search()
     if not query:
         results = [s for s in results if s not in recommended]
-    patient = rt.store.one(
-        "SELECT name FROM patients WHERE workspace_id = ? AND id = ?", (ws, row["patient_id"])
-    )
-    attempts = connections.for_session(rt.store, ws, row["id"])
+    session_attempts = connections.for_session(rt.store, ws, row["id"])
     return _page(
         "picker",
         session=row,
@@ -78,12 +79,12 @@ def session_page(token: str):
         too_short=too_short,
         recommended=[s for s in recommended if s] if not query else [],
         results=results,
-        patient_name=(patient["name"] if patient else None) or row["patient_id"],
-        attempts=attempts,
+        patient_name=patients.display_name(rt.store, ws, row["patient_id"]),
+        attempts=session_attempts,
     )
 
 
-def _start(row: Any, source: Any):
+def _start(row: Any, source: Any) -> Page | Response:
     rt = runtime()
     try:
         url = attempts.start_attempt(rt, row["workspace_id"], row, source)
@@ -101,7 +102,7 @@ def _start(row: Any, source: Any):
 
 
 @bp.post("/c/<token>/connect")
-def connect(token: str):
+def connect(token: str) -> Page | Response:
     rt = runtime()
     row = _open_session(token)
     source = rt.catalog.get(request.form.get("source", ""))
@@ -117,24 +118,24 @@ def connect(token: str):
 
 
 @bp.get("/c/<token>/complete")
-def completion(token: str):
+def completion(token: str) -> Page:
     rt = runtime()
     row = _open_session(token)
     ws = row["workspace_id"]
-    attempts = connections.for_session(rt.store, ws, row["id"])
+    session_attempts = connections.for_session(rt.store, ws, row["id"])
     names = {s.id: s.name for s in rt.catalog.sources}
     return _page(
         "complete",
         session=row,
         token=token,
-        attempts=attempts,
+        attempts=session_attempts,
         names=names,
         label=button_label(row),
     )
 
 
 @bp.post("/c/<token>/done")
-def done(token: str):
+def done(token: str) -> Page | Response:
     rt = runtime()
     row = _open_session(token)
     if row["connection_id"] is not None:
@@ -149,14 +150,12 @@ def done(token: str):
 
 
 @bp.get(attempts.CALLBACK_PATH)
-def oauth_callback():
+def oauth_callback() -> Page | Response:
     rt = runtime()
     args = {k: v for k, v in request.args.items()}
-    state_row = rt.store.one(
-        "SELECT workspace_id FROM oauth_attempts WHERE state = ?", (args.get("state") or "",)
-    )
-    if state_row is not None:
-        acting_for(state_row["workspace_id"], changed=True)
+    attempt = attempts.by_state(rt.store, args.get("state") or "")
+    if attempt is not None:
+        acting_for(attempt["workspace_id"], changed=True)
     outcome = attempts.handle_callback(rt, args)
     if outcome.redirect:
         return redirect(outcome.redirect, code=303)
@@ -167,7 +166,7 @@ def oauth_callback():
     return _page(outcome.page or "error", outcome.status, **context)
 
 
-def _html(description: str, status: str = "200") -> dict:
+def _html(description: str, status: str = "200") -> dict[str, Any]:
     return {
         status: {
             "description": description,

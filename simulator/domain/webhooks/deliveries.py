@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import requests
 
+from simulator.core import pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import HOUR, MINUTE, SECOND, iso
@@ -213,15 +215,51 @@ def envelope_bytes(store: Store, ws_id: str, row: Any) -> bytes:
     ).encode()
 
 
-def delivered_filter(value: str | None) -> tuple[str, tuple]:
-    """SQL for the `delivered` query parameter of list-events."""
-    if value is None:
-        return "", ()
-    if value == "true":
-        return " AND delivered_ms IS NOT NULL", ()
-    if value == "false":
-        return " AND delivered_ms IS NULL", ()
-    raise invalid("'delivered' must be 'true' or 'false'", "delivered")
+# The `delivered` filter of list-events: the condition on the record for each value.
+_DELIVERED = {"true": "delivered_ms IS NOT NULL", "false": "delivered_ms IS NULL"}
+
+
+def list_page(
+    store: Store,
+    ws_id: str,
+    args: Mapping[str, str],
+    *,
+    endpoint_id: str,
+    delivered: str | None = None,
+) -> dict[str, Any]:
+    """A page of an endpoint's event records, newest first; `delivered` is `true` or `false`."""
+    endpoints.get_row(store, ws_id, endpoint_id)
+    if delivered is not None and delivered not in _DELIVERED:
+        raise invalid("'delivered' must be 'true' or 'false'", "delivered")
+    return pagination.page(
+        store,
+        "webhook_deliveries",
+        kind=f"webhook_events.{endpoint_id}?delivered={delivered or ''}",
+        match={"workspace_id": ws_id, "endpoint_id": endpoint_id},
+        condition=_DELIVERED.get(delivered or "", ""),
+        args=args,
+        render=lambda row: render(store, ws_id, row),
+    )
+
+
+def attempts_page(
+    store: Store,
+    ws_id: str,
+    args: Mapping[str, str],
+    *,
+    endpoint_id: str,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A page of the HTTP attempts made to an endpoint, newest first, optionally for one event."""
+    endpoints.get_row(store, ws_id, endpoint_id)
+    return pagination.page(
+        store,
+        "webhook_attempts",
+        kind=f"webhook_attempts.{endpoint_id}?event_id={event_id or ''}",
+        match={"workspace_id": ws_id, "endpoint_id": endpoint_id, "delivery_id": event_id},
+        args=args,
+        render=render_attempt,
+    )
 
 
 # -- sending ---------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from simulator.core import pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
@@ -122,6 +124,22 @@ def get_row(store: Store, ws_id: str, endpoint_id: str) -> Any:
     if row is None:
         raise not_found("webhook endpoint", endpoint_id)
     return row
+
+
+def list_page(
+    store: Store, ws_id: str, args: Mapping[str, str], *, status: str | None = None
+) -> dict[str, Any]:
+    """A page of the workspace's endpoints, newest first, optionally in one status."""
+    if status is not None and status not in STATUSES:
+        raise invalid("'status' must be 'active' or 'disabled'", "status")
+    return pagination.page(
+        store,
+        "webhook_endpoints",
+        kind=f"webhooks?status={status or ''}",
+        match={"workspace_id": ws_id, "status": status},
+        args=args,
+        render=render,
+    )
 
 
 def active_rows(store: Store, ws_id: str) -> list[Any]:

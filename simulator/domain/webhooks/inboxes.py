@@ -10,9 +10,11 @@ with the current secret of every endpoint of the workspace that points at it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import pagination
 from simulator.core.errors import not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
@@ -166,6 +168,33 @@ def get_row(store: Store, ws_id: str, inbox_id: str) -> Any:
     if row is None:
         raise not_found("inbox", inbox_id)
     return row
+
+
+def list_page(rt: Runtime, ws_id: str, args: Mapping[str, str]) -> dict[str, Any]:
+    """A page of the workspace's inboxes, newest first, without what they received."""
+    return pagination.page(
+        rt.store,
+        "webhook_inboxes",
+        kind="inboxes",
+        match={"workspace_id": ws_id},
+        args=args,
+        render=lambda row: render(rt, row, with_received=False),
+    )
+
+
+def requests_page(
+    store: Store, ws_id: str, args: Mapping[str, str], *, inbox_id: str
+) -> dict[str, Any]:
+    """A page of the requests an inbox received, newest first."""
+    get_row(store, ws_id, inbox_id)
+    return pagination.page(
+        store,
+        "webhook_inbox_requests",
+        kind=f"inbox_requests.{inbox_id}",
+        match={"workspace_id": ws_id, "inbox_id": inbox_id},
+        args=args,
+        render=render_request,
+    )
 
 
 def delete(store: Store, ws_id: str, inbox_id: str) -> None:

@@ -7,8 +7,11 @@ endpoint that subscribes to its type gets its own delivery record, whose
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import pagination
+from simulator.core.errors import invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 
@@ -62,9 +65,12 @@ def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]
 
 
 def get_row(store: Store, ws_id: str, occ_id: str) -> Any:
-    return store.one(
+    row = store.one(
         "SELECT * FROM webhook_occurrences WHERE workspace_id = ? AND id = ?", (ws_id, occ_id)
     )
+    if row is None:
+        raise not_found("event", occ_id)
+    return row
 
 
 def data_object(row: Any) -> dict[str, Any]:
@@ -88,3 +94,19 @@ def render(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
             {"id": d["id"], "webhook_endpoint_id": d["endpoint_id"]} for d in deliveries
         ],
     }
+
+
+def list_page(
+    store: Store, ws_id: str, args: Mapping[str, str], *, event_type: str | None = None
+) -> dict[str, Any]:
+    """A page of the workspace's occurrences, newest first, optionally of one type."""
+    if event_type is not None and event_type not in EMITTABLE_TYPES:
+        raise invalid(f"'type' is not an event type: '{event_type}'", "type")
+    return pagination.page(
+        store,
+        "webhook_occurrences",
+        kind=f"events?type={event_type or ''}",
+        match={"workspace_id": ws_id, "type": event_type},
+        args=args,
+        render=lambda row: render(store, ws_id, row),
+    )

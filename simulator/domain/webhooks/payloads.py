@@ -49,15 +49,6 @@ def _session_object(rt: Runtime, ws_id: str, object_id: str | None) -> dict[str,
     return sessions.to_api(rt, ws_id, row)
 
 
-def _connection_row(rt: Runtime, ws_id: str, conn_id: str, param: str) -> Any:
-    row = rt.store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws_id, conn_id)
-    )
-    if row is None:
-        raise not_found("connection", conn_id, param=param)
-    return row
-
-
 def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]:
     """The (patient_id, source id) a records.sync event is about.
 
@@ -66,7 +57,7 @@ def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]
     """
     object_id = body.get("object_id")
     if object_id:
-        row = _connection_row(rt, ws_id, object_id, "object_id")
+        row = connections.get(rt.store, ws_id, object_id, param="object_id")
         return row["patient_id"], row["source_id"]
     patient_id, source = body.get("patient_id"), body.get("connection_id")
     if not patient_id or not source:
@@ -90,7 +81,9 @@ def build(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
         conn_id = body.get("object_id") or body.get("connection_id")
         if not conn_id:
             raise invalid("'object_id' (a conn_ id) is required for this type", "object_id")
-        data = connections.session_item(_connection_row(rt, ws_id, conn_id, "object_id"))
+        data = connections.session_item(
+            connections.get(rt.store, ws_id, conn_id, param="object_id")
+        )
     elif event_type == "records.sync.completed":
         data = records_sync_completed(*_sync_pair(rt, ws_id, body), total=0)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, request
@@ -18,7 +19,7 @@ bp.before_request(require_api_key)
 
 
 @bp.get("/connections")
-def list_sources():
+def list_sources() -> dict[str, Any]:
     rt = runtime()
     workspace_id()
     q = request.args.get("q")
@@ -29,7 +30,7 @@ def list_sources():
 
 
 @bp.get("/connections/<path:source_id>")
-def get_source(source_id: str):
+def get_source(source_id: str) -> dict[str, Any]:
     rt = runtime()
     workspace_id()
     source = rt.catalog.get(source_id) or rt.catalog.get(unquote(source_id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from simulator.core.timeutil import iso
@@ -13,7 +15,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-def health():
+def health() -> dict[str, Any]:
     return {"ok": True, "server_time": iso(runtime().wall())}
 
 

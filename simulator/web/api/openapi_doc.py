@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from simulator.web.openapi import PUBLIC, build, ok
 
@@ -10,7 +10,7 @@ bp = Blueprint("openapi_doc", __name__)
 
 
 @bp.get("/openapi.json")
-def openapi_json():
+def openapi_json() -> Response:
     return jsonify(build(current_app))
 
 

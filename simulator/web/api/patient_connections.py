@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
-from simulator.core.errors import ApiError, not_found
-from simulator.domain import attempts, patients
+from simulator.domain import attempts
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import runtime, workspace_id
 
@@ -14,18 +15,9 @@ bp.before_request(require_api_key)
 
 
 @bp.delete("/patients/<patient_id>/connections/<conn_id>")
-def disconnect(patient_id: str, conn_id: str):
+def disconnect(patient_id: str, conn_id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    patients.get_row(rt.store, ws, patient_id)
-    row = rt.store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND id = ?",
-        (ws, patient_id, conn_id),
-    )
-    if row is None:
-        raise not_found("connection", conn_id)
-    if row["status"] == "disconnected":
-        raise ApiError("resource_conflict", f"Connection {conn_id} is already disconnected")
-    attempts.disconnect(rt, ws, row)
+    attempts.disconnect_by_id(rt, ws, patient_id, conn_id)
     return {"id": conn_id, "resource_type": "connection", "disconnected": True}
 
 

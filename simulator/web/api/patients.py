@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, request
 
 from simulator.core.errors import invalid
-from simulator.core.pagination import page
 from simulator.domain import patients
 from simulator.web import schemas
 from simulator.web.api.guard import require_api_key
@@ -17,7 +18,7 @@ bp.before_request(require_api_key)
 
 
 @bp.post("/patients")
-def create_patient():
+def create_patient() -> dict[str, Any]:
     body = json_body(schemas.PATIENT_CREATE)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():  # a rejected create rolls back the sequence number too
@@ -36,33 +37,22 @@ def create_patient():
 
 
 @bp.get("/patients")
-def list_patients():
+def list_patients() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    where, params = "workspace_id = ?", [ws]
-    for field in ("patient_id", "email"):
-        value = request.args.get(field)
-        if value is not None:
-            where += f" AND {'id' if field == 'patient_id' else 'email'} = ?"
-            params.append(value)
-    return page(
-        rt.store,
-        kind="patients",
-        table="patients",
-        where=where,
-        params=tuple(params),
-        args=request.args,
-        render=patients.render,
+    args = request.args
+    return patients.list_page(
+        rt.store, ws, args, patient_id=args.get("patient_id"), email=args.get("email")
     )
 
 
 @bp.get("/patients/<patient_id>")
-def get_patient(patient_id: str):
+def get_patient(patient_id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return patients.render_detail(rt.store, ws, patients.get_row(rt.store, ws, patient_id))
 
 
 @bp.put("/patients/<patient_id>")
-def replace_patient(patient_id: str):
+def replace_patient(patient_id: str) -> dict[str, Any]:
     body = json_body(schemas.PATIENT_REPLACE)
     if body["patient_id"] != patient_id:
         raise invalid(
@@ -82,7 +72,7 @@ def replace_patient(patient_id: str):
 
 
 @bp.delete("/patients/<patient_id>")
-def delete_patient(patient_id: str):
+def delete_patient(patient_id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     patients.delete(rt.store, ws, patient_id)
     return {"id": patient_id, "resource_type": "patient", "deleted": True}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, request
 
 from simulator.domain import patients, records
@@ -13,7 +15,7 @@ bp.before_request(require_api_key)
 
 
 @bp.get("/patients/<patient_id>/records")
-def patient_records(patient_id: str):
+def patient_records(patient_id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     patients.get_row(rt.store, ws, patient_id)
     return records.page(rt, ws, patient_id, dict(request.args.items()))

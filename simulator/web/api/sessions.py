@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, request
 
-from simulator.core.pagination import page
-from simulator.domain import patients, sessions
+from simulator.domain import sessions
 from simulator.web import schemas
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import json_body, runtime, workspace_id
@@ -15,31 +16,22 @@ bp = Blueprint("sessions", __name__)
 bp.before_request(require_api_key)
 
 
-def _create(gen: sessions.Generation):
+def _create(gen: sessions.Generation) -> dict[str, Any]:
     body = json_body(schemas.PATIENT_SESSION_INIT)
     rt, ws = runtime(), workspace_id()
     row = sessions.create(rt, ws, body, gen)
     return sessions.to_api(rt, ws, row, gen)
 
 
-def _retrieve(gen: sessions.Generation, session_id: str):
+def _retrieve(gen: sessions.Generation, session_id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return sessions.to_api(rt, ws, sessions.get_row(rt.store, ws, session_id), gen)
 
 
-def _list_for_patient(gen: sessions.Generation, patient_id: str):
+def _list_for_patient(gen: sessions.Generation, patient_id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    patients.get_row(rt.store, ws, patient_id)
-    where, params = sessions.list_where(request.args.get("status"))
-    return page(
-        rt.store,
-        kind=f"sessions.{patient_id}",
-        table="patient_sessions",
-        where="workspace_id = ? AND patient_id = ?" + where,
-        params=(ws, patient_id, *params),
-        args=request.args,
-        render=lambda row: sessions.to_api(rt, ws, row, gen),
-    )
+    status = request.args.get("status")
+    return sessions.list_page(rt, ws, request.args, patient_id=patient_id, status=status, gen=gen)
 
 
 for _gen in sessions.GENERATIONS.values():

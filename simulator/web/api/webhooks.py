@@ -6,12 +6,11 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from simulator.core.errors import invalid
-from simulator.core.pagination import page
 from simulator.domain.webhooks import deliveries, endpoints
 from simulator.web import webhook_schemas as wh
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import SUPPORTED_VERSIONS, json_body, runtime, workspace_id
+from simulator.web.openapi import path_param
 from simulator.web.schemas import ERROR, list_of
 
 bp = Blueprint("webhooks", __name__)
@@ -24,7 +23,7 @@ def _api_version() -> str:
 
 
 @bp.post("/webhooks")
-def create_webhook():
+def create_webhook() -> dict[str, Any]:
     body = json_body(wh.WEBHOOK_ENDPOINT_CREATE_INPUT)
     rt, ws = runtime(), workspace_id()
     row, secret = endpoints.create(rt, ws, body, _api_version())
@@ -32,34 +31,19 @@ def create_webhook():
 
 
 @bp.get("/webhooks")
-def list_webhooks():
+def list_webhooks() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    where, params = "workspace_id = ?", [ws]
-    status = request.args.get("status")
-    if status is not None:
-        if status not in endpoints.STATUSES:
-            raise invalid("'status' must be 'active' or 'disabled'", "status")
-        where += " AND status = ?"
-        params.append(status)
-    return page(
-        rt.store,
-        kind=f"webhooks?status={status or ''}",
-        table="webhook_endpoints",
-        where=where,
-        params=tuple(params),
-        args=request.args,
-        render=endpoints.render,
-    )
+    return endpoints.list_page(rt.store, ws, request.args, status=request.args.get("status"))
 
 
 @bp.get("/webhooks/<id>")
-def get_webhook(id: str):
+def get_webhook(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return endpoints.render(endpoints.get_row(rt.store, ws, id))
 
 
 @bp.patch("/webhooks/<id>")
-def update_webhook(id: str):
+def update_webhook(id: str) -> dict[str, Any]:
     body = json_body(wh.WEBHOOK_ENDPOINT_UPDATE_INPUT)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
@@ -70,37 +54,28 @@ def update_webhook(id: str):
 
 
 @bp.delete("/webhooks/<id>")
-def delete_webhook(id: str):
+def delete_webhook(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     deliveries.delete_endpoint(rt, ws, id)
     return endpoints.tombstone(id)
 
 
 @bp.post("/webhooks/<id>/rotate-secret")
-def rotate_secret(id: str):
+def rotate_secret(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     row, secret = endpoints.rotate_secret(rt, ws, id)
     return endpoints.render(row, secret)
 
 
 @bp.get("/webhooks/<id>/events")
-def list_webhook_events(id: str):
+def list_webhook_events(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    endpoints.get_row(rt.store, ws, id)
-    extra, extra_params = deliveries.delivered_filter(request.args.get("delivered"))
-    return page(
-        rt.store,
-        kind=f"webhook_events.{id}?delivered={request.args.get('delivered', '')}",
-        table="webhook_deliveries",
-        where="workspace_id = ? AND endpoint_id = ?" + extra,
-        params=(ws, id, *extra_params),
-        args=request.args,
-        render=lambda row: deliveries.render(rt.store, ws, row),
-    )
+    delivered = request.args.get("delivered")
+    return deliveries.list_page(rt.store, ws, request.args, endpoint_id=id, delivered=delivered)
 
 
 @bp.post("/events/<id>/redeliver")
-def redeliver_event(id: str):
+def redeliver_event(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return deliveries.redeliver(rt, ws, id)
 
@@ -117,13 +92,7 @@ _ERRORS = {
     "401": _json(ERROR, "Missing or invalid API key"),
     "404": _json(ERROR, "No such webhook endpoint or event"),
 }
-_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "The `wh_` id of the endpoint.",
-    "schema": {"type": "string"},
-}
+_ID = path_param("id", "The `wh_` id of the endpoint.")
 _PAGING = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
     {"name": "starting_after", "in": "query", "schema": {"type": "string"}},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from simulator.domain import api_faults
@@ -11,20 +13,20 @@ bp = Blueprint("sim_api_faults", __name__, url_prefix="/_sim/api-faults")
 
 
 @bp.post("")
-def add_fault():
+def add_fault() -> dict[str, Any]:
     ws = workspace_id()
     return api_faults.add(runtime(), ws, json_body(api_faults.INPUT))
 
 
 @bp.get("")
-def list_faults():
+def list_faults() -> dict[str, Any]:
     ws = workspace_id()
     data = api_faults.pending(runtime(), ws)
     return {"resource_type": "list", "data": data, "has_more": False, "next_cursor": None}
 
 
 @bp.delete("")
-def clear_faults():
+def clear_faults() -> dict[str, Any]:
     ws = workspace_id()
     return {"cleared": api_faults.clear(runtime(), ws)}
 

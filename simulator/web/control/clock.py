@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from simulator.core.clock import ClockError
@@ -22,13 +24,13 @@ def _result(ws: str, jobs_run: int) -> dict:
 
 
 @bp.get("")
-def read_clock():
+def read_clock() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return {"mode": rt.clocks.mode(ws), "now": iso(rt.now(ws))}
 
 
 @bp.post("/advance")
-def advance():
+def advance() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_ADVANCE)
     try:
@@ -39,7 +41,7 @@ def advance():
 
 
 @bp.post("/set")
-def set_now():
+def set_now() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_SET)
     rt = runtime()
@@ -54,7 +56,7 @@ def set_now():
 
 
 @bp.post("/run-until-idle")
-def run_until_idle():
+def run_until_idle() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_RUN_UNTIL_IDLE, optional=True)
     limit_s = body.get("max_seconds", DEFAULT_IDLE_LIMIT_S)
@@ -62,7 +64,7 @@ def run_until_idle():
 
 
 @bp.post("/mode")
-def set_mode():
+def set_mode() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_MODE)
     runtime().clocks.set_mode(ws, body["mode"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
-from simulator.core.errors import ApiError, not_found
+from simulator.core.errors import ApiError
 from simulator.core.store import loads
 from simulator.core.timeutil import iso
 from simulator.domain import attempts, connections, keepalive, pulls
@@ -13,23 +15,7 @@ from simulator.web.http import runtime, workspace_id
 bp = Blueprint("sim_connections", __name__, url_prefix="/_sim/connections")
 
 
-def _row(ws: str, conn_id: str):
-    row = runtime().store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws, conn_id)
-    )
-    if row is None:
-        raise not_found("connection", conn_id)
-    return row
-
-
-def _active_row(ws: str, conn_id: str):
-    row = _row(ws, conn_id)
-    if row["status"] != "active":
-        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
-    return row
-
-
-def _pull_view(row) -> dict | None:
+def _pull_view(row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
@@ -44,7 +30,7 @@ def _pull_view(row) -> dict | None:
     }
 
 
-def describe(ws: str, row) -> dict:
+def describe(ws: str, row: Any) -> dict[str, Any]:
     """Everything a tester wants to see about a connection; token values are redacted."""
     rt = runtime()
     token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
@@ -74,16 +60,16 @@ def describe(ws: str, row) -> dict:
 
 
 @bp.get("/<conn_id>")
-def get_connection(conn_id: str):
+def get_connection(conn_id: str) -> dict[str, Any]:
     ws = workspace_id()
-    return describe(ws, _row(ws, conn_id))
+    return describe(ws, connections.get(runtime().store, ws, conn_id))
 
 
 @bp.post("/<conn_id>/refresh-failure")
 def refresh_failure(conn_id: str):
     """The portal revokes the grant now; the next refresh is rejected (done at once)."""
     rt, ws = runtime(), workspace_id()
-    row = _active_row(ws, conn_id)
+    row = connections.get_active(rt.store, ws, conn_id)
     token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
     if token_row is None or not token_row["refresh_token"]:
         raise ApiError("resource_conflict", f"Connection {conn_id} has no refresh token")
@@ -92,17 +78,17 @@ def refresh_failure(conn_id: str):
     source = rt.catalog.get(row["source_id"])
     revoke_grant(rt, ws, source.slug, refresh_token=token_row["refresh_token"])
     keepalive.refresh_now(rt, ws, row["attempt_id"])
-    return describe(ws, _row(ws, conn_id))
+    return describe(ws, connections.get(rt.store, ws, conn_id))
 
 
 @bp.post("/<conn_id>/pull")
-def pull_now(conn_id: str):
+def pull_now(conn_id: str) -> dict[str, Any]:
     """Start a pull now (it runs before this call answers)."""
     rt, ws = runtime(), workspace_id()
-    row = _active_row(ws, conn_id)
+    row = connections.get_active(rt.store, ws, conn_id)
     pulls.start(rt, ws, row["attempt_id"], reason="manual")
     rt.scheduler.try_run_due(ws)
-    return describe(ws, _row(ws, conn_id))
+    return describe(ws, connections.get(rt.store, ws, conn_id))
 
 
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from simulator.core.pagination import page
 from simulator.domain.webhooks import inboxes
 from simulator.web import webhook_schemas as wh
 from simulator.web.http import json_body, runtime, workspace_id
@@ -17,63 +16,46 @@ bp = Blueprint("sim_inboxes", __name__, url_prefix="/_sim/inboxes")
 
 
 @bp.post("")
-def create_inbox():
+def create_inbox() -> dict[str, Any]:
     body = json_body(wh.INBOX_INPUT, optional=True)
     rt, ws = runtime(), workspace_id()
     return inboxes.render(rt, inboxes.create(rt, ws, body))
 
 
 @bp.get("")
-def list_inboxes():
+def list_inboxes() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    return page(
-        rt.store,
-        kind="inboxes",
-        table="webhook_inboxes",
-        where="workspace_id = ?",
-        params=(ws,),
-        args=request.args,
-        render=lambda row: inboxes.render(rt, row, with_received=False),
-    )
+    return inboxes.list_page(rt, ws, request.args)
 
 
 @bp.get("/<id>")
-def get_inbox(id: str):
+def get_inbox(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return inboxes.render(rt, inboxes.get_row(rt.store, ws, id))
 
 
 @bp.put("/<id>")
-def configure_inbox(id: str):
+def configure_inbox(id: str) -> dict[str, Any]:
     body = json_body(wh.INBOX_INPUT, optional=True)
     rt, ws = runtime(), workspace_id()
     return inboxes.render(rt, inboxes.configure(rt, ws, id, body))
 
 
 @bp.delete("/<id>")
-def delete_inbox(id: str):
+def delete_inbox(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     inboxes.delete(rt.store, ws, id)
     return {"id": id, "resource_type": "inbox", "deleted": True}
 
 
 @bp.get("/<id>/requests")
-def list_requests(id: str):
+def list_requests(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    inboxes.get_row(rt.store, ws, id)
-    return page(
-        rt.store,
-        kind=f"inbox_requests.{id}",
-        table="webhook_inbox_requests",
-        where="workspace_id = ? AND inbox_id = ?",
-        params=(ws, id),
-        args=request.args,
-        render=inboxes.render_request,
-    )
+    return inboxes.requests_page(rt.store, ws, request.args, inbox_id=id)
 
 
 @bp.post("/<id>/receive")
-def receive(id: str):
+def receive(id: str) -> Response:
     """Where deliveries land: recorded, then answered as the inbox was told."""
     rt = runtime()
     headers = {name: value for name, value in request.headers.items()}

@@ -6,6 +6,8 @@ so what it causes is exactly what a real browser would cause.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from simulator.clients import patient
@@ -36,26 +38,7 @@ ABANDON_INPUT = {
 }
 
 
-def _last_seq(ws: str, session_id: str) -> int:
-    value = runtime().store.scalar(
-        "SELECT MAX(seq) FROM connections WHERE workspace_id = ? AND session_id = ?",
-        (ws, session_id),
-    )
-    return int(value or 0)
-
-
-def _attempt_since(ws: str, session_id: str, after_seq: int):
-    row = runtime().store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND session_id = ? AND seq > ?"
-        " ORDER BY seq DESC LIMIT 1",
-        (ws, session_id, after_seq),
-    )
-    if row is None or row["status"] == "pending":
-        return None
-    return connections.session_item(row)
-
-
-def _result(ws: str, session_id: str, result: patient.Result, **extra) -> dict:
+def _result(ws: str, session_id: str, result: patient.Result, **extra: Any) -> dict[str, Any]:
     rt = runtime()
     row = sessions.get_row(rt.store, ws, session_id)
     return {
@@ -67,7 +50,7 @@ def _result(ws: str, session_id: str, result: patient.Result, **extra) -> dict:
     }
 
 
-def _source_id(body: dict, row) -> str | None:
+def _source_id(body: dict[str, Any], row: Any) -> str | None:
     ident = body.get("source")
     if ident is None:
         return None
@@ -80,7 +63,7 @@ def _source_id(body: dict, row) -> str | None:
 
 
 @bp.post("/<session_id>/connect")
-def connect(session_id: str):
+def connect(session_id: str) -> dict[str, Any]:
     """Open the link, choose the source, log in as `username`, approve or deny."""
     ws = workspace_id()
     body = json_body(CONNECT_INPUT)
@@ -89,7 +72,7 @@ def connect(session_id: str):
     source_id = _source_id(body, row)
     if source_id is None and row["connection_id"] is None:
         raise invalid("Picker-mode sessions need 'source' (a fhirsrc_ id)", "source")
-    before = _last_seq(ws, session_id)
+    before = connections.last_seq(rt.store, ws, session_id)
     result = patient.connect(
         sessions.hosted_url(rt, row["token"]),
         source_id=source_id,
@@ -98,11 +81,12 @@ def connect(session_id: str):
         consent=body.get("consent", "approve"),
         timeout=max(rt.config.http_timeout * 2, 10.0),
     )
-    return _result(ws, session_id, result, connection=_attempt_since(ws, session_id, before))
+    connection = connections.settled_since(rt.store, ws, session_id, before)
+    return _result(ws, session_id, result, connection=connection)
 
 
 @bp.post("/<session_id>/done")
-def done(session_id: str):
+def done(session_id: str) -> dict[str, Any]:
     """Press Done on the completion screen; answers the URL the browser reaches."""
     ws = workspace_id()
     rt = runtime()
@@ -113,7 +97,7 @@ def done(session_id: str):
 
 
 @bp.post("/<session_id>/abandon")
-def abandon(session_id: str):
+def abandon(session_id: str) -> dict[str, Any]:
     """Open the link (and the portal's login page when a source is given), then walk away."""
     ws = workspace_id()
     body = json_body(ABANDON_INPUT, optional=True)
@@ -139,7 +123,7 @@ _RESULT = {
 }
 
 
-def _op(op_id: str, summary: str, schema: dict | None) -> dict:
+def _op(op_id: str, summary: str, schema: dict[str, Any] | None) -> dict[str, Any]:
     op = {
         "operationId": op_id,
         "summary": summary,

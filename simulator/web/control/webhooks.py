@@ -6,41 +6,26 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from simulator.core.errors import invalid, not_found
-from simulator.core.pagination import page
 from simulator.domain.webhooks import chaos, endpoints, payloads, publish
 from simulator.domain.webhooks import deliveries as deliveries
 from simulator.domain.webhooks import occurrences as occurrences
 from simulator.web import webhook_schemas as wh
 from simulator.web.http import json_body, runtime, workspace_id
+from simulator.web.openapi import path_param
 from simulator.web.schemas import ERROR, list_of
 
 bp = Blueprint("sim_events", __name__, url_prefix="/_sim")
 
 
 @bp.get("/events")
-def list_events():
+def list_events() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    where, params = "workspace_id = ?", [ws]
     event_type = request.args.get("type")
-    if event_type is not None:
-        if event_type not in occurrences.EMITTABLE_TYPES:
-            raise invalid(f"'type' is not an event type: '{event_type}'", "type")
-        where += " AND type = ?"
-        params.append(event_type)
-    return page(
-        rt.store,
-        kind=f"events?type={event_type or ''}",
-        table="webhook_occurrences",
-        where=where,
-        params=tuple(params),
-        args=request.args,
-        render=lambda row: occurrences.render(rt.store, ws, row),
-    )
+    return occurrences.list_page(rt.store, ws, request.args, event_type=event_type)
 
 
 @bp.post("/events")
-def fire_event():
+def fire_event() -> dict[str, Any]:
     """Build a real event for an existing object and deliver it like any other."""
     body = json_body(wh.FIRE_EVENT_INPUT)
     rt, ws = runtime(), workspace_id()
@@ -51,22 +36,19 @@ def fire_event():
 
 
 @bp.get("/events/<id>")
-def get_event(id: str):
+def get_event(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    row = occurrences.get_row(rt.store, ws, id)
-    if row is None:
-        raise not_found("event", id)
-    return occurrences.render(rt.store, ws, row)
+    return occurrences.render(rt.store, ws, occurrences.get_row(rt.store, ws, id))
 
 
 @bp.get("/webhooks/<id>/chaos")
-def get_chaos(id: str):
+def get_chaos(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return chaos.render(chaos.config_of(endpoints.get_row(rt.store, ws, id)))
 
 
 @bp.put("/webhooks/<id>/chaos")
-def set_chaos(id: str):
+def set_chaos(id: str) -> dict[str, Any]:
     body = json_body(wh.WEBHOOK_CHAOS_INPUT, optional=True)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
@@ -77,7 +59,7 @@ def set_chaos(id: str):
 
 
 @bp.delete("/webhooks/<id>/chaos")
-def clear_chaos(id: str):
+def clear_chaos(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
         endpoints.get_row(rt.store, ws, id)
@@ -86,23 +68,10 @@ def clear_chaos(id: str):
 
 
 @bp.get("/webhooks/<id>/attempts")
-def list_attempts(id: str):
+def list_attempts(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    endpoints.get_row(rt.store, ws, id)
-    where, params = "workspace_id = ? AND endpoint_id = ?", [ws, id]
     event_id = request.args.get("event_id")
-    if event_id is not None:
-        where += " AND delivery_id = ?"
-        params.append(event_id)
-    return page(
-        rt.store,
-        kind=f"webhook_attempts.{id}?event_id={event_id or ''}",
-        table="webhook_attempts",
-        where=where,
-        params=tuple(params),
-        args=request.args,
-        render=deliveries.render_attempt,
-    )
+    return deliveries.attempts_page(rt.store, ws, request.args, endpoint_id=id, event_id=event_id)
 
 
 # -- OpenAPI ----------------------------------------------------------------------------------
@@ -117,13 +86,7 @@ _PAGING = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
     {"name": "starting_after", "in": "query", "schema": {"type": "string"}},
 ]
-_WH_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "The `wh_` id of the endpoint.",
-    "schema": {"type": "string"},
-}
+_WH_ID = path_param("id", "The `wh_` id of the endpoint.")
 _CHAOS_STATE = {
     "type": "object",
     "required": [

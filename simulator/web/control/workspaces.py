@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from simulator.core import workspaces
@@ -29,7 +31,7 @@ def _describe(ws_id: str, api_key: str | None = None) -> dict:
 
 
 @bp.post("/workspaces")
-def create_workspace():
+def create_workspace() -> dict[str, Any]:
     """Create an isolated workspace; its API key is returned only here."""
     body = json_body(schemas.WORKSPACE_CREATE, optional=True)
     rt = runtime()
@@ -44,12 +46,12 @@ def create_workspace():
 
 
 @bp.get("/workspace")
-def current_workspace():
+def current_workspace() -> dict[str, Any]:
     return _describe(workspace_id())
 
 
 @bp.post("/reset")
-def reset_workspace():
+def reset_workspace() -> dict[str, Any]:
     """Empty the caller's workspace: objects, jobs and id sequence; the key stays."""
     rt = runtime()
     ws = workspace_id()
