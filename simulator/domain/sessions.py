@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from statemachine import State, StateMachine
+
 from simulator.core import ids
 from simulator.core.errors import ApiError, invalid, not_found
-from simulator.core.lifecycle import SessionLifecycle, TransitionNotAllowed, transition
+from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store, dumps, loads, register_schema
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
@@ -43,6 +45,20 @@ register_schema("patient_sessions", SCHEMA)
 
 DEFAULT_EXPIRES_IN = 1800
 EXPIRE_JOB = "session.expire"
+
+
+class SessionLifecycle(StateMachine):
+    """PatientSession: open -> complete | expired (both terminal)."""
+
+    open = State(initial=True)
+    complete = State(final=True)
+    expired = State(final=True)
+
+    finish = open.to(complete)
+    expire = open.to(expired)
+
+
+STATUSES = states(SessionLifecycle)
 
 
 @dataclass(frozen=True)
@@ -201,7 +217,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
                 session_id,
                 seq,
                 gen.name,
-                "open",
+                SessionLifecycle.initial_state.value,
                 token,
                 body["patient_id"],
                 source_id,
@@ -222,8 +238,9 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
 def list_where(status: str | None) -> tuple[str, tuple]:
     if status is None:
         return "", ()
-    if status not in ("open", "complete", "expired"):
-        raise invalid("'status' must be one of 'open', 'complete', 'expired'", "status")
+    if status not in STATUSES:
+        listed = ", ".join(f"'{name}'" for name in STATUSES)
+        raise invalid(f"'status' must be one of {listed}", "status")
     return " AND status = ?", (status,)
 
 
