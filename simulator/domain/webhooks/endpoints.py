@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from statemachine import State, StateMachine
+
 from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.lifecycle import event_to, states, transition
 from simulator.core.store import Store, dumps, loads, register_schema
 from simulator.core.timeutil import iso
 from simulator.core.validation import is_local_host
@@ -39,7 +42,19 @@ register_schema("webhook_endpoints", SCHEMA)
 
 PREFIX = "wh_"
 SECRET_PREFIX = "whsec_"
-STATUSES = ("active", "disabled")
+
+
+class EndpointLifecycle(StateMachine):
+    """A webhook endpoint: active <-> disabled (by the API, or after exhausted attempts)."""
+
+    active = State(initial=True)
+    disabled = State()
+
+    disable = active.to(disabled)
+    enable = disabled.to(active)
+
+
+STATUSES = states(EndpointLifecycle)
 # Names accepted in an endpoint's `events`: "*", the four types, and the
 # generation-B name of the session event (the fifth of the "1-5 items").
 SUBSCRIBABLE = ("*", *EVENT_TYPES, *LEGACY_TYPES)
@@ -167,7 +182,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> t
                 seq,
                 url,
                 dumps(events),
-                "active",
+                EndpointLifecycle.initial_state.value,
                 body.get("description"),
                 dumps(metadata),
                 api_version,
@@ -193,9 +208,10 @@ def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> t
             changes["description"] = body["description"]
         if "metadata" in body:
             changes["metadata"] = dumps(check_metadata(body["metadata"]))
-        if "status" in body:
-            changes["status"] = body["status"]
-        disabled_now = row["status"] == "active" and changes.get("status") == "disabled"
+        if body.get("status", row["status"]) != row["status"]:
+            event = event_to(EndpointLifecycle, row["status"], body["status"])
+            changes["status"] = transition(EndpointLifecycle, row["status"], event)
+        disabled_now = changes.get("status") == EndpointLifecycle.disabled.value
         changes["updated_ms"] = rt.now(ws_id)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         store.execute(
@@ -205,7 +221,9 @@ def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> t
         return get_row(store, ws_id, endpoint_id), disabled_now
 
 
-def set_status(rt: Runtime, ws_id: str, endpoint_id: str, status: str) -> None:
+def set_status(rt: Runtime, ws_id: str, endpoint_id: str, event: str) -> None:
+    """Apply an EndpointLifecycle event (`disable`, `enable`); raises on a bad move."""
+    status = transition(EndpointLifecycle, get_row(rt.store, ws_id, endpoint_id)["status"], event)
     rt.store.execute(
         "UPDATE webhook_endpoints SET status = ?, updated_ms = ? WHERE workspace_id = ? AND id = ?",
         (status, rt.now(ws_id), ws_id, endpoint_id),

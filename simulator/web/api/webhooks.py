@@ -38,7 +38,8 @@ def list_webhooks():
     status = request.args.get("status")
     if status is not None:
         if status not in endpoints.STATUSES:
-            raise invalid("'status' must be 'active' or 'disabled'", "status")
+            listed = " or ".join(f"'{name}'" for name in endpoints.STATUSES)
+            raise invalid(f"'status' must be {listed}", "status")
         where += " AND status = ?"
         params.append(status)
     return page(
@@ -147,7 +148,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "List webhook endpoints",
             "parameters": [
                 *_PAGING,
-                {"name": "status", "in": "query", "schema": {"enum": ["active", "disabled"]}},
+                {"name": "status", "in": "query", "schema": {"enum": wh.ENDPOINT_STATUS}},
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ENDPOINT), "Endpoints"), **_ERRORS},
         },
