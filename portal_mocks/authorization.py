@@ -193,10 +193,10 @@ def login(
         faults.present(rt, ws, portal.slug, grant.id, ["one_time"], now)
     )
     seed = workspaces.get(rt.store, ws).seed
-    grant = grants.update(
+    grant = grants.move(
         rt,
         grant,
-        status="consent",
+        "sign_in",
         username=username,
         persona=persona.username,
         fhir_patient_id=records.patient_id(seed, portal, persona),
@@ -206,7 +206,7 @@ def login(
         rt, ws, portal.slug, grant.id, AUTHORIZE_FAULTS, now, only_grant=True
     )
     if fired is not None and client is not None:
-        grants.update(rt, grant, status="failed", error=AUTHORIZE_FAULTS[fired.name][0])
+        grants.move(rt, grant, "fail", error=AUTHORIZE_FAULTS[fired.name][0])
         return _redirect_error(
             portal, client, grant.redirect_uri, *AUTHORIZE_FAULTS[fired.name], grant.state
         )
@@ -242,7 +242,7 @@ def decide(rt: Runtime, portal: Portal, grant_id: str | None, decision: str) -> 
     ):
         denied = True
     if denied:
-        grants.update(rt, grant, status="denied", error="access_denied")
+        grants.move(rt, grant, "deny", error="access_denied")
         return _redirect_error(
             portal,
             client,

@@ -1,10 +1,8 @@
 """Grants, authorization codes and tokens at the portals (plain domain, no Flask).
 
-A grant row is born at the authorize request (status `login`), moves to
-`consent` after the login form, to `code` when the patient approves (an
-authorization code is issued), to `active` when the code is exchanged, and
-ends `denied`, `failed` or `revoked`. Its id is the pending-authorization
-handle carried by the login and consent forms.
+A grant row is born at the authorize request and follows `GrantLifecycle`.
+Its id is the pending-authorization handle carried by the login and consent
+forms.
 
 Every instant is on the owning workspace's virtual clock: a code expires
 `code_ttl_s` after it is issued, an access token `expires_in` seconds after
@@ -18,6 +16,9 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from statemachine import State, StateMachine
+
+from simulator.core.lifecycle import transition
 from simulator.core.store import dumps, loads
 
 if TYPE_CHECKING:
@@ -76,6 +77,31 @@ CREATE INDEX IF NOT EXISTS portal_tokens_grant ON portal_tokens (grant_id, kind)
 
 ACCESS = "access"
 REFRESH = "refresh"
+
+
+class GrantLifecycle(StateMachine):
+    """A grant: login -> consent -> code -> active; it ends denied, failed or revoked.
+
+    The login form moves it to `consent`; approving issues a code (`code`),
+    denying ends it `denied`, and a simulated authorize fault ends it `failed`.
+    Exchanging the code activates it. An issued code or an active grant can be
+    revoked (a replayed code, the client, the patient).
+    """
+
+    login = State(initial=True)
+    consent = State()
+    code = State()
+    active = State()
+    denied = State(final=True)
+    failed = State(final=True)
+    revoked = State(final=True)
+
+    sign_in = login.to(consent)
+    approve = consent.to(code)
+    deny = consent.to(denied)
+    fail = consent.to(failed)
+    activate = code.to(active)
+    revoke = code.to(revoked) | active.to(revoked)
 
 
 @dataclass(frozen=True)
@@ -190,7 +216,7 @@ def start(
                 seq,
                 slug,
                 client_id,
-                "login",
+                GrantLifecycle.initial_state.value,
                 redirect_uri,
                 dumps(scope),
                 aud,
@@ -223,6 +249,13 @@ def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
     return found
 
 
+def move(rt: Runtime, grant: Grant, event: str, **fields: Any) -> Grant:
+    """Apply a GrantLifecycle event to a grant (raises on a bad move) and set other columns."""
+    with rt.store.tx():
+        current = rt.store.scalar("SELECT status FROM portal_grants WHERE id = ?", (grant.id,))
+        return update(rt, grant, status=transition(GrantLifecycle, current, event), **fields)
+
+
 def by_code(rt: Runtime, slug: str, code: str) -> Grant | None:
     row = rt.store.one("SELECT * FROM portal_grants WHERE code = ? AND slug = ?", (code, slug))
     return None if row is None else _grant(row)
@@ -230,10 +263,10 @@ def by_code(rt: Runtime, slug: str, code: str) -> Grant | None:
 
 def issue_code(rt: Runtime, grant: Grant, granted: list[str], code_ttl_s: int) -> Grant:
     now = rt.now(grant.workspace_id)
-    return update(
+    return move(
         rt,
         grant,
-        status="code",
+        "approve",
         granted_scope=granted,
         code=new_secret(32),
         code_expires_ms=now + code_ttl_s * 1000,
@@ -318,7 +351,10 @@ def revoke_refresh(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = N
 
 
 def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> Grant:
-    """Revoke the whole grant: every access and refresh token stops working."""
+    """Revoke the whole grant: every access and refresh token stops working.
+
+    A grant already revoked stays as it was revoked (time and reason).
+    """
     now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     with rt.store.tx():
         rt.store.execute(
@@ -326,14 +362,18 @@ def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> 
             " AND revoked_ms IS NULL",
             (now, reason, grant.id),
         )
-        return update(
+        current = get(rt, grant.id)
+        assert current is not None
+        if current.status == GrantLifecycle.revoked.value:
+            return current
+        return move(
             rt,
-            grant,
-            status="revoked",
-            revoked_ms=grant.revoked_ms or now,
-            revoked_reason=grant.revoked_reason or reason,
-            refresh_revoked_ms=grant.refresh_revoked_ms or now,
-            refresh_revoked_reason=grant.refresh_revoked_reason or reason,
+            current,
+            "revoke",
+            revoked_ms=now,
+            revoked_reason=reason,
+            refresh_revoked_ms=current.refresh_revoked_ms or now,
+            refresh_revoked_reason=current.refresh_revoked_reason or reason,
         )
 
 

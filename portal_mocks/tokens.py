@@ -150,7 +150,7 @@ def _activate(rt: Runtime, portal: Portal, grant: Grant, client: ClientInfo, now
             expires = now + ONE_TIME_GRANT_S * 1000
         elif client.data_access_type != RESEARCH_STUDY:
             expires = add_months(now, 13)
-    return grants.update(rt, grant, status="active", activated_ms=now, grant_expires_ms=expires)
+    return grants.move(rt, grant, "activate", activated_ms=now, grant_expires_ms=expires)
 
 
 def _issue(

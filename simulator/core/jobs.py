@@ -17,7 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from statemachine import State, StateMachine
+
 from simulator.core.clock import ClockError, Clocks
+from simulator.core.lifecycle import edge
 from simulator.core.store import Store, dumps, loads
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,34 @@ CREATE INDEX IF NOT EXISTS jobs_key ON jobs (workspace_id, key);
 
 # A safety net against a handler that keeps scheduling itself at the same instant.
 MAX_JOBS_PER_RUN = 5_000_000
+
+
+class JobLifecycle(StateMachine):
+    """A stored job: pending -> running -> done | failed, or pending -> cancelled.
+
+    A job caught running by a crash is pending again (`recover`): at-least-once.
+    """
+
+    pending = State(initial=True)
+    running = State()
+    done = State(final=True)
+    failed = State(final=True)
+    cancelled = State(final=True)
+
+    claim = pending.to(running)
+    finish = running.to(done)
+    fail = running.to(failed)
+    cancel = pending.to(cancelled)
+    recover = running.to(pending)
+
+
+# The runner applies these edges in SQL, many times a second: read from the machine once.
+_INITIAL = JobLifecycle.initial_state.value
+_CLAIM = edge(JobLifecycle, "claim")
+_FINISH = edge(JobLifecycle, "finish")
+_FAIL = edge(JobLifecycle, "fail")
+_CANCEL = edge(JobLifecycle, "cancel")
+_RECOVER = edge(JobLifecycle, "recover")
 
 
 @dataclass(frozen=True)
@@ -101,17 +132,25 @@ class Scheduler:
         """Store a job; it runs when the workspace clock reaches `due_ms`."""
         with self.store.tx():
             cur = self.store.execute(
-                "INSERT INTO jobs (workspace_id, kind, due_ms, payload, key, created_ms)"
-                " VALUES (?,?,?,?,?,?)",
-                (ws_id, kind, int(due_ms), dumps(payload or {}), key, self.clocks.now(ws_id)),
+                "INSERT INTO jobs (workspace_id, kind, due_ms, payload, key, state, created_ms)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (
+                    ws_id,
+                    kind,
+                    int(due_ms),
+                    dumps(payload or {}),
+                    key,
+                    _INITIAL,
+                    self.clocks.now(ws_id),
+                ),
             )
             return int(cur.lastrowid)
 
     @staticmethod
     def _pending_where(ws_id: str, kind: str | None, key: str | None) -> tuple[str, tuple]:
-        """The WHERE clause for a workspace's pending jobs, narrowed by kind and/or key."""
-        where = "workspace_id = ? AND state = 'pending'"
-        params: list[Any] = [ws_id]
+        """The WHERE clause for a workspace's pending (cancellable) jobs, narrowed by kind/key."""
+        where = "workspace_id = ? AND " + _CANCEL.where("state")
+        params: list[Any] = [ws_id, *_CANCEL.sources]
         for column, value in (("kind", kind), ("key", key)):
             if value is not None:
                 where += f" AND {column} = ?"
@@ -123,7 +162,7 @@ class Scheduler:
         where, params = self._pending_where(ws_id, kind, key)
         with self.store.tx():
             return self.store.execute(
-                f"UPDATE jobs SET state = 'cancelled' WHERE {where}", params
+                f"UPDATE jobs SET state = ? WHERE {where}", (_CANCEL.target, *params)
             ).rowcount
 
     def pending(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> list[Job]:
@@ -150,7 +189,8 @@ class Scheduler:
         """Mark a job running so that a nested runner in this thread does not pick it again."""
         with self.store.tx():
             cur = self.store.execute(
-                "UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'pending'", (job.id,)
+                "UPDATE jobs SET state = ? WHERE id = ? AND " + _CLAIM.where("state"),
+                (_CLAIM.target, job.id, *_CLAIM.sources),
             )
             return cur.rowcount == 1
 
@@ -158,7 +198,8 @@ class Scheduler:
         """After a crash, jobs caught running are pending again (at-least-once)."""
         with self.store.tx():
             return self.store.execute(
-                "UPDATE jobs SET state = 'pending' WHERE state = 'running'"
+                "UPDATE jobs SET state = ? WHERE " + _RECOVER.where("state"),
+                (_RECOVER.target, *_RECOVER.sources),
             ).rowcount
 
     def _run_one(self, job: Job) -> None:
@@ -174,15 +215,17 @@ class Scheduler:
             except Exception as exc:  # a failing job must not stop the clock
                 log.exception("job %s (%s) failed", job.id, job.kind)
                 error = f"{type(exc).__name__}: {exc}"
+        settle = _FAIL if error else _FINISH
         with self.store.tx():
             self.store.execute(
                 "UPDATE jobs SET state = ?, finished_ms = ?, error = ? WHERE id = ?"
-                " AND state = 'running'",
+                " AND " + settle.where("state"),
                 (
-                    "failed" if error else "done",
+                    settle.target,
                     self.clocks.now(job.workspace_id),
                     error,
                     job.id,
+                    *settle.sources,
                 ),
             )
 

@@ -1,56 +1,108 @@
-"""The lifecycles, modelled once with python-statemachine; the store holds the state.
+"""Moves along a lifecycle: the rules every stateful object's owner applies.
 
-`transition(Machine, current, event)` answers the next state or raises
-`TransitionNotAllowed`, so every state change in the simulator goes through
-the same rules the conformance suite checks.
+Each lifecycle is a python-statemachine `StateMachine` kept in the module that
+owns the object (sessions, connections, pulls, webhook endpoints and
+deliveries, portal grants, jobs); the store holds the state. The owner asks
+`transition(Machine, current, event)` for the next state, which raises
+`TransitionNotAllowed` for a move the machine does not have, and writes it.
+
+The machines are plain graphs (no guards), so each one is read once into an
+immutable table and a move is a dict lookup rather than a machine instance per
+object. A bulk update applies one event to many rows through `edge()`: its
+source states build the WHERE clause, its target is the value written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+
 from statemachine import State, StateMachine
-from statemachine.exceptions import TransitionNotAllowed
+from statemachine.event import Event
+from statemachine.exceptions import InvalidStateValue, TransitionNotAllowed
 
-__all__ = ["SessionLifecycle", "ConnectionLifecycle", "transition", "TransitionNotAllowed"]
-
-
-class SessionLifecycle(StateMachine):
-    """PatientSession: open -> complete | expired (both terminal)."""
-
-    open = State(initial=True)
-    complete = State(final=True)
-    expired = State(final=True)
-
-    finish = open.to(complete)
-    expire = open.to(expired)
+__all__ = ["Edge", "TransitionNotAllowed", "edge", "event_to", "states", "transition"]
 
 
-class ConnectionLifecycle(StateMachine):
-    """A connection attempt inside a session.
+@dataclass(frozen=True)
+class Edge:
+    """One event as a bulk update applies it: each source state moves to `target`."""
 
-    `pending` is the in-flight attempt (not shown by the API); it settles as
-    `active` or `failed`. An active connection can lose refresh access, be
-    disconnected by the org, or expire when a grant without a refresh token
-    runs out.
-    """
+    event: str
+    sources: tuple[str, ...]
+    target: str
 
-    pending = State(initial=True)
-    active = State()
-    failed = State(final=True)
-    expired = State()
-    refresh_failed = State()
-    disconnected = State(final=True)
+    def where(self, column: str) -> str:
+        """`column = ?` (or `column IN (?, …)`); the sources are its parameters."""
+        if len(self.sources) == 1:
+            return f"{column} = ?"
+        return f"{column} IN ({', '.join('?' for _ in self.sources)})"
 
-    activate = pending.to(active)
-    fail = pending.to(failed)
-    abandon = pending.to(expired)
-    refresh_fail = active.to(refresh_failed)
-    lapse = active.to(expired)
-    disconnect = (
-        active.to(disconnected) | refresh_failed.to(disconnected) | expired.to(disconnected)
+
+@dataclass(frozen=True)
+class _Graph:
+    states: tuple[str, ...]
+    moves: Mapping[tuple[str, str], str]  # (state, event) -> next state
+    by_value: Mapping[str, State]
+    events: Mapping[str, Event]
+
+
+@cache
+def _graph(machine: type[StateMachine]) -> _Graph:
+    moves: dict[tuple[str, str], str] = {}
+    for state in machine.states:
+        for move in state.transitions:
+            if list(move.cond):
+                raise TypeError(f"{machine.__name__}: a guarded transition cannot be tabled")
+            for event in move.events:
+                moves[(str(state.value), str(event.id))] = str(move.target.value)
+    return _Graph(
+        states=tuple(str(s.value) for s in machine.states),
+        moves=MappingProxyType(moves),
+        by_value=MappingProxyType({str(s.value): s for s in machine.states}),
+        events=MappingProxyType({str(e.id): e for e in machine.events}),
     )
 
 
+def states(machine: type[StateMachine]) -> tuple[str, ...]:
+    """The machine's state values, in the order they are declared."""
+    return _graph(machine).states
+
+
+def _state(graph: _Graph, value: str) -> State:
+    state = graph.by_value.get(value)
+    if state is None:
+        raise InvalidStateValue(value)
+    return state
+
+
 def transition(machine: type[StateMachine], current: str, event: str) -> str:
-    sm = machine(start_value=current)
-    sm.send(event)
-    return str(sm.current_state_value)
+    """The state `event` moves `current` to; raises `TransitionNotAllowed` when it cannot."""
+    graph = _graph(machine)
+    target = graph.moves.get((current, event))
+    if target is None:
+        raise TransitionNotAllowed(
+            graph.events.get(event) or Event(event), {_state(graph, current)}
+        )
+    return target
+
+
+def edge(machine: type[StateMachine], event: str) -> Edge:
+    """`event` as one bulk move: the states it leaves from and the one state it leads to."""
+    graph = _graph(machine)
+    sources = tuple(s for s in graph.states if (s, event) in graph.moves)
+    targets = {graph.moves[(s, event)] for s in sources}
+    if len(targets) != 1:
+        raise ValueError(f"{machine.__name__}.{event} does not lead to exactly one state")
+    return Edge(event, sources, targets.pop())
+
+
+def event_to(machine: type[StateMachine], current: str, target: str) -> str:
+    """The event that moves `current` to `target` (for inputs that name the state wanted)."""
+    graph = _graph(machine)
+    for (source, event), to in graph.moves.items():
+        if source == current and to == target:
+            return event
+    raise TransitionNotAllowed(None, {_state(graph, current)})

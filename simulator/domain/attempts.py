@@ -17,11 +17,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
 from simulator.core.errors import ApiError
-from simulator.core.lifecycle import ConnectionLifecycle, transition
+from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
 from simulator.core.store import Store, dumps
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import connections, patients, sessions
+from simulator.domain.connections import ConnectionLifecycle
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -157,8 +158,18 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
         rt.store.execute(
             "INSERT INTO connections (workspace_id, attempt_id, id, seq, patient_id, session_id,"
             " source_id, status, scopes, created_ms, updated_ms)"
-            " VALUES (?,?,NULL,?,?,?,?,'pending','[]',?,?)",
-            (ws_id, attempt_id, seq, fresh["patient_id"], fresh["id"], source.id, now, now),
+            " VALUES (?,?,NULL,?,?,?,?,?,'[]',?,?)",
+            (
+                ws_id,
+                attempt_id,
+                seq,
+                fresh["patient_id"],
+                fresh["id"],
+                source.id,
+                ConnectionLifecycle.initial_state.value,
+                now,
+                now,
+            ),
         )
         rt.store.execute(
             "INSERT INTO oauth_attempts (workspace_id, attempt_id, session_id, patient_id,"

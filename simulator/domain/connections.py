@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from statemachine import State, StateMachine
+
 from simulator.core.errors import ApiError, not_found
+from simulator.core.lifecycle import states
 from simulator.core.store import Store, loads
 from simulator.core.timeutil import iso
 
@@ -36,7 +39,37 @@ CREATE UNIQUE INDEX IF NOT EXISTS connections_conn_id ON connections (workspace_
     WHERE id IS NOT NULL;
 """
 
-VISIBLE = "status != 'pending'"
+
+class ConnectionLifecycle(StateMachine):
+    """A connection attempt inside a session.
+
+    `pending` is the in-flight attempt (not shown by the API); it settles as
+    `active` or `failed`. An active connection can lose refresh access, be
+    disconnected by the org, or expire when a grant without a refresh token
+    runs out.
+    """
+
+    pending = State(initial=True)
+    active = State()
+    failed = State(final=True)
+    expired = State()
+    refresh_failed = State()
+    disconnected = State(final=True)
+
+    activate = pending.to(active)
+    fail = pending.to(failed)
+    abandon = pending.to(expired)
+    refresh_fail = active.to(refresh_failed)
+    lapse = active.to(expired)
+    disconnect = (
+        active.to(disconnected) | refresh_failed.to(disconnected) | expired.to(disconnected)
+    )
+
+
+IN_FLIGHT = ConnectionLifecycle.pending.value
+# What the API shows: every state but the in-flight one, in declaration order.
+STATUSES = tuple(s for s in states(ConnectionLifecycle) if s != IN_FLIGHT)
+VISIBLE = f"status != '{IN_FLIGHT}'"
 
 
 def session_item(row: Any) -> dict[str, Any]:

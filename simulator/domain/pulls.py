@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from statemachine import State, StateMachine
+
 from simulator.clients import fhir
 from simulator.clients.fhir import FhirError
+from simulator.core.lifecycle import edge, transition
 from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import attempts, connections, keepalive, records
@@ -53,6 +56,30 @@ PAGE_RETRY_BACKOFF_MS = (10 * SECOND, MINUTE, 5 * MINUTE)
 DEFAULT_RETRY_AFTER_S = 60
 
 
+class PullLifecycle(StateMachine):
+    """A pull: scheduled -> running -> completed | failed | cancelled.
+
+    A scheduled pull that has not started is replaced or dropped (its row is
+    deleted), not moved. Access lost while a pull runs cancels it; when the
+    pull's own token refresh was the one refused, the pull then records that
+    as its failure (cancelled -> failed, with the message and the event).
+    """
+
+    scheduled = State(initial=True)
+    running = State()
+    completed = State(final=True)
+    failed = State(final=True)
+    cancelled = State()
+
+    begin = scheduled.to(running)
+    complete = running.to(completed)
+    fail = running.to(failed) | cancelled.to(failed)
+    cancel = running.to(cancelled)
+
+
+_CANCEL = edge(PullLifecycle, "cancel")
+
+
 def job_key(attempt_id: str) -> str:
     return f"pull:{attempt_id}"
 
@@ -78,7 +105,7 @@ def start(
         pull_id, _ = rt.new_id(ws_id, "pull_")
         rt.store.execute(
             "INSERT INTO pulls (workspace_id, pull_id, attempt_id, patient_id, source_id, reason,"
-            " status, started_ms) VALUES (?,?,?,?,?,?, 'scheduled', ?)",
+            " status, started_ms) VALUES (?,?,?,?,?,?,?,?)",
             (
                 ws_id,
                 pull_id,
@@ -86,6 +113,7 @@ def start(
                 row["patient_id"],
                 row["source_id"],
                 reason,
+                PullLifecycle.initial_state.value,
                 due_ms or now,
             ),
         )
@@ -110,6 +138,12 @@ def _save(rt: Runtime, ws_id: str, pull_id: str, **fields: Any) -> None:
     )
 
 
+def move(rt: Runtime, ws_id: str, pull_id: str, event: str, **fields: Any) -> None:
+    """Apply a PullLifecycle event to a pull (raises on a bad move) and set extra columns."""
+    status = transition(PullLifecycle, _pull(rt, ws_id, pull_id)["status"], event)
+    _save(rt, ws_id, pull_id, status=status, **fields)
+
+
 def _resume_at(rt: Runtime, ws_id: str, pull: Any, due_ms: int) -> None:
     rt.scheduler.schedule(
         ws_id, PULL_JOB, due_ms, {"pull_id": pull["pull_id"]}, key=job_key(pull["attempt_id"])
@@ -124,7 +158,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     attempt_id = pull["attempt_id"]
     with rt.store.tx():
         if pull["status"] == "scheduled":
-            _save(rt, ws_id, pull_id, status="running", started_ms=rt.now(ws_id))
+            move(rt, ws_id, pull_id, "begin", started_ms=rt.now(ws_id))
     source = rt.catalog.get(pull["source_id"])
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
@@ -133,7 +167,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
         conn = connections.by_attempt(rt.store, ws_id, attempt_id)
         if conn is None or conn["status"] != "active" or source is None:
             with rt.store.tx():
-                _save(rt, ws_id, pull_id, status="cancelled", finished_ms=rt.now(ws_id))
+                move(rt, ws_id, pull_id, "cancel", finished_ms=rt.now(ws_id))
             return
         token_row = attempts.tokens_of(rt, ws_id, attempt_id)
         now = rt.now(ws_id)
@@ -263,7 +297,7 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
             )
             return
         now = rt.now(ws_id)
-        _save(rt, ws_id, pull_id, status="completed", finished_ms=now)
+        move(rt, ws_id, pull_id, "complete", finished_ms=now)
         publish.emit(
             rt,
             ws_id,
@@ -283,7 +317,7 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
 def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
     with rt.store.tx():
         pull = _pull(rt, ws_id, pull_id)
-        _save(rt, ws_id, pull_id, status="failed", finished_ms=rt.now(ws_id), error_message=message)
+        move(rt, ws_id, pull_id, "fail", finished_ms=rt.now(ws_id), error_message=message)
         publish.emit(
             rt,
             ws_id,
@@ -330,7 +364,7 @@ def stop(rt: Runtime, ws_id: str, row: Any) -> None:
         (ws_id, row["attempt_id"]),
     )
     rt.store.execute(
-        "UPDATE pulls SET status = 'cancelled', finished_ms = ? WHERE workspace_id = ?"
-        " AND attempt_id = ? AND status = 'running'",
-        (rt.now(ws_id), ws_id, row["attempt_id"]),
+        "UPDATE pulls SET status = ?, finished_ms = ? WHERE workspace_id = ?"
+        " AND attempt_id = ? AND " + _CANCEL.where("status"),
+        (_CANCEL.target, rt.now(ws_id), ws_id, row["attempt_id"], *_CANCEL.sources),
     )

@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from statemachine import State, StateMachine
+
 from simulator.core import ids, pagination
 from simulator.core.errors import ApiError, invalid, not_found
-from simulator.core.lifecycle import SessionLifecycle, TransitionNotAllowed, transition
+from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
@@ -43,6 +45,20 @@ CREATE INDEX IF NOT EXISTS patient_sessions_patient ON patient_sessions (workspa
 
 DEFAULT_EXPIRES_IN = 1800
 EXPIRE_JOB = "session.expire"
+
+
+class SessionLifecycle(StateMachine):
+    """PatientSession: open -> complete | expired (both terminal)."""
+
+    open = State(initial=True)
+    complete = State(final=True)
+    expired = State(final=True)
+
+    finish = open.to(complete)
+    expire = open.to(expired)
+
+
+STATUSES = states(SessionLifecycle)
 
 
 @dataclass(frozen=True)
@@ -201,7 +217,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
                 session_id,
                 seq,
                 gen.name,
-                "open",
+                SessionLifecycle.initial_state.value,
                 token,
                 body["patient_id"],
                 source_id,
@@ -230,8 +246,9 @@ def list_page(
 ) -> dict[str, Any]:
     """A page of a patient's sessions, newest first, rendered under generation `gen`."""
     patients.get_row(rt.store, ws_id, patient_id)
-    if status is not None and status not in ("open", "complete", "expired"):
-        raise invalid("'status' must be one of 'open', 'complete', 'expired'", "status")
+    if status is not None and status not in STATUSES:
+        listed = ", ".join(f"'{name}'" for name in STATUSES)
+        raise invalid(f"'status' must be one of {listed}", "status")
     return pagination.page(
         rt.store,
         "patient_sessions",

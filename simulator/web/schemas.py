@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.domain import connections, sessions
+
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 METADATA = {"type": "object", "additionalProperties": True}
-CONNECTION_STATUS = ["active", "failed", "expired", "refresh_failed", "disconnected"]
-SESSION_STATUS = ["open", "complete", "expired"]
+CONNECTION_STATUS = list(connections.STATUSES)
+SESSION_STATUS = list(sessions.STATUSES)
 
 PATIENT_CREATE: dict[str, Any] = {
     "type": "object",

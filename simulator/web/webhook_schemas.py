@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.domain.webhooks import chaos, inboxes
+from simulator.domain.webhooks import chaos, endpoints, inboxes
 from simulator.domain.webhooks.occurrences import EMITTABLE_TYPES
 from simulator.web.schemas import METADATA, NULLABLE_TIMESTAMP, TIMESTAMP
 
 _URL = {"type": "string", "format": "uri", "maxLength": 2048}
+ENDPOINT_STATUS = list(endpoints.STATUSES)
 _EVENTS = {
     "type": "array",
     "minItems": 1,
@@ -37,7 +38,7 @@ WEBHOOK_ENDPOINT_UPDATE_INPUT: dict[str, Any] = {
         "events": _EVENTS,
         "description": {"type": ["string", "null"], "maxLength": 500},
         "metadata": METADATA,
-        "status": {"enum": ["active", "disabled"]},
+        "status": {"enum": ENDPOINT_STATUS},
     },
 }
 
@@ -61,7 +62,7 @@ WEBHOOK_ENDPOINT: dict[str, Any] = {
         "resource_type": {"const": "webhook_endpoint"},
         "url": {"type": "string"},
         "events": {"type": "array", "items": {"type": "string"}},
-        "status": {"enum": ["active", "disabled"]},
+        "status": {"enum": ENDPOINT_STATUS},
         "description": {"type": ["string", "null"]},
         "metadata": METADATA,
         "api_version": {"type": "string"},

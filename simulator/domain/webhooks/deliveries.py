@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import requests
+from statemachine import State, StateMachine
 
 from simulator.core import pagination
 from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.lifecycle import edge, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import HOUR, MINUTE, SECOND, iso
 from simulator.domain.webhooks import chaos, endpoints
@@ -100,12 +102,31 @@ RESPONSE_BODY_LIMIT = 4096
 REDELIVER_INTERVAL_MS = 60 * SECOND
 USER_AGENT = "Medblocks-Webhooks/1.0 (connect-sim)"
 
-# Delivery states (internal; the API shows them through the record's fields).
-PENDING = "pending"  # automatic attempts remain
-DELIVERED = "delivered"  # a 2xx was received
-EXHAUSTED = "exhausted"  # the ninth automatic attempt failed
-STOPPED = "stopped"  # the endpoint was disabled with attempts still pending
-HELD = "held"  # created while the endpoint was disabled: never attempted automatically
+
+class DeliveryLifecycle(StateMachine):
+    """One event for one endpoint (internal; the API shows it through the record's fields).
+
+    `pending` while automatic attempts remain; `delivered` once a 2xx came back
+    (a manual redelivery can deliver from any state, and again); `exhausted`
+    after the ninth automatic attempt failed; `stopped` when the endpoint was
+    disabled with attempts still pending; `held` when created for a disabled
+    endpoint (never attempted automatically).
+    """
+
+    pending = State(initial=True)
+    held = State()
+    delivered = State()
+    exhausted = State()
+    stopped = State()
+
+    hold = pending.to(held)
+    deliver = delivered.from_(pending, held, exhausted, stopped, delivered)
+    exhaust = pending.to(exhausted)
+    stop = pending.to(stopped)
+
+
+PENDING = DeliveryLifecycle.pending.value
+_STOP = edge(DeliveryLifecycle, "stop")
 
 
 def job_key(delivery_id: str) -> str:
@@ -143,7 +164,7 @@ def fan_out(rt: Runtime, ws_id: str, occurrence: Any) -> list[str]:
                     endpoint["id"],
                     occurrence["type"],
                     endpoint["api_version"],
-                    PENDING if active else HELD,
+                    PENDING if active else transition(DeliveryLifecycle, PENDING, "hold"),
                     due,
                     dumps(marks),
                     occurrence["created_ms"],
@@ -374,12 +395,19 @@ def _record_result(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcome) 
     )
 
 
-def _mark_delivered(rt: Runtime, ws_id: str, delivery_id: str) -> None:
+def move(rt: Runtime, ws_id: str, delivery_id: str, event: str, **fields: Any) -> None:
+    """Apply a DeliveryLifecycle event to a delivery (raises on a bad move) and set columns."""
+    state = transition(DeliveryLifecycle, get_row(rt.store, ws_id, delivery_id)["state"], event)
+    columns = {"state": state, **fields}
+    assignments = ", ".join(f"{name} = ?" for name in columns)
     rt.store.execute(
-        "UPDATE webhook_deliveries SET state = ?, delivered_ms = ?, next_attempt_ms = NULL"
-        " WHERE workspace_id = ? AND id = ?",
-        (DELIVERED, rt.now(ws_id), ws_id, delivery_id),
+        f"UPDATE webhook_deliveries SET {assignments} WHERE workspace_id = ? AND id = ?",
+        (*columns.values(), ws_id, delivery_id),
     )
+
+
+def _mark_delivered(rt: Runtime, ws_id: str, delivery_id: str) -> None:
+    move(rt, ws_id, delivery_id, "deliver", delivered_ms=rt.now(ws_id), next_attempt_ms=None)
     rt.scheduler.cancel(ws_id, kind=ATTEMPT_JOB, key=job_key(delivery_id))
 
 
@@ -440,11 +468,7 @@ def _record_automatic(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcom
             ws_id, ATTEMPT_JOB, due, {"delivery_id": delivery_id}, key=job_key(delivery_id)
         )
     else:
-        store.execute(
-            "UPDATE webhook_deliveries SET state = ?, next_attempt_ms = NULL"
-            " WHERE workspace_id = ? AND id = ?",
-            (EXHAUSTED, ws_id, delivery_id),
-        )
+        move(rt, ws_id, delivery_id, "exhaust", next_attempt_ms=None)
         disable(rt, ws_id, delivery["endpoint_id"])
         log.info(
             "webhook endpoint %s disabled after %d failed attempts", delivery["endpoint_id"], auto
@@ -457,7 +481,7 @@ def _record_automatic(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcom
 def disable(rt: Runtime, ws_id: str, endpoint_id: str) -> None:
     """Disable an endpoint and stop the automatic attempts of its pending deliveries."""
     with rt.store.tx():
-        endpoints.set_status(rt, ws_id, endpoint_id, "disabled")
+        endpoints.set_status(rt, ws_id, endpoint_id, "disable")
         stop_pending(rt, ws_id, endpoint_id)
 
 
@@ -466,15 +490,15 @@ def stop_pending(rt: Runtime, ws_id: str, endpoint_id: str) -> None:
     with store.tx():
         rows = store.all(
             "SELECT id FROM webhook_deliveries WHERE workspace_id = ? AND endpoint_id = ?"
-            " AND state = ?",
-            (ws_id, endpoint_id, PENDING),
+            " AND " + _STOP.where("state"),
+            (ws_id, endpoint_id, *_STOP.sources),
         )
         for row in rows:
             rt.scheduler.cancel(ws_id, kind=ATTEMPT_JOB, key=job_key(row["id"]))
         store.execute(
             "UPDATE webhook_deliveries SET state = ?, next_attempt_ms = NULL"
-            " WHERE workspace_id = ? AND endpoint_id = ? AND state = ?",
-            (STOPPED, ws_id, endpoint_id, PENDING),
+            " WHERE workspace_id = ? AND endpoint_id = ? AND " + _STOP.where("state"),
+            (_STOP.target, ws_id, endpoint_id, *_STOP.sources),
         )
 
 

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from statemachine import State, StateMachine
+
 from simulator.core import pagination
 from simulator.core.errors import ApiError, invalid, not_found
+from simulator.core.lifecycle import event_to, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.core.validation import is_local_host
@@ -40,7 +43,19 @@ CREATE INDEX IF NOT EXISTS webhook_endpoints_seq ON webhook_endpoints (workspace
 
 PREFIX = "wh_"
 SECRET_PREFIX = "whsec_"
-STATUSES = ("active", "disabled")
+
+
+class EndpointLifecycle(StateMachine):
+    """A webhook endpoint: active <-> disabled (by the API, or after exhausted attempts)."""
+
+    active = State(initial=True)
+    disabled = State()
+
+    disable = active.to(disabled)
+    enable = disabled.to(active)
+
+
+STATUSES = states(EndpointLifecycle)
 # Names accepted in an endpoint's `events`: "*", the four types, and the
 # generation-B name of the session event (the fifth of the "1-5 items").
 SUBSCRIBABLE = ("*", *EVENT_TYPES, *LEGACY_TYPES)
@@ -131,7 +146,8 @@ def list_page(
 ) -> dict[str, Any]:
     """A page of the workspace's endpoints, newest first, optionally in one status."""
     if status is not None and status not in STATUSES:
-        raise invalid("'status' must be 'active' or 'disabled'", "status")
+        listed = " or ".join(f"'{name}'" for name in STATUSES)
+        raise invalid(f"'status' must be {listed}", "status")
     return pagination.page(
         store,
         "webhook_endpoints",
@@ -184,7 +200,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> t
                 seq,
                 url,
                 dumps(events),
-                "active",
+                EndpointLifecycle.initial_state.value,
                 body.get("description"),
                 dumps(metadata),
                 api_version,
@@ -210,9 +226,10 @@ def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> t
             changes["description"] = body["description"]
         if "metadata" in body:
             changes["metadata"] = dumps(check_metadata(body["metadata"]))
-        if "status" in body:
-            changes["status"] = body["status"]
-        disabled_now = row["status"] == "active" and changes.get("status") == "disabled"
+        if body.get("status", row["status"]) != row["status"]:
+            event = event_to(EndpointLifecycle, row["status"], body["status"])
+            changes["status"] = transition(EndpointLifecycle, row["status"], event)
+        disabled_now = changes.get("status") == EndpointLifecycle.disabled.value
         changes["updated_ms"] = rt.now(ws_id)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         store.execute(
@@ -222,7 +239,9 @@ def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> t
         return get_row(store, ws_id, endpoint_id), disabled_now
 
 
-def set_status(rt: Runtime, ws_id: str, endpoint_id: str, status: str) -> None:
+def set_status(rt: Runtime, ws_id: str, endpoint_id: str, event: str) -> None:
+    """Apply an EndpointLifecycle event (`disable`, `enable`); raises on a bad move."""
+    status = transition(EndpointLifecycle, get_row(rt.store, ws_id, endpoint_id)["status"], event)
     rt.store.execute(
         "UPDATE webhook_endpoints SET status = ?, updated_ms = ? WHERE workspace_id = ? AND id = ?",
         (status, rt.now(ws_id), ws_id, endpoint_id),

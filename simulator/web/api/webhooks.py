@@ -116,7 +116,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "List webhook endpoints",
             "parameters": [
                 *_PAGING,
-                {"name": "status", "in": "query", "schema": {"enum": ["active", "disabled"]}},
+                {"name": "status", "in": "query", "schema": {"enum": wh.ENDPOINT_STATUS}},
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ENDPOINT), "Endpoints"), **_ERRORS},
         },
