@@ -7,7 +7,9 @@ through here (and `timeutil.wall_ms`, which this wraps).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
@@ -18,9 +20,23 @@ class ClockError(ValueError):
 
 
 class Clocks:
+    """The workspaces' clocks, read from and written to the workspaces table.
+
+    While a job runs on a manual clock, the scheduler pins that workspace's
+    instant for the running thread (`pinned`): every `now` the job asks for is
+    then answered without a query, and a move made meanwhile moves the pin too.
+    """
+
     def __init__(self, store: Store, wall: Callable[[], int] = _wall_ms) -> None:
         self.store = store
         self.wall = wall
+        self._local = threading.local()
+
+    def _pins(self) -> dict[str, int]:
+        pins = getattr(self._local, "pins", None)
+        if pins is None:
+            pins = self._local.pins = {}
+        return pins
 
     def _row(self, ws_id: str):
         row = self.store.one(
@@ -31,22 +47,45 @@ class Clocks:
             raise KeyError(ws_id)
         return row
 
-    def now(self, ws_id: str) -> int:
-        row = self._row(ws_id)
+    def _now_of(self, row) -> int:
         if row["clock_mode"] == "manual":
             return int(row["clock_manual_ms"])
         return self.wall() + int(row["clock_offset_ms"])
 
+    def now(self, ws_id: str) -> int:
+        pinned = self._pins().get(ws_id)
+        if pinned is not None:
+            return pinned
+        return self._now_of(self._row(ws_id))
+
     def mode(self, ws_id: str) -> str:
         return str(self._row(ws_id)["clock_mode"])
 
-    def move_to(self, ws_id: str, target_ms: int) -> int:
-        """Move the clock forward to `target_ms` (a no-op when already past it)."""
+    @contextmanager
+    def pinned(self, ws_id: str, now_ms: int) -> Iterator[None]:
+        """Answer `now(ws_id)` with `now_ms` in this thread (a manual clock, during one job)."""
+        pins = self._pins()
+        previous = pins.get(ws_id)
+        pins[ws_id] = now_ms
+        try:
+            yield
+        finally:
+            if previous is None:
+                pins.pop(ws_id, None)
+            else:
+                pins[ws_id] = previous
+
+    def move_to(self, ws_id: str, target_ms: int) -> tuple[str, int]:
+        """Move the clock forward to `target_ms` (a no-op when already past it).
+
+        Answers the clock's mode and its instant after the move.
+        """
         with self.store.tx():
-            current = self.now(ws_id)
+            row = self._row(ws_id)
+            mode, current = str(row["clock_mode"]), self._now_of(row)
             if target_ms <= current:
-                return current
-            if self.mode(ws_id) == "manual":
+                return mode, current
+            if mode == "manual":
                 self.store.execute(
                     "UPDATE workspaces SET clock_manual_ms = ? WHERE id = ?", (target_ms, ws_id)
                 )
@@ -55,14 +94,17 @@ class Clocks:
                     "UPDATE workspaces SET clock_offset_ms = ? WHERE id = ?",
                     (target_ms - self.wall(), ws_id),
                 )
-            return target_ms
+        pins = self._pins()
+        if ws_id in pins:
+            pins[ws_id] = target_ms
+        return mode, target_ms
 
     def set_mode(self, ws_id: str, mode: str) -> int:
         """Switch mode without a jump: the clock continues from its current instant."""
         if mode not in ("real", "manual"):
             raise ClockError(f"Unknown clock mode '{mode}'; use 'real' or 'manual'")
         with self.store.tx():
-            current = self.now(ws_id)
+            current = self._now_of(self._row(ws_id))
             if mode == "manual":
                 self.store.execute(
                     "UPDATE workspaces SET clock_mode = 'manual', clock_manual_ms = ? WHERE id = ?",
@@ -73,4 +115,5 @@ class Clocks:
                     "UPDATE workspaces SET clock_mode = 'real', clock_offset_ms = ? WHERE id = ?",
                     (current - self.wall(), ws_id),
                 )
-            return current
+        self._pins().pop(ws_id, None)
+        return current

@@ -38,9 +38,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_ms INTEGER,
     error TEXT
 );
-CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (workspace_id, state, due_ms, id);
-CREATE INDEX IF NOT EXISTS jobs_key ON jobs (workspace_id, key);
+DROP INDEX IF EXISTS jobs_pending;
+DROP INDEX IF EXISTS jobs_key;
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (workspace_id, due_ms, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS jobs_pending_key ON jobs (workspace_id, key) WHERE state = 'pending';
 """
+# Only pending jobs are indexed (partial indexes), so finished jobs, however many, are never
+# walked by the runner, by cancel or by the ticker. A query uses those indexes only when its
+# WHERE names the state as the literal 'pending' (`PENDING_SQL`), never as a bound parameter.
 
 # A safety net against a handler that keeps scheduling itself at the same instant.
 MAX_JOBS_PER_RUN = 5_000_000
@@ -67,6 +72,7 @@ class JobLifecycle(StateMachine):
 
 # The runner applies these edges in SQL, many times a second: read from the machine once.
 _INITIAL = JobLifecycle.initial_state.value
+PENDING_SQL = f"state = '{_INITIAL}'"
 _CLAIM = edge(JobLifecycle, "claim")
 _FINISH = edge(JobLifecycle, "finish")
 _FAIL = edge(JobLifecycle, "fail")
@@ -149,8 +155,9 @@ class Scheduler:
     @staticmethod
     def _pending_where(ws_id: str, kind: str | None, key: str | None) -> tuple[str, tuple]:
         """The WHERE clause for a workspace's pending (cancellable) jobs, narrowed by kind/key."""
-        where = "workspace_id = ? AND " + _CANCEL.where("state")
-        params: list[Any] = [ws_id, *_CANCEL.sources]
+        assert _CANCEL.sources == (_INITIAL,)  # cancellable means pending: the indexed state
+        where = "workspace_id = ? AND " + PENDING_SQL
+        params: list[Any] = [ws_id]
         for column, value in (("kind", kind), ("key", key)):
             if value is not None:
                 where += f" AND {column} = ?"
@@ -172,27 +179,45 @@ class Scheduler:
 
     def next_due(self, ws_id: str) -> int | None:
         return self.store.scalar(
-            "SELECT MIN(due_ms) FROM jobs WHERE workspace_id = ? AND state = 'pending'", (ws_id,)
+            f"SELECT MIN(due_ms) FROM jobs WHERE workspace_id = ? AND {PENDING_SQL}", (ws_id,)
         )
+
+    def due_workspaces(self, wall_ms: int) -> list[str]:
+        """Workspaces on a real clock with a pending job due by now (one query for all)."""
+        return [
+            row[0]
+            for row in self.store.all(
+                "SELECT w.id FROM workspaces w WHERE w.clock_mode = 'real' AND EXISTS"
+                " (SELECT 1 FROM jobs j WHERE j.workspace_id = w.id AND j."
+                + PENDING_SQL
+                + " AND j.due_ms <= ? + w.clock_offset_ms) ORDER BY w.created_ms",
+                (wall_ms,),
+            )
+        ]
 
     # -- running ------------------------------------------------------------
 
-    def _next_job(self, ws_id: str, until_ms: int) -> Job | None:
-        row = self.store.one(
-            "SELECT * FROM jobs WHERE workspace_id = ? AND state = 'pending' AND due_ms <= ?"
-            " ORDER BY due_ms, id LIMIT 1",
-            (ws_id, until_ms),
-        )
-        return None if row is None else _job(row)
+    def _take_next(self, ws_id: str, until_ms: int) -> tuple[Job, str] | None:
+        """In one transaction: the next job due by `until_ms`, the clock moved to its due
+        time, the job claimed as running (so a nested runner in this thread skips it).
 
-    def _claim(self, job: Job) -> bool:
-        """Mark a job running so that a nested runner in this thread does not pick it again."""
+        Answers the job and the clock's mode, or None when nothing is due.
+        """
         with self.store.tx():
-            cur = self.store.execute(
+            row = self.store.one(
+                f"SELECT * FROM jobs WHERE workspace_id = ? AND {PENDING_SQL} AND due_ms <= ?"
+                " ORDER BY due_ms, id LIMIT 1",
+                (ws_id, until_ms),
+            )
+            if row is None:
+                return None
+            job = _job(row)
+            mode, _ = self.clocks.move_to(ws_id, job.due_ms)
+            self.store.execute(
                 "UPDATE jobs SET state = ? WHERE id = ? AND " + _CLAIM.where("state"),
                 (_CLAIM.target, job.id, *_CLAIM.sources),
             )
-            return cur.rowcount == 1
+            return job, mode
 
     def recover(self) -> int:
         """After a crash, jobs caught running are pending again (at-least-once)."""
@@ -203,8 +228,7 @@ class Scheduler:
             ).rowcount
 
     def _run_one(self, job: Job) -> None:
-        if not self._claim(job):
-            return
+        """Run a claimed job's handler and settle it (one statement)."""
         handler = self.handlers.get(job.kind)
         error: str | None = None
         if handler is None:
@@ -216,29 +240,26 @@ class Scheduler:
                 log.exception("job %s (%s) failed", job.id, job.kind)
                 error = f"{type(exc).__name__}: {exc}"
         settle = _FAIL if error else _FINISH
-        with self.store.tx():
-            self.store.execute(
-                "UPDATE jobs SET state = ?, finished_ms = ?, error = ? WHERE id = ?"
-                " AND " + settle.where("state"),
-                (
-                    settle.target,
-                    self.clocks.now(job.workspace_id),
-                    error,
-                    job.id,
-                    *settle.sources,
-                ),
-            )
+        self.store.execute(
+            "UPDATE jobs SET state = ?, finished_ms = ?, error = ? WHERE id = ?"
+            " AND " + settle.where("state"),
+            (settle.target, self.clocks.now(job.workspace_id), error, job.id, *settle.sources),
+        )
 
     def run_until(self, ws_id: str, until_ms: int) -> int:
         """Run jobs due at or before `until_ms`, moving the clock to each due time."""
         ran = 0
         with self.lock(ws_id):
             while ran < MAX_JOBS_PER_RUN:
-                job = self._next_job(ws_id, until_ms)
-                if job is None:
+                taken = self._take_next(ws_id, until_ms)
+                if taken is None:
                     break
-                self.clocks.move_to(ws_id, job.due_ms)
-                self._run_one(job)
+                job, mode = taken
+                if mode == "manual":  # the job's every `now` is its due time: no queries
+                    with self.clocks.pinned(ws_id, job.due_ms):
+                        self._run_one(job)
+                else:
+                    self._run_one(job)
                 ran += 1
         return ran
 

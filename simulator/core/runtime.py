@@ -73,15 +73,13 @@ class Runtime:
 
     def new_id(self, ws_id: str, prefix: str) -> tuple[str, int]:
         """A fresh id for the workspace and its sequence number (for ordering)."""
-        seq = workspaces.next_sequence(self.store, ws_id)
-        ws = workspaces.get(self.store, ws_id)
-        return ids.make_id(prefix, ws.seed, seq), seq
+        seq, seed = workspaces.next_sequence(self.store, ws_id)
+        return ids.make_id(prefix, seed, seq), seq
 
     def seeded_hex(self, ws_id: str, label: str, length: int = 32) -> str:
         """Deterministic hex from the workspace seed and a fresh sequence number."""
-        seq = workspaces.next_sequence(self.store, ws_id)
-        ws = workspaces.get(self.store, ws_id)
-        return ids.seeded_hex(ws.seed, seq, label, length)
+        seq, seed = workspaces.next_sequence(self.store, ws_id)
+        return ids.seeded_hex(seed, seq, label, length)
 
     def rng(self, ws_id: str, *labels: object) -> random.Random:
         """A random generator fixed by the workspace seed and the labels."""
@@ -120,9 +118,10 @@ class Ticker(threading.Thread):
                 log.exception("ticker failed")
 
     def tick(self) -> int:
+        """Run the due work of the real-clock workspaces that have some (found in one query)."""
         ran = 0
         scheduler = self.runtime.scheduler
-        for ws_id in workspaces.all_ids(self.runtime.store, clock_mode="real"):
+        for ws_id in scheduler.due_workspaces(self.runtime.wall()):
             ran += scheduler.try_run_due(ws_id)
         return ran
 

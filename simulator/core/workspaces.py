@@ -122,10 +122,16 @@ def all_ids(store: Store, clock_mode: str | None = None) -> list[str]:
     ]
 
 
-def next_sequence(store: Store, ws_id: str) -> int:
+def next_sequence(store: Store, ws_id: str) -> tuple[int, int]:
+    """Take the workspace's next sequence number; answers (sequence, seed) in one statement."""
     with store.tx():
-        store.execute("UPDATE workspaces SET id_seq = id_seq + 1 WHERE id = ?", (ws_id,))
-        return int(store.scalar("SELECT id_seq FROM workspaces WHERE id = ?", (ws_id,)))
+        row = store.one(
+            "UPDATE workspaces SET id_seq = id_seq + 1 WHERE id = ? RETURNING id_seq, seed",
+            (ws_id,),
+        )
+    if row is None:
+        raise KeyError(ws_id)
+    return int(row[0]), int(row[1])
 
 
 def reset(store: Store, ws_id: str, *, wall_ms: int) -> None:
