@@ -50,6 +50,7 @@ from portal_mocks.clients import ClientInfo
 from portal_mocks.faults import FaultError, StoredFault
 from portal_mocks.grants import Grant
 from portal_mocks.profiles import PORTALS
+from simulator.core.webkit import RUNTIME_KEY
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -89,7 +90,7 @@ def create_app(runtime: Runtime) -> Flask:
 
     runtime.store.ensure_schema()
     app = Flask(__name__)
-    app.extensions[common.RUNTIME_KEY] = runtime
+    app.extensions[RUNTIME_KEY] = runtime
     app.json.sort_keys = False
     app.json.compact = True
     app.url_map.strict_slashes = False

@@ -1,4 +1,8 @@
-"""The control plane under `/_sim`: what the real service lacks (clock, workspaces, faults...)."""
+"""The control plane under `/_sim`: what the real service lacks (clock, workspaces, faults...).
+
+The mock portals' part of it (`/_sim/faults/catalog`, `/_sim/portals/...`) is owned by
+`portal_mocks.web.control` and registered here beside the simulator's own blueprints.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,6 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(inboxes.bp)
-    from simulator.web.control import faults
+    from portal_mocks.web import control as portal_control
 
-    app.register_blueprint(faults.bp)
+    app.register_blueprint(portal_control.bp)
