@@ -1,9 +1,9 @@
 """RFC 7591 dynamic client registration, the client side.
 
 The simulator registers its own app at a SMART server: it POSTs the client
-metadata to the server's `registration_endpoint` (read from discovery) with an
-initial access token (RFC 7591 section 3) as `Authorization: Bearer`, and
-answers the client information the server issued.
+metadata to the server's `registration_endpoint` (read from discovery), with an
+initial access token (RFC 7591 section 3) as `Authorization: Bearer` when it has
+one, and answers the client information the server issued.
 
 No Flask and no store here: callers keep the answer and must not hold a store
 transaction while this talks to a server.
@@ -25,7 +25,7 @@ def register(
     *,
     redirect_uris: list[str],
     client_name: str,
-    initial_access_token: str,
+    initial_access_token: str | None,
     timeout: float,
 ) -> ClientCredentials:
     """Register a confidential client (`client_secret_basic`); raises SmartError on failure."""
@@ -36,7 +36,9 @@ def register(
         "response_types": ["code"],
         "client_name": client_name,
     }
-    headers = {"Authorization": f"Bearer {initial_access_token}", "Accept": "application/json"}
+    headers = {"Accept": "application/json"}
+    if initial_access_token:
+        headers["Authorization"] = f"Bearer {initial_access_token}"
     resp = send(
         http, "POST", endpoint, "registration", json=metadata, headers=headers, timeout=timeout
     )

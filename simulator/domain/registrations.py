@@ -5,7 +5,8 @@ redirect URI. The first time a workspace needs its client at a source, the
 simulator registers it at the source's `registration_endpoint` (from SMART
 discovery), sending the workspace's registration token as the initial access
 token so the portal binds the client, and the grants made with it, to that
-workspace. The answer is kept in `client_registrations`; a reset deletes it
+workspace (only to the portals this process serves: the token is a secret of
+this simulator; an outside server gets an open registration). The answer is kept in `client_registrations`; a reset deletes it
 with the workspace's other objects, and the next attempt registers again.
 """
 
@@ -68,12 +69,14 @@ def client_for(
             raise SmartError(
                 "registration_unsupported", f"{source.name} advertises no registration_endpoint"
             )
+        own_portal = endpoint.startswith(rt.base_url + "/")
+        token = workspaces.registration_token(rt.store, ws_id) if own_portal else None
         client = registration.register(
             rt.http,
             endpoint,
             redirect_uris=[redirect_uri],
             client_name=CLIENT_NAME,
-            initial_access_token=workspaces.registration_token(rt.store, ws_id),
+            initial_access_token=token,
             timeout=timeout,
         )
         with rt.store.tx():
