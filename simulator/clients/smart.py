@@ -84,7 +84,7 @@ def send(
 
 
 def error_of(resp: requests.Response, description: str) -> SmartError:
-    """A failed answer as a SmartError: its OAuth `error` when the body has one, else `http_<status>`."""
+    """A failed answer as a SmartError: the body's OAuth `error`, else `http_<status>`."""
     code = f"http_{resp.status_code}"
     try:
         body = resp.json()

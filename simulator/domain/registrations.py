@@ -3,11 +3,12 @@
 One confidential client (`client_secret_basic`) per workspace, source and
 redirect URI. The first time a workspace needs its client at a source, the
 simulator registers it at the source's `registration_endpoint` (from SMART
-discovery), sending the workspace's registration token as the initial access
-token so the portal binds the client, and the grants made with it, to that
-workspace (only to the portals this process serves: the token is a secret of
-this simulator; an outside server gets an open registration). The answer is kept in `client_registrations`; a reset deletes it
-with the workspace's other objects, and the next attempt registers again.
+discovery). To the portals this process serves it sends the workspace's
+registration token as the initial access token, so the portal binds the
+client, and the grants made with it, to that workspace; an outside server
+gets an open registration (the token is this simulator's secret). The answer
+is kept in `client_registrations`; a reset deletes it with the workspace's
+other objects, and the next attempt registers again.
 """
 
 from __future__ import annotations
