@@ -7,8 +7,8 @@ true and `url` is where it pointed (an app's `return_url` or `redirect_uri`
 is not ours to call). `scope` is an origin (`http://sim.test`) or an origin
 and a path prefix (`http://sim.test/portals/summit-epic/`).
 
-The headless patient (`simulator.clients.patient`) and the portals' test
-sign-in (`portal_mocks.testing`) each walk their pages with it.
+The headless patient (`simulator.clients.patient`) and the mock portals'
+test sign-in each walk their own pages with it.
 """
 
 from __future__ import annotations
