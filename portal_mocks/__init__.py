@@ -11,7 +11,8 @@ Per portal:
   `jwks`, `fhir/metadata` (CapabilityStatement with the oauth-uris extension)
 * `GET|POST authorize` -> login page -> `POST login` -> `GET consent` -> `POST consent`
 * `POST token` (authorization_code, refresh_token), `POST introspect`, `POST revoke`,
-  `POST register` (RFC 7591; `Authorization: Bearer <workspace API key>` picks the workspace)
+  `POST register` (RFC 7591; `Authorization: Bearer <workspace API key or registration
+  token>` picks the workspace; the simulator registers its own app there this way)
 * `GET fhir/<Type>`, `POST fhir/<Type>/_search`, `GET fhir/<Type>/<id>`
 
 Login conventions (see `personas` and `faults`):
@@ -21,10 +22,11 @@ Login conventions (see `personas` and `faults`):
   `bob+fhir_500:Observation`);
 * password: anything non-empty except `wrong`.
 
-Python helpers for the simulator and its control plane:
+Python helpers for the portals' own control plane, tests and benchmarks (the simulator
+reaches the portals over HTTP only):
 
 * `ensure_client(runtime, ws_id, slug, *, redirect_uris, confidential=True) -> ClientInfo`
-  registers the simulator's own app at a portal (idempotent per workspace, portal and URIs).
+  registers an app at a portal without HTTP (idempotent per workspace, portal and URIs).
 * `find_grant(runtime, ws_id, slug, *, refresh_token=None, access_token=None) -> Grant | None`
 * `revoke_grant(runtime, ws_id, slug, *, refresh_token=None, access_token=None) -> bool`
   revokes the whole grant behind a token (every access and refresh token).
@@ -48,6 +50,7 @@ from portal_mocks.clients import ClientInfo
 from portal_mocks.faults import FaultError, StoredFault
 from portal_mocks.grants import Grant
 from portal_mocks.profiles import PORTALS
+from simulator.core.webkit import RUNTIME_KEY
 
 # The portals' tables, created on the runtime's store when the portals are mounted.
 SCHEMAS = (access.SCHEMA, clients.SCHEMA, faults.SCHEMA, grants.SCHEMA, keys.SCHEMA)
@@ -90,7 +93,7 @@ def create_app(runtime: Runtime) -> Flask:
 
     runtime.store.ensure_schema(SCHEMAS)
     app = Flask(__name__)
-    app.extensions[common.RUNTIME_KEY] = runtime
+    app.extensions[RUNTIME_KEY] = runtime
     app.json.sort_keys = False
     app.json.compact = True
     app.url_map.strict_slashes = False
@@ -165,7 +168,7 @@ def ensure_client(
     redirect_uris: list[str],
     confidential: bool = True,
 ) -> ClientInfo:
-    """The simulator's own app registration at a portal (idempotent)."""
+    """An app registered at a portal without HTTP (idempotent)."""
     _portal(slug)
     return clients.ensure_client(
         runtime, ws_id, slug, redirect_uris=redirect_uris, confidential=confidential

@@ -1,8 +1,9 @@
 """Client registrations at the portals and client authentication at the token endpoint.
 
 A client belongs to one portal and one workspace (the workspace whose clock
-and seed its grants follow). Clients come from `ensure_client` (the
-simulator's own app, pre-registered) or from RFC 7591 dynamic registration.
+and seed its grants follow). Clients come from RFC 7591 dynamic registration
+(the simulator's own app too) or from `ensure_client` (pre-registered without
+HTTP, for tests and benchmarks).
 
 Token-endpoint authentication methods: `none` (public, `client_id` in the
 body), `client_secret_basic`, `client_secret_post` (a client with a secret may
@@ -187,7 +188,7 @@ def ensure_client(
     redirect_uris: list[str],
     confidential: bool = True,
 ) -> ClientInfo:
-    """The simulator's own app at a portal: one registration per (workspace, portal, URIs)."""
+    """An app pre-registered at a portal: one registration per (workspace, portal, URIs)."""
     uris = [check_redirect_uri(u) for u in redirect_uris]
     key = dumps({"redirect_uris": sorted(uris), "confidential": confidential})
     with rt.store.tx():

@@ -13,19 +13,19 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from portal_mocks import create_app
 from simulator.core.config import Config
 from simulator.core.runtime import Runtime
+from simulator.core.webkit import RUNTIME_KEY, install_error_handling
 
 PORTALS_PREFIX = "/portals"
 
 
 def control_app(runtime: Runtime) -> Flask:
-    from simulator.web.control import faults
-    from simulator.web.http import RUNTIME_KEY, install_error_handling
+    from portal_mocks.web import control
 
     app = Flask("connect_sim_portals_control")
     app.extensions[RUNTIME_KEY] = runtime
     app.json.sort_keys = False
     install_error_handling(app)
-    app.register_blueprint(faults.bp)
+    app.register_blueprint(control.bp)
     return app
 
 

@@ -1,9 +1,9 @@
 """A headless patient for the portals' login and consent pages (tests, benchmarks).
 
-It does what a browser does without JavaScript: GET the authorize URL, read
-the `<form>`s of the page, post them with the chosen username, password and
-button, follow redirects, and stop at the first redirect that leaves the
-portal (the app's `redirect_uri`).
+It walks the pages with the shared headless browser (`simulator.core.browser`):
+GET the authorize URL, post the login and consent forms with the chosen
+username, password and button, follow redirects, and stop at the first
+redirect that leaves the portal (the app's `redirect_uri`).
 
     result = sign_in(session, authorize_url, "alice")          # approve
     result = sign_in(session, authorize_url, "alice", decision="deny")
@@ -13,11 +13,12 @@ portal (the app's `redirect_uri`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 
 from simulator.core import forms
+from simulator.core.browser import Browser
 from simulator.core.forms import Form
 
 
@@ -47,24 +48,11 @@ class SignIn:
         return parse_forms(self.last_page.text)[1]
 
 
-def _follow(
-    session: requests.Session, resp: requests.Response, portal_prefix: str, result: SignIn
-) -> requests.Response | None:
-    """Follow redirects while they stay at the portal; None when one leaves it."""
-    hops = 0
-    while resp.is_redirect and hops < 10:
-        target = urljoin(resp.url, resp.headers["Location"])
-        if not target.startswith(portal_prefix):
-            result.redirect_url = target
-            return None
-        resp = session.get(target, allow_redirects=False)
-        hops += 1
-    return resp
-
-
-def _form(resp: requests.Response, form_id: str) -> Form | None:
-    forms, _ = parse_forms(resp.text)
-    return next((f for f in forms if f.id == form_id), None)
+def _portal_of(authorize_url: str) -> str:
+    """The portal's base URL (`.../portals/<slug>/`) from its authorize URL."""
+    parts = urlsplit(authorize_url)
+    path = parts.path.rsplit("/authorize", 1)[0]
+    return f"{parts.scheme}://{parts.netloc}{path}/"
 
 
 def sign_in(
@@ -75,37 +63,23 @@ def sign_in(
     decision: str = "approve",
 ) -> SignIn:
     """Open the authorize URL, log in, and approve or deny at the consent page."""
-    parts = urlsplit(authorize_url)
-    path = parts.path.rsplit("/authorize", 1)[0]
-    prefix = f"{parts.scheme}://{parts.netloc}{path}/"
+    browser = Browser(_portal_of(authorize_url), timeout=None, session=session)
     result = SignIn(None)
-    resp = _follow(session, session.get(authorize_url, allow_redirects=False), prefix, result)
-    if resp is None:
-        return result
-    result.last_page = resp
-    login = _form(resp, "login-form")
-    if login is None:
-        return result
-    result.pages.append("login")
-    resp = session.post(
-        urljoin(resp.url, login.action),
-        data={**login.fields, "username": username, "password": password},
-        allow_redirects=False,
-    )
-    resp = _follow(session, resp, prefix, result)
-    if resp is None:
-        return result
-    result.last_page = resp
-    consent = _form(resp, "consent-form")
-    if consent is None:
-        return result
-    result.pages.append("consent")
-    resp = session.post(
-        urljoin(resp.url, consent.action),
-        data={**consent.fields, "decision": decision},
-        allow_redirects=False,
-    )
-    resp = _follow(session, resp, prefix, result)
-    if resp is not None:
-        result.last_page = resp
+    browser.get(authorize_url)
+    for page, values in (
+        ("login", {"username": username, "password": password}),
+        ("consent", {"decision": decision}),
+    ):
+        if browser.left:
+            break
+        result.last_page = browser.response
+        form = browser.find_form(form_id=f"{page}-form")
+        if form is None:
+            return result
+        result.pages.append(page)
+        browser.submit(form, values)
+    if browser.left:
+        result.redirect_url = browser.url
+    else:
+        result.last_page = browser.response
     return result

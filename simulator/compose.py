@@ -20,6 +20,7 @@ from typing import Any
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import portal_mocks
+from portal_mocks.web import control as portal_control
 from simulator.core.config import Config
 from simulator.core.jobs import Handler
 from simulator.core.runtime import Runtime
@@ -32,6 +33,7 @@ from simulator.domain import (
     patients,
     pulls,
     records,
+    registrations,
     sessions,
 )
 from simulator.domain.webhooks import deliveries, endpoints, inboxes, occurrences
@@ -44,6 +46,7 @@ SCHEMAS: tuple[str, ...] = (
     sessions.SCHEMA,
     connections.SCHEMA,
     attempts.SCHEMA,
+    registrations.SCHEMA,
     pulls.SCHEMA,
     records.SCHEMA,
     api_faults.SCHEMA,
@@ -97,7 +100,8 @@ def build_wsgi(rt: Runtime) -> Any:
     The runtime's own outbound calls to its base URL are answered by this app in
     process (no socket, no server worker).
     """
-    wsgi = DispatcherMiddleware(create_app(rt), {PORTALS_PREFIX: portal_mocks.create_app(rt)})
+    sim = create_app(rt, blueprints=(portal_control.bp,))
+    wsgi = DispatcherMiddleware(sim, {PORTALS_PREFIX: portal_mocks.create_app(rt)})
     rt.answer_in_process(wsgi)
     return wsgi
 

@@ -129,6 +129,20 @@ class Sim:
             self._routing.__enter__()
         return self._routing
 
+    def record_outbound(self) -> list[Any]:
+        """From now on, keep every request the simulator sends to its own base URL
+        (portals, pages, inboxes) in the returned list, oldest first."""
+        adapter = self.runtime.http.get_adapter(self.base_url + "/")
+        sent: list[Any] = []
+        send = adapter.send
+
+        def recording(request: Any, **kwargs: Any) -> Any:
+            sent.append(request)
+            return send(request, **kwargs)
+
+        adapter.send = recording  # type: ignore[method-assign]
+        return sent
+
     def close(self) -> None:
         if self._routing is not None:
             self._routing.__exit__(None, None, None)

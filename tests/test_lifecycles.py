@@ -232,11 +232,11 @@ def test_a_revoked_grant_cannot_be_reactivated(sim: Sim, ws: tuple[Api, str]) ->
     assert api.post(f"/_sim/connections/{conn['id']}/refresh-failure").status_code == 200
     rt = sim.runtime
     (grant,) = [g for g in grants.latest(rt, ws_id, rt.catalog.get(EPIC).slug) if g.code_used_ms]
-    assert (grant.status, grant.revoked_reason) == ("revoked", "revoked_by_patient")
+    assert (grant.status, grant.revoked_reason) == ("revoked", "revoked_by_client")
     with pytest.raises(TransitionNotAllowed):
         grants.move(rt, grant, "activate")
-    again = grants.revoke(rt, grant, "revoked_by_client")
-    assert (again.status, again.revoked_reason) == ("revoked", "revoked_by_patient")
+    again = grants.revoke(rt, grant, "revoked_by_patient")
+    assert (again.status, again.revoked_reason) == ("revoked", "revoked_by_client")
 
 
 def _job_state(sim: Sim, job_id: int) -> str:

@@ -6,20 +6,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Response, g, jsonify, request
 
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import Portal
-from simulator.core.runtime import Runtime
+from simulator.core.webkit import runtime
 
-RUNTIME_KEY = "connect_sim"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 MAX_DELAY_S = 120.0
-
-
-def runtime() -> Runtime:
-    return current_app.extensions[RUNTIME_KEY]
 
 
 def portal() -> Portal:

@@ -1,8 +1,10 @@
 """RFC 7591 dynamic client registration.
 
-A registration sent with `Authorization: Bearer <workspace API key>` belongs
-to that workspace (its clock, seed and faults); one sent without belongs to
-the default workspace.
+A registration sent with `Authorization: Bearer <token>` belongs to the
+workspace the token names (its clock, seed and faults): the token is the
+workspace's API key or its registration token (the RFC 7591 initial access
+token the simulator sends for its own app). One sent without belongs to the
+default workspace.
 """
 
 from __future__ import annotations
@@ -27,9 +29,18 @@ def register() -> Response:
     header = request.headers.get("Authorization", "").strip()
     if header:
         scheme, _, key = header.partition(" ")
-        ws = workspaces.by_key(rt.store, key.strip()) if scheme.lower() == "bearer" else None
+        key = key.strip()
+        ws = (
+            workspaces.by_key(rt.store, key) or workspaces.by_registration_token(rt.store, key)
+            if scheme.lower() == "bearer"
+            else None
+        )
         if ws is None:
-            resp = _error("invalid_token", "The bearer token is not a workspace API key", 401)
+            resp = _error(
+                "invalid_token",
+                "The bearer token is not a workspace API key or registration token",
+                401,
+            )
             resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return resp
         ws_id = ws.id

@@ -1,5 +1,6 @@
 """The simulator's SMART App Launch client side: discovery, authorize URL, code exchange,
 refresh and revocation, with PKCE S256. Built on Authlib's OAuth2Session.
+(Dynamic client registration is `simulator.clients.registration`.)
 
 No Flask and no store here: callers keep the state and must not hold a store
 transaction while these functions talk to a portal.
@@ -27,6 +28,7 @@ class Endpoints:
     token_endpoint: str
     revocation_endpoint: str | None
     capabilities: tuple[str, ...]
+    registration_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,15 +71,37 @@ def code_challenge(verifier: str) -> str:
     return create_s256_code_challenge(verifier)
 
 
+def send(
+    http: requests.Session, method: str, url: str, what: str, **kwargs: Any
+) -> requests.Response:
+    """One call to a SMART server; a timeout or a network failure is a SmartError about `what`."""
+    try:
+        return http.request(method, url, **kwargs)
+    except requests.Timeout:
+        raise SmartError("timeout", f"{what} at {url} timed out") from None
+    except requests.RequestException as exc:
+        raise SmartError("network", f"{what} at {url} failed: {exc}") from None
+
+
+def error_of(resp: requests.Response, description: str) -> SmartError:
+    """A failed answer as a SmartError: the body's OAuth `error`, else `http_<status>`."""
+    code = f"http_{resp.status_code}"
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        code = body["error"]
+        description = str(body.get("error_description") or description)
+    return SmartError(code, description, status=resp.status_code)
+
+
 def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endpoints:
     """Read `[base]/.well-known/smart-configuration`."""
     url = fhir_base_url.rstrip("/") + "/.well-known/smart-configuration"
-    try:
-        resp = http.get(url, headers={"Accept": "application/json"}, timeout=timeout)
-    except requests.Timeout:
-        raise SmartError("timeout", f"discovery at {url} timed out") from None
-    except requests.RequestException as exc:
-        raise SmartError("network", f"discovery at {url} failed: {exc}") from None
+    resp = send(
+        http, "GET", url, "discovery", headers={"Accept": "application/json"}, timeout=timeout
+    )
     if resp.status_code != 200:
         raise SmartError(
             "discovery_failed", f"{url} answered {resp.status_code}", status=resp.status_code
@@ -89,6 +113,7 @@ def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endp
             token_endpoint=doc["token_endpoint"],
             revocation_endpoint=doc.get("revocation_endpoint"),
             capabilities=tuple(doc.get("capabilities") or ()),
+            registration_endpoint=doc.get("registration_endpoint"),
         )
     except (ValueError, KeyError, TypeError):
         raise SmartError("discovery_failed", f"{url} is not a SMART configuration") from None
@@ -141,16 +166,9 @@ def _token_call(fn, *args: Any, **kwargs: Any) -> dict[str, Any]:
     except requests.Timeout:
         raise SmartError("timeout", "the token endpoint did not answer in time") from None
     except requests.HTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        code, description = f"http_{status}", "the token endpoint failed"
-        try:
-            body = exc.response.json() if exc.response is not None else {}
-            if isinstance(body, dict) and isinstance(body.get("error"), str):
-                code = body["error"]
-                description = str(body.get("error_description") or description)
-        except ValueError:
-            pass
-        raise SmartError(code, description, status=status) from None
+        if exc.response is None:  # only raise_for_status raises these, always with a response
+            raise SmartError("network", str(exc)) from None
+        raise error_of(exc.response, "the token endpoint failed") from None
     except requests.RequestException as exc:
         raise SmartError("network", str(exc)) from None
     except (ValueError, TypeError) as exc:

@@ -25,11 +25,18 @@ CREATE TABLE IF NOT EXISTS workspaces (
     id_seq INTEGER NOT NULL DEFAULT 0,
     is_default INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
-    epoch INTEGER NOT NULL DEFAULT 0
+    epoch INTEGER NOT NULL DEFAULT 0,
+    registration_token TEXT
 );
 """
 # `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
-COLUMNS = (("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0"),)
+# `registration_token` is the RFC 7591 initial access token the simulator sends when it
+# registers its app at a portal for this workspace (the portal binds the client to the
+# workspace). Made on first use, kept across resets, never shown by any API.
+COLUMNS = (
+    ("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0"),
+    ("workspaces", "registration_token", "TEXT"),
+)
 
 KEY_PREFIX = "mb_sk_sbx_"
 CLOCK_MODES = ("real", "manual")
@@ -108,6 +115,25 @@ def get(store: Store, ws_id: str) -> Workspace:
 
 def by_key(store: Store, api_key: str) -> Workspace | None:
     row = store.one("SELECT * FROM workspaces WHERE api_key_hash = ?", (hash_key(api_key),))
+    return None if row is None else _row_to_ws(row)
+
+
+def registration_token(store: Store, ws_id: str) -> str:
+    """The workspace's registration token (256 bits from `secrets`), made on first use."""
+    with store.tx():
+        token = store.scalar("SELECT registration_token FROM workspaces WHERE id = ?", (ws_id,))
+        if token is None:
+            token = secrets.token_urlsafe(32)
+            store.execute(
+                "UPDATE workspaces SET registration_token = ? WHERE id = ?", (token, ws_id)
+            )
+    return token
+
+
+def by_registration_token(store: Store, token: str) -> Workspace | None:
+    if not token:
+        return None
+    row = store.one("SELECT * FROM workspaces WHERE registration_token = ?", (token,))
     return None if row is None else _row_to_ws(row)
 
 

@@ -10,6 +10,7 @@ Tokens live in `connection_tokens` only; no page or API response shows them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,7 +22,7 @@ from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
 from simulator.core.store import Store, dumps
 from simulator.core.timeutil import MINUTE, SECOND
-from simulator.domain import connections, patients, sessions
+from simulator.domain import connections, patients, registrations, sessions
 from simulator.domain.connections import ConnectionLifecycle
 
 if TYPE_CHECKING:
@@ -113,14 +114,14 @@ def merge_query(url: str, params: dict[str, str]) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def client_for(rt: Runtime, ws_id: str, source: Source) -> ClientCredentials:
-    """The simulator's registration at the source's portal (Medblocks' own app credentials)."""
-    from portal_mocks import ensure_client
+def client_for(
+    rt: Runtime, ws_id: str, source: Source, registration_endpoint: str | None = None
+) -> ClientCredentials:
+    """The simulator's app at the source's portal, registered (RFC 7591) on first use.
 
-    info = ensure_client(
-        rt, ws_id, source.slug, redirect_uris=[callback_url(rt)], confidential=True
-    )
-    return ClientCredentials(info.client_id, info.client_secret)
+    Raises SmartError when the portal cannot be reached or refuses the registration.
+    """
+    return registrations.client_for(rt, ws_id, source, callback_url(rt), registration_endpoint)
 
 
 def scope_for(source: Source) -> str:
@@ -147,7 +148,12 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
         raise FlowError(
             "portal_unavailable", f"{source.name} cannot be reached ({exc.code})."
         ) from None
-    client = client_for(rt, ws_id, source)
+    try:
+        client = client_for(rt, ws_id, source, endpoints.registration_endpoint)
+    except SmartError as exc:
+        raise FlowError(
+            "registration_failed", f"{source.name} did not register this app ({exc.code})."
+        ) from None
     state = smart.new_state()
     verifier = smart.new_code_verifier()
     with rt.store.tx():
@@ -343,7 +349,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
             older = connections.superseded(rt.store, ws_id, activated)
     if activated is None:
         # The session expired while the code was being exchanged: the grant is not kept.
-        _revoke_token(rt, endpoints, client_for(rt, ws_id, source), token)
+        revoke_at_portal(rt, ws_id, source.id, endpoints, token)
         return closed_outcome(rt, session_row)
     for row in older:
         disconnect(rt, ws_id, row)
@@ -416,20 +422,28 @@ def expire_in_flight(rt: Runtime, ws_id: str, session_id: str) -> None:
         move(rt, ws_id, attempt_id, "abandon")
 
 
-def _revoke_token(
-    rt: Runtime, endpoints: Endpoints, client: ClientCredentials, token: dict[str, Any]
-) -> None:
+def revoke_at_portal(
+    rt: Runtime, ws_id: str, source_id: str, endpoints: Endpoints, token: Mapping[str, Any]
+) -> bool:
+    """RFC 7009 at the source's portal: the refresh token when there is one (the portal then
+    ends the whole grant), else the access token. True when the portal accepted it."""
     value = token.get("refresh_token") or token.get("access_token")
+    source = rt.catalog.get(source_id)
+    if not value or source is None:
+        return False
     hint = "refresh_token" if token.get("refresh_token") else "access_token"
-    if value:
-        smart.revoke(
-            rt.http,
-            endpoints,
-            client,
-            token=value,
-            token_type_hint=hint,
-            timeout=rt.config.http_timeout,
-        )
+    try:
+        client = client_for(rt, ws_id, source)
+    except SmartError:
+        return False
+    return smart.revoke(
+        rt.http,
+        endpoints,
+        client,
+        token=value,
+        token_type_hint=hint,
+        timeout=rt.config.http_timeout,
+    )
 
 
 def tokens_of(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
@@ -450,16 +464,8 @@ def clear_tokens(rt: Runtime, ws_id: str, attempt_id: str) -> None:
 def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
     """The org revokes access: revoke the grant at the portal, clear tokens, `disconnected`."""
     tokens = tokens_of(rt, ws_id, row["attempt_id"])
-    if tokens is not None and (tokens["refresh_token"] or tokens["access_token"]):
-        source = rt.catalog.get(row["source_id"])
-        if source is not None:
-            endpoints = endpoints_of(tokens)
-            _revoke_token(
-                rt,
-                endpoints,
-                client_for(rt, ws_id, source),
-                {"refresh_token": tokens["refresh_token"], "access_token": tokens["access_token"]},
-            )
+    if tokens is not None:
+        revoke_at_portal(rt, ws_id, row["source_id"], endpoints_of(tokens), dict(tokens))
     with rt.store.tx():
         moved = move(rt, ws_id, row["attempt_id"], "disconnect")
         clear_tokens(rt, ws_id, row["attempt_id"])

@@ -107,6 +107,24 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
     return "ok"
 
 
+def revoke_and_refresh(rt: Runtime, ws_id: str, row: Any) -> str:
+    """The connection's grant ends at the portal now, then a refresh is tried (and rejected).
+
+    The revocation is RFC 7009 with the refresh token, which ends the whole grant.
+    Answers what `refresh_now` answers.
+    """
+    tokens = attempts.tokens_of(rt, ws_id, row["attempt_id"])
+    if tokens is not None:
+        attempts.revoke_at_portal(
+            rt,
+            ws_id,
+            row["source_id"],
+            attempts.endpoints_of(tokens),
+            {"refresh_token": tokens["refresh_token"]},
+        )
+    return refresh_now(rt, ws_id, row["attempt_id"])
+
+
 def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, Any]) -> None:
     with rt.store.tx():
         row = connections.by_attempt(rt.store, ws_id, attempt_id)

@@ -5,15 +5,21 @@ The runtime comes wired from the composition root (`simulator.compose.build_runt
 
 from __future__ import annotations
 
-from flask import Flask
+from collections.abc import Sequence
+
+from flask import Blueprint, Flask
 
 from simulator.core.runtime import Runtime
 from simulator.web import api, control, hosted
 from simulator.web.http import RUNTIME_KEY, install_error_handling
 
 
-def create_app(rt: Runtime) -> Flask:
-    """The Connect API, the hosted pages and the control plane of one runtime."""
+def create_app(rt: Runtime, blueprints: Sequence[Blueprint] = ()) -> Flask:
+    """The Connect API, the hosted pages and the control plane of one runtime.
+
+    `blueprints` are served (and documented) beside them: the composition root passes
+    the mock portals' part of the control plane.
+    """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = rt.config.max_body_bytes
     app.json.sort_keys = False
@@ -24,4 +30,6 @@ def create_app(rt: Runtime) -> Flask:
     api.register(app)
     control.register(app)
     app.register_blueprint(hosted.bp)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     return app

@@ -1,165 +1,26 @@
-"""What every HTTP handler shares: request ids, auth, JSON bodies, the error envelope.
+"""What every Connect API and control-plane handler shares.
 
-Handlers stay thin: parse with `json_body`, find the caller's workspace with
-`workspace_id()`, call a domain function, return its dict.
+The plumbing every app of the process shares (the runtime, request ids, the
+error envelope, API-key authentication, JSON bodies) is `simulator.core.webkit`;
+this module adds what only the Connect API has: the `Version` header.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-import uuid
-from typing import Any
+from flask import request
 
-from flask import Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from simulator.core.errors import ApiError
 
-from simulator.core import pagination, workspaces
-from simulator.core.errors import ApiError, envelope
-from simulator.core.runtime import Runtime
-from simulator.core.validation import validate
-
-log = logging.getLogger(__name__)
+# Passed on to the handlers (and the app factory), which import them from here.
+from simulator.core.webkit import RUNTIME_KEY as RUNTIME_KEY
+from simulator.core.webkit import acting_for as acting_for
+from simulator.core.webkit import authenticate as authenticate
+from simulator.core.webkit import install_error_handling as install_error_handling
+from simulator.core.webkit import json_body as json_body
+from simulator.core.webkit import runtime as runtime
+from simulator.core.webkit import workspace_id as workspace_id
 
 SUPPORTED_VERSIONS = ("2026-04-25",)
-RUNTIME_KEY = "connect_sim"
-
-
-def runtime() -> Runtime:
-    return current_app.extensions[RUNTIME_KEY]
-
-
-def request_id() -> str:
-    if "request_id" not in g:
-        g.request_id = str(uuid.uuid4())
-    return g.request_id
-
-
-def error_response(err: ApiError) -> Response:
-    resp = jsonify(
-        envelope(
-            type_=err.type,
-            code=err.code,
-            message=err.message,
-            param=err.param,
-            request_id=request_id(),
-        )
-    )
-    resp.status_code = err.status
-    for name, value in err.headers.items():
-        resp.headers[name] = value
-    return resp
-
-
-def _http_exception(exc: HTTPException) -> Response:
-    if isinstance(exc, RequestEntityTooLarge) or exc.code == 413:
-        return error_response(ApiError("payload_too_large", "The request body is over 1 MB"))
-    if exc.code == 404:
-        return error_response(
-            ApiError("resource_not_found", f"No route for {request.method} {request.path}")
-        )
-    if exc.code == 405:
-        allowed = getattr(exc, "valid_methods", None) or []
-        return error_response(
-            ApiError(
-                "bad_request",
-                f"Method {request.method} is not allowed on {request.path}",
-                status=405,
-                headers={"Allow": ", ".join(allowed)} if allowed else None,
-            )
-        )
-    return error_response(
-        ApiError("bad_request", exc.description or exc.name, status=exc.code or 400)
-    )
-
-
-def _unexpected(exc: Exception) -> Response:
-    log.exception("unexpected error on %s %s", request.method, request.path)
-    return error_response(
-        ApiError("internal_error", "An unexpected error occurred; the request id identifies it")
-    )
-
-
-def install_error_handling(app: Flask) -> None:
-    app.register_error_handler(ApiError, error_response)
-    app.register_error_handler(HTTPException, _http_exception)
-    app.register_error_handler(Exception, _unexpected)
-
-    @app.after_request
-    def _finish(resp: Response) -> Response:
-        resp.headers["X-Request-Id"] = request_id()
-        run_work_due_now(resp)
-        return resp
-
-
-def run_work_due_now(resp: Response) -> None:
-    """Work that a changing request made due at the current instant runs before it answers.
-
-    The clock does not move: a webhook attempt or a pull due "now" happens now,
-    in either clock mode, and the caller sees its effects on its next request.
-    """
-    ws = g.get("workspace_id")
-    changing = request.method not in ("GET", "HEAD", "OPTIONS") or g.get("changed", False)
-    if ws is None or not changing or resp.status_code >= 500:
-        return
-    try:
-        runtime().scheduler.try_run_due(ws)
-    except Exception:  # the request itself succeeded; jobs record their own failures
-        log.exception("running due work after %s %s", request.method, request.path)
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
-def _encodable(body: Any) -> bool:
-    """False when a decoded string holds a lone surrogate (it cannot be stored as UTF-8)."""
-    try:
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -> dict[str, Any]:
-    """The decoded JSON object of the request, validated against `schema`."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        if optional:
-            body: Any = {}
-        else:
-            raise ApiError("bad_request", "A JSON request body is required")
-    else:
-        try:
-            body = request.get_json(force=True, silent=False)
-        except Exception:
-            raise ApiError("bad_request", "The request body is not valid JSON") from None
-        if _SURROGATE_ESCAPE.search(raw) and not _encodable(body):
-            raise ApiError("bad_request", "The request body has an unpaired \\u surrogate escape")
-    if schema is None:
-        if not isinstance(body, dict):
-            raise ApiError("bad_request", "The request body must be a JSON object")
-        return body
-    return validate(body, schema)
-
-
-def authenticate() -> str:
-    """The workspace id of the caller's API key; 401 otherwise."""
-    if "workspace_id" in g:
-        return g.workspace_id
-    header = request.headers.get("Authorization", "")
-    if not header.strip():
-        raise ApiError("missing_api_key", "No API key provided; send 'Authorization: Bearer <key>'")
-    scheme, _, key = header.strip().partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise ApiError("invalid_api_key", "API key invalid: use 'Authorization: Bearer <key>'")
-    ws = workspaces.by_key(runtime().store, key)
-    if ws is None:
-        raise ApiError("invalid_api_key", "API key invalid")
-    g.workspace_id = ws.id
-    pagination.set_scope(ws.cursor_scope)
-    return ws.id
 
 
 def check_version() -> None:
@@ -169,17 +30,3 @@ def check_version() -> None:
             "unsupported_api_version",
             f"API version '{version}' is not supported; supported: {', '.join(SUPPORTED_VERSIONS)}",
         )
-
-
-def workspace_id() -> str:
-    return authenticate()
-
-
-def acting_for(ws_id: str, *, changed: bool = False) -> None:
-    """A request without an API key (a hosted page, a callback) acts for this workspace.
-
-    `changed` marks a GET that changed state, so work it made due now runs too.
-    """
-    g.workspace_id = ws_id
-    if changed:
-        g.changed = True

@@ -17,8 +17,9 @@ every module that registered a blueprint or a view on the app, then:
 An operation is public when it declares `"security": []`; every other one
 needs the Bearer API key. Paths under `/_sim` are the control plane.
 
-The helpers at the bottom (`ok`, `error`, `request_body`, `path_param`, `query_param`,
-`LIST_PARAMS`, `PUBLIC`) keep the declarations short.
+The helpers at the bottom (`error`, `query_param`, `LIST_PARAMS`) and those of
+`simulator.core.webkit` it passes on (`ok`, `request_body`, `path_param`, `PUBLIC`,
+shared with the portals' control plane) keep the declarations short.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from typing import Any
 from flask import Flask
 
 from simulator.core.errors import CODES
+from simulator.core.webkit import PUBLIC as PUBLIC  # passed on to the declaring modules
+from simulator.core.webkit import RUNTIME_KEY, path_param
+from simulator.core.webkit import ok as ok
+from simulator.core.webkit import request_body as request_body
 from simulator.web import schemas
 
 API_VERSION = "2026-04-25"
@@ -372,7 +377,7 @@ def build(app: Flask) -> dict[str, Any]:
     """The document of everything `app` serves (built once per app)."""
     cached = app.extensions.get(EXTENSION_KEY)
     if cached is None:
-        rt = app.extensions.get("connect_sim")
+        rt = app.extensions.get(RUNTIME_KEY)
         cached = build_document(
             declaring_modules(app), server_url=getattr(rt, "base_url", None) or None
         )
@@ -387,37 +392,10 @@ def flask_path(rule: str) -> str:
 
 # -- helpers for declarations -------------------------------------------------------------
 
-PUBLIC: list[dict[str, Any]] = []
-
 
 def error(status: int) -> dict[str, Any]:
     """The envelope response for `status` (for statuses not added by default, e.g. 409)."""
     return {"$ref": f"#/components/responses/{_RESPONSE_NAMES[status]}"}
-
-
-def json_content(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
-def ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    """`responses` with one JSON 200."""
-    return {"200": {"description": description, "content": json_content(schema)}}
-
-
-def request_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": json_content(schema)}
-
-
-def path_param(name: str, description: str | None = None) -> dict[str, Any]:
-    param: dict[str, Any] = {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-    }
-    if description:
-        param["description"] = description
-    return param
 
 
 def query_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""The control plane under `/_sim`: what the real service lacks (clock, workspaces, faults...)."""
+"""The control plane under `/_sim`: what the real service lacks (clock, workspaces, faults...).
+
+The mock portals' part of it (`/_sim/faults/catalog`, `/_sim/portals/...`) is owned by
+`portal_mocks.web.control`; the composition root registers it beside these blueprints.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,3 @@ def register(app: Flask) -> None:
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(inboxes.bp)
-    from simulator.web.control import faults
-
-    app.register_blueprint(faults.bp)

@@ -67,17 +67,13 @@ def get_connection(conn_id: str) -> dict[str, Any]:
 
 @bp.post("/<conn_id>/refresh-failure")
 def refresh_failure(conn_id: str):
-    """The portal revokes the grant now; the next refresh is rejected (done at once)."""
+    """The grant is revoked at the portal now; the refresh tried at once is rejected."""
     rt, ws = runtime(), workspace_id()
     row = connections.get_active(rt.store, ws, conn_id)
     token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
     if token_row is None or not token_row["refresh_token"]:
         raise ApiError("resource_conflict", f"Connection {conn_id} has no refresh token")
-    from portal_mocks import revoke_grant
-
-    source = rt.catalog.get(row["source_id"])
-    revoke_grant(rt, ws, source.slug, refresh_token=token_row["refresh_token"])
-    keepalive.refresh_now(rt, ws, row["attempt_id"])
+    keepalive.revoke_and_refresh(rt, ws, row)
     return describe(ws, connections.get(rt.store, ws, conn_id))
 
 

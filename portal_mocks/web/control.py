@@ -1,4 +1,7 @@
-"""Control plane for the mock portals' failure catalog.
+"""The portals' control plane: their failure catalog, the portals, faults per workspace.
+
+Mounted at the root of the simulator's app and of `connect-sim portals` alike, with the
+same URLs, the Connect error envelope and the caller's workspace from its API key.
 
 - `GET /_sim/faults/catalog` (no auth): every named fault, where it fires, what it causes.
 - `GET /_sim/portals` (no auth): the portals, their vendor flavour and login personas.
@@ -15,11 +18,18 @@ from typing import Any
 from flask import Blueprint
 
 import portal_mocks
-from portal_mocks import personas, profiles
+from portal_mocks import faults, personas, profiles
 from simulator.core.errors import invalid, not_found
 from simulator.core.timeutil import parse_iso
-from simulator.web.http import json_body, runtime, workspace_id
-from simulator.web.openapi import PUBLIC, ok, path_param, request_body
+from simulator.core.webkit import (
+    PUBLIC,
+    json_body,
+    ok,
+    path_param,
+    request_body,
+    runtime,
+    workspace_id,
+)
 
 bp = Blueprint("sim_faults", __name__, url_prefix="/_sim")
 
@@ -169,7 +179,7 @@ def add_fault(slug: str):
             at_ms=at_ms,
         )
     except portal_mocks.FaultError as exc:
-        param = "fault" if body["fault"] not in portal_mocks.faults.CATALOG else "arg"
+        param = "fault" if body["fault"] not in faults.CATALOG else "arg"
         raise invalid(str(exc), param) from None
     return fault.to_api()
 
@@ -177,8 +187,8 @@ def add_fault(slug: str):
 @bp.get("/portals/<slug>/faults")
 def list_faults(slug: str):
     rt, ws = runtime(), workspace_id()
-    faults = portal_mocks.list_portal_faults(rt, ws, _slug(slug))
-    return {"object": "list", "data": [f.to_api() for f in faults]}
+    listed = portal_mocks.list_portal_faults(rt, ws, _slug(slug))
+    return {"object": "list", "data": [f.to_api() for f in listed]}
 
 
 @bp.delete("/portals/<slug>/faults")

@@ -1,0 +1,96 @@
+"""The simulator's own app registrations at the portals (RFC 7591 dynamic registration).
+
+One confidential client (`client_secret_basic`) per workspace, source and
+redirect URI. The first time a workspace needs its client at a source, the
+simulator registers it at the source's `registration_endpoint` (from SMART
+discovery). To the portals this process serves it sends the workspace's
+registration token as the initial access token, so the portal binds the
+client, and the grants made with it, to that workspace; an outside server
+gets an open registration (the token is this simulator's secret). The answer
+is kept in `client_registrations`; a reset deletes it with the workspace's
+other objects, and the next attempt registers again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from simulator.clients import registration, smart
+from simulator.clients.smart import ClientCredentials, SmartError
+from simulator.core import workspaces
+from simulator.core.sources import Source
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS client_registrations (
+    workspace_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    client_secret TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, source_id, redirect_uri)
+);
+"""
+
+CLIENT_NAME = "Medblocks Connect"
+
+
+def _stored(rt: Runtime, ws_id: str, source_id: str, redirect_uri: str) -> Any:
+    return rt.store.one(
+        "SELECT client_id, client_secret FROM client_registrations"
+        " WHERE workspace_id = ? AND source_id = ? AND redirect_uri = ?",
+        (ws_id, source_id, redirect_uri),
+    )
+
+
+def client_for(
+    rt: Runtime,
+    ws_id: str,
+    source: Source,
+    redirect_uri: str,
+    registration_endpoint: str | None = None,
+) -> ClientCredentials:
+    """The workspace's client at the source, registered on first use; raises SmartError.
+
+    `registration_endpoint` saves a discovery when the caller has just run one.
+    """
+    row = _stored(rt, ws_id, source.id, redirect_uri)
+    if row is None:
+        timeout = rt.config.http_timeout
+        endpoint = (
+            registration_endpoint
+            or smart.discover(rt.http, source.fhir_base_url, timeout).registration_endpoint
+        )
+        if not endpoint:
+            raise SmartError(
+                "registration_unsupported", f"{source.name} advertises no registration_endpoint"
+            )
+        own_portal = endpoint.startswith(rt.base_url + "/")
+        token = workspaces.registration_token(rt.store, ws_id) if own_portal else None
+        client = registration.register(
+            rt.http,
+            endpoint,
+            redirect_uris=[redirect_uri],
+            client_name=CLIENT_NAME,
+            initial_access_token=token,
+            timeout=timeout,
+        )
+        with rt.store.tx():
+            # A registration stored meanwhile (a concurrent first attempt) is the one kept.
+            rt.store.execute(
+                "INSERT OR IGNORE INTO client_registrations (workspace_id, source_id,"
+                " redirect_uri, client_id, client_secret, created_ms) VALUES (?,?,?,?,?,?)",
+                (
+                    ws_id,
+                    source.id,
+                    redirect_uri,
+                    client.client_id,
+                    client.client_secret,
+                    rt.now(ws_id),
+                ),
+            )
+            row = _stored(rt, ws_id, source.id, redirect_uri)
+    return ClientCredentials(row["client_id"], row["client_secret"])
