@@ -2,14 +2,17 @@
 
 Its browser (`simulator.core.browser`) follows redirects one by one, reads HTML
 forms and submits them, and stops at a redirect leaving the simulator's origin.
-It never calls the simulator's internals, so it works against the simulator in
-this process (routed with `responses`) or over the network.
+It never calls the simulator's internals: given the runtime's session
+(`Runtime.browser_session`), its requests to this process go through the
+in-process transport; given none, over the network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+import requests
 
 from simulator.core.browser import Browser, Step
 
@@ -55,9 +58,10 @@ def connect(
     password: str = "password",
     consent: str = "approve",
     timeout: float = 10.0,
+    session: requests.Session | None = None,
 ) -> Result:
     """Open the session link, choose the source (Picker), log in at the portal, consent."""
-    browser = Browser(origin_of(session_url), timeout)
+    browser = Browser(origin_of(session_url), timeout, session)
     browser.get(session_url)
     if browser.url.startswith(session_url) and browser.response is not None:
         if browser.response.status_code != 200:
@@ -76,9 +80,15 @@ def connect(
     return _classify(browser, session_url)
 
 
-def open_portal(session_url: str, *, source_id: str | None, timeout: float = 10.0) -> Result:
+def open_portal(
+    session_url: str,
+    *,
+    source_id: str | None,
+    timeout: float = 10.0,
+    session: requests.Session | None = None,
+) -> Result:
     """Open the link and get as far as the portal's login page, then walk away."""
-    browser = Browser(origin_of(session_url), timeout)
+    browser = Browser(origin_of(session_url), timeout, session)
     browser.get(session_url)
     if (
         source_id is not None
@@ -90,9 +100,11 @@ def open_portal(session_url: str, *, source_id: str | None, timeout: float = 10.
     return _classify(browser, session_url)
 
 
-def done(session_url: str, timeout: float = 10.0) -> Result:
+def done(
+    session_url: str, timeout: float = 10.0, session: requests.Session | None = None
+) -> Result:
     """Press Done on the completion screen."""
-    browser = Browser(origin_of(session_url), timeout)
+    browser = Browser(origin_of(session_url), timeout, session)
     browser.get(session_url.rstrip("/") + "/complete")
     if browser.response is not None and browser.response.status_code == 200:
         browser.submit(browser.form(form_id="done-form"))

@@ -61,6 +61,13 @@ class Runtime:
         """
         self.http.mount(self.base_url + "/", WsgiAdapter(app))
 
+    def browser_session(self) -> requests.Session:
+        """A fresh cookie jar over the runtime's transports (for the headless patient)."""
+        session = requests.Session()
+        session.trust_env = False
+        session.adapters = self.http.adapters  # shared: never close this session
+        return session
+
     def start(self) -> None:
         """Begin background work (the real-mode ticker, when configured), once wired."""
         if self.config.start_ticker:

@@ -80,6 +80,7 @@ def connect(session_id: str) -> dict[str, Any]:
         password=body.get("password", "password"),
         consent=body.get("consent", "approve"),
         timeout=max(rt.config.http_timeout * 2, 10.0),
+        session=rt.browser_session(),
     )
     connection = connections.settled_since(rt.store, ws, session_id, before)
     return _result(ws, session_id, result, connection=connection)
@@ -91,7 +92,7 @@ def done(session_id: str) -> dict[str, Any]:
     ws = workspace_id()
     rt = runtime()
     row = sessions.get_row(rt.store, ws, session_id)
-    result = patient.done(sessions.hosted_url(rt, row["token"]))
+    result = patient.done(sessions.hosted_url(rt, row["token"]), session=rt.browser_session())
     return_url = result.location if result.stopped_at == "return_url" else None
     return _result(ws, session_id, result, return_url=return_url)
 
@@ -104,7 +105,9 @@ def abandon(session_id: str) -> dict[str, Any]:
     rt = runtime()
     row = sessions.get_row(rt.store, ws, session_id)
     result = patient.open_portal(
-        sessions.hosted_url(rt, row["token"]), source_id=_source_id(body, row)
+        sessions.hosted_url(rt, row["token"]),
+        source_id=_source_id(body, row),
+        session=rt.browser_session(),
     )
     return _result(ws, session_id, result)
 
