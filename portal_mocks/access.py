@@ -150,7 +150,8 @@ def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
         )
         n = 0 if n is None else int(n)
         rt.store.execute(
-            "INSERT OR REPLACE INTO portal_counters (workspace_id, name, value) VALUES (?,?,?)",
+            "INSERT INTO portal_counters (workspace_id, name, value) VALUES (?,?,?)"
+            " ON CONFLICT (workspace_id, name) DO UPDATE SET value = excluded.value",
             (ws, name, n + 1),
         )
     return rt.rng(ws, "flaky", slug, n).random()

@@ -460,9 +460,9 @@ def add(
             )
             + 1
         )
-        cur = store.execute(
+        row = store.one(
             "INSERT INTO portal_faults (workspace_id, slug, grant_id, ord, name, arg, times_left,"
-            " probability, at_ms, source, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " probability, at_ms, source, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING *",
             (
                 ws_id,
                 slug,
@@ -477,7 +477,7 @@ def add(
                 rt.now(ws_id),
             ),
         )
-        return _row(store.one("SELECT * FROM portal_faults WHERE id = ?", (cur.lastrowid,)))
+        return _row(row)
 
 
 def listing(rt: Runtime, ws_id: str, slug: str, grant_id: str | None = None) -> list[StoredFault]:

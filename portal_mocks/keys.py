@@ -39,7 +39,7 @@ def signing_key(rt: Runtime, slug: str) -> RSAKey:
                 _generated[slug] = key
         with rt.store.tx():
             rt.store.execute(
-                "INSERT OR IGNORE INTO portal_signing_keys (slug, jwk) VALUES (?, ?)",
+                "INSERT INTO portal_signing_keys (slug, jwk) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (slug, dumps(key.as_dict(private=True))),
             )
         row = rt.store.one("SELECT jwk FROM portal_signing_keys WHERE slug = ?", (slug,))

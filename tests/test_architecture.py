@@ -219,6 +219,39 @@ def test_a_relative_import_resolves_like_python(tmp_path: Path) -> None:
     assert violations(graph) == ["simulator.domain.sessions -> simulator.web.app"]
 
 
+# -- the SQL dialect lives in the store ------------------------------------------------------------
+
+SQLITE_ONLY = ("INSERT OR ", "REPLACE INTO", "rowid", "lastrowid", "PRAGMA", "sqlite_master")
+
+
+def sqlite_only_uses(root: Path) -> list[str]:
+    """Places outside `simulator/core/store.py` that use SQLite-only SQL or cursor features."""
+    found = []
+    for name, path in module_files(root).items():
+        if name == "simulator.core.store":
+            continue
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            found += [f"{name}:{lineno}: {word}" for word in SQLITE_ONLY if word in line]
+    return found
+
+
+def test_sqlite_only_sql_stays_in_the_store() -> None:
+    """Statements elsewhere are portable (`ON CONFLICT`, `RETURNING`) so a PostgreSQL
+    store can be added behind `Store` without touching the domain."""
+    assert sqlite_only_uses(ROOT) == []
+
+
+def test_the_dialect_check_finds_a_sqlite_only_statement(tmp_path: Path) -> None:
+    files = {
+        **BASE,
+        "simulator/domain/sessions.py": 'SQL = "INSERT OR REPLACE INTO t VALUES (1)"\n',
+    }
+    assert sqlite_only_uses(_tree(tmp_path, files)) == [
+        "simulator.domain.sessions:1: INSERT OR ",
+        "simulator.domain.sessions:1: REPLACE INTO",
+    ]
+
+
 # -- two runtimes in one process share nothing -----------------------------------------------------
 
 

@@ -137,9 +137,9 @@ class Scheduler:
     ) -> int:
         """Store a job; it runs when the workspace clock reaches `due_ms`."""
         with self.store.tx():
-            cur = self.store.execute(
+            row = self.store.one(
                 "INSERT INTO jobs (workspace_id, kind, due_ms, payload, key, state, created_ms)"
-                " VALUES (?,?,?,?,?,?,?)",
+                " VALUES (?,?,?,?,?,?,?) RETURNING id",
                 (
                     ws_id,
                     kind,
@@ -150,7 +150,7 @@ class Scheduler:
                     self.clocks.now(ws_id),
                 ),
             )
-            return int(cur.lastrowid)
+            return int(row[0])
 
     @staticmethod
     def _pending_where(ws_id: str, kind: str | None, key: str | None) -> tuple[str, tuple]:

@@ -1,11 +1,16 @@
 """The store: one SQLite database (WAL) behind a small interface.
 
 Every module that keeps state declares its DDL as a `SCHEMA` string (and, for a
-column added after a table first shipped, a `COLUMNS` tuple); whoever composes the
-process hands those to `ensure_schema`, so nothing is registered by importing. All access goes through `Store.tx()`, which
-serialises writers with one lock, so one connection can be shared by the
-server's threads. Never hold a transaction across outbound HTTP: the peer may
-be served by this same process.
+column added after a table first shipped, a `COLUMNS` tuple); whoever composes
+the process hands those to `ensure_schema`, so nothing is registered by
+importing. All access goes through `Store.tx()`, which serialises writers with
+one lock, so one connection can be shared by the server's threads. Never hold a
+transaction across outbound HTTP: the peer may be served by this same process.
+
+The SQLite dialect lives here (pragmas, `BEGIN IMMEDIATE`, the catalog queries);
+statements elsewhere use SQL that PostgreSQL runs too (`ON CONFLICT`,
+`RETURNING`), so another backend can be added behind this interface without
+touching the domain (`tests/test_architecture.py` checks it).
 """
 
 from __future__ import annotations

@@ -183,7 +183,8 @@ def set_api_key(store: Store, ws_id: str, api_key: str) -> None:
         )
         if get(store, ws_id).is_default:
             store.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_api_key', ?)",
+                "INSERT INTO meta (key, value) VALUES ('default_api_key', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (api_key,),
             )
 
@@ -214,6 +215,8 @@ def ensure_default(
     )
     with store.tx():
         store.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_api_key', ?)", (key,)
+            "INSERT INTO meta (key, value) VALUES ('default_api_key', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key,),
         )
     return ws, key

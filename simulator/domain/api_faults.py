@@ -94,9 +94,9 @@ def add(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
     status = int(body["status"])
     retry_after = body.get("retry_after", 1 if status == 429 else None)
     with rt.store.tx():
-        cur = rt.store.execute(
+        row = rt.store.one(
             "INSERT INTO api_faults (workspace_id, status, times_left, method, path_prefix,"
-            " retry_after, created_ms) VALUES (?,?,?,?,?,?,?)",
+            " retry_after, created_ms) VALUES (?,?,?,?,?,?,?) RETURNING *",
             (
                 ws_id,
                 status,
@@ -107,7 +107,7 @@ def add(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
                 rt.now(ws_id),
             ),
         )
-        return render(rt.store.one("SELECT * FROM api_faults WHERE id = ?", (cur.lastrowid,)))
+        return render(row)
 
 
 def pending(rt: Runtime, ws_id: str) -> list[dict[str, Any]]:

@@ -242,7 +242,7 @@ def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> A
     row = move(rt, ws_id, attempt["attempt_id"], "activate", id=conn_id, scopes=dumps(scopes))
     expires_in = token.get("expires_in")
     rt.store.execute(
-        "INSERT OR REPLACE INTO connection_tokens (workspace_id, attempt_id, patient_id,"
+        "INSERT INTO connection_tokens (workspace_id, attempt_id, patient_id,"
         " access_token, refresh_token, access_expires_ms, scope, portal_patient, token_endpoint,"
         " revocation_endpoint, client_id, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (

@@ -342,7 +342,7 @@ def _schedule_next(rt: Runtime, ws_id: str, pull: Any) -> None:
 def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
     return rt.store.one(
         "SELECT * FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status != 'scheduled'"
-        " ORDER BY started_ms DESC, rowid DESC LIMIT 1",
+        " ORDER BY started_ms DESC, pull_id DESC LIMIT 1",
         (ws_id, attempt_id),
     )
 

@@ -198,8 +198,8 @@ def _make_cursor(rt: Runtime, ws_id: str, patient_id: str, signature: str, seq: 
         chars.append(CURSOR_ALPHABET[index])
     cursor = "".join(chars)
     rt.store.execute(
-        "INSERT OR IGNORE INTO record_cursors (workspace_id, cursor, patient_id, filters, seq,"
-        " created_ms) VALUES (?,?,?,?,?,?)",
+        "INSERT INTO record_cursors (workspace_id, cursor, patient_id, filters, seq,"
+        " created_ms) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
         (ws_id, cursor, patient_id, signature, seq, now),
     )
     return cursor

@@ -81,8 +81,9 @@ def client_for(
         with rt.store.tx():
             # A registration stored meanwhile (a concurrent first attempt) is the one kept.
             rt.store.execute(
-                "INSERT OR IGNORE INTO client_registrations (workspace_id, source_id,"
-                " redirect_uri, client_id, client_secret, created_ms) VALUES (?,?,?,?,?,?)",
+                "INSERT INTO client_registrations (workspace_id, source_id,"
+                " redirect_uri, client_id, client_secret, created_ms) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     ws_id,
                     source.id,
