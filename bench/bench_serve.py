@@ -1,0 +1,139 @@
+"""Complete headless Picker flows per second over real HTTP against `connect-sim serve`.
+
+Starts `connect-sim serve` (default options: 8 threads, a WAL file, a real
+clock) on a free loopback port, then runs flows from 1 and from 4 client
+threads, each in its own workspace, for a bounded count and time. A flow:
+create a session, the headless patient connects one source (hosted page,
+portal login and consent, callback, code exchange, first pull), Done. Prints
+flows/s and errors per client count, as a table and one JSON line.
+
+    python bench/bench_serve.py [--seconds 10] [--flows 200] [--clients 1,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+EPIC = "fhirsrc_01JGFJJZ00W9QAJQZQHWWQADWX"
+KEY = "mb_sk_sbx_bench_serve_default_key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(db: Path, port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port)]
+    cmd += ["--db", str(db), "--api-key", KEY]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base + "/health", timeout=1).status_code == 200:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("connect-sim serve did not start")
+
+
+def flow(http: requests.Session, base: str, key: str, patient_id: str) -> None:
+    auth = {"Authorization": f"Bearer {key}"}
+    session = http.post(
+        f"{base}/patient-sessions",
+        json={"patient_id": patient_id, "return_url": "https://app.example/r"},
+        headers=auth,
+        timeout=30,
+    ).json()
+    result = http.post(
+        f"{base}/_sim/patient-sessions/{session['id']}/connect",
+        json={"source": EPIC, "username": "alice"},
+        headers=auth,
+        timeout=30,
+    )
+    if result.status_code != 200 or result.json()["connection"]["status"] != "active":
+        raise RuntimeError(f"connect answered {result.status_code}: {result.text[:200]}")
+    done = http.post(f"{base}/_sim/patient-sessions/{session['id']}/done", headers=auth, timeout=30)
+    if done.status_code != 200:
+        raise RuntimeError(f"done answered {done.status_code}")
+
+
+def run(base: str, clients: int, flows: int, seconds: float) -> dict[str, float]:
+    keys = []
+    for _ in range(clients):
+        created = requests.post(f"{base}/_sim/workspaces", json={"seed": 5}, timeout=10).json()
+        keys.append(created["api_key"])
+    counts = [0] * clients
+    errors = [0] * clients
+    deadline = time.perf_counter() + seconds
+    per_client = max(1, flows // clients)
+
+    def client(n: int) -> None:
+        http = requests.Session()
+        http.trust_env = False
+        flow(http, base, keys[n], "warm-up")
+        while counts[n] < per_client and time.perf_counter() < deadline:
+            try:
+                flow(http, base, keys[n], f"p{n}-{counts[n]}")
+                counts[n] += 1
+            except (RuntimeError, requests.RequestException, ValueError, KeyError):
+                errors[n] += 1
+                if errors[n] > 20:
+                    return
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"flows": sum(counts), "errors": sum(errors), "flows_per_s": sum(counts) / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--flows", type=int, default=200)
+    parser.add_argument("--clients", default="1,4")
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start(Path(tmp) / "sim.db", port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            results = {
+                int(c): run(base, int(c), args.flows, args.seconds) for c in args.clients.split(",")
+            }
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    print(f"{'clients':>8} {'flows':>6} {'errors':>6} {'flows/s':>8}")
+    for clients, r in results.items():
+        print(f"{clients:>8} {r['flows']:>6} {r['errors']:>6} {r['flows_per_s']:>8.1f}")
+    print(json.dumps({"bench": "serve", "results": results}))
+
+
+if __name__ == "__main__":
+    main()
