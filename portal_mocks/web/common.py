@@ -56,10 +56,21 @@ def no_store(resp: Response) -> Response:
     return resp
 
 
+def _json_body(body: Any) -> Response:
+    """A JSON response: `body` by the app's JSON provider, or as is when already wire bytes.
+
+    Wire bytes come from `portal_mocks.wire.encode`, which writes what the
+    provider writes; the newline `jsonify` ends its bodies with is added here.
+    """
+    if isinstance(body, bytes):
+        return current_app.response_class(body + b"\n", mimetype=current_app.json.mimetype)
+    return jsonify(body)
+
+
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    resp = jsonify(body)
+    resp = _json_body(body)
     resp.status_code = status
     for name, value in (headers or {}).items():
         resp.headers[name] = value
@@ -74,7 +85,7 @@ def oauth_error(err: OAuthError) -> Response:
 def fhir_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    resp = jsonify(body)
+    resp = _json_body(body)
     resp.status_code = status
     resp.headers["Content-Type"] = FHIR_JSON
     for name, value in (headers or {}).items():

@@ -1,0 +1,143 @@
+"""The portals' lean paths answer as the plain ones did: Bundle pages and reads are spliced
+from resources encoded once.
+
+"Before" is the portal app's own `jsonify` of the JSON value (what every FHIR
+response used to be); "after" is what the endpoint sends now.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+from flask import Flask, jsonify
+from portalkit import SLUGS, Launch, new_launch
+
+import portal_mocks
+from portal_mocks import fhir_search, personas, profiles, records, scopes, wire
+from simulator.testing import Sim
+
+QUERIES = (
+    "",
+    "_count=7",
+    "_count=100&_offset=40",
+    "_count=0",
+    "_lastUpdated=ge2024-01-01&_count=50",
+    "_lastUpdated=lt2025-06-01T00:00:00Z&_lastUpdated=gt2019-01-01&_count=30&_offset=5",
+    "category=laboratory&_count=40",
+    "category=vital-signs,laboratory&_lastUpdated=ge2022-01-01",
+    "category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs",
+    "category=clinical-note&_count=3",
+)
+
+
+def ordered(body: bytes) -> Any:
+    """JSON parsed with key order kept (objects as lists of pairs)."""
+    return json.loads(body, object_pairs_hook=list)
+
+
+def before(app: Flask, value: Any) -> bytes:
+    with app.app_context():
+        return jsonify(value).get_data()
+
+
+def answered(launch: Launch, path: str, token: str) -> requests.Response:
+    """A 200 for a FHIR GET, asking again through the flaky clinic's seeded 503s."""
+    for _ in range(50):
+        resp = launch.get(path, token)
+        if not (resp.status_code == 503 and launch.slug == "harbor-clinic"):
+            break
+    assert resp.status_code == 200, resp.text
+    return resp
+
+
+@pytest.fixture
+def portal_app(sim: Sim) -> Flask:
+    """A portal app on the simulator's runtime: its JSON provider is the reference encoder."""
+    return portal_mocks.create_app(sim.runtime)
+
+
+def assert_pages_as_before(
+    sim: Sim,
+    portal_app: Flask,
+    launch: Launch,
+    workspace: dict[str, Any],
+    name: str,
+    types: tuple[str, ...],
+) -> None:
+    """Every query of QUERIES on `types` for persona `name`: the bytes the plain path wrote."""
+    portal = profiles.PORTALS[launch.slug]
+    token = launch.connect(name)
+    record = records.build(workspace["seed"], portal, personas.PERSONAS[name])
+    for resource_type in types:
+        for query in QUERIES:
+            resp = answered(launch, f"{resource_type}?{query}", token["access_token"])
+            bundle = fhir_search.search(
+                record,
+                portal,
+                resource_type,
+                parse_qs(query),
+                fhir_base=launch.fhir,
+                now_ms=sim.runtime.now(workspace["id"]),
+                category_limits=scopes.category_filters(token["scope"].split(), resource_type),
+            )
+            old = before(portal_app, bundle.as_dict())
+            assert json.loads(resp.content) == json.loads(old), (name, resource_type, query)
+            assert ordered(resp.content) == ordered(old)
+            assert resp.content == old
+            assert resp.headers["Content-Type"] == "application/fhir+json; charset=utf-8"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_search_pages_parse_as_before(sim: Sim, portal_app: Flask, slug: str) -> None:
+    api, created = sim.new_workspace(seed=23, clock="manual")
+    launch = new_launch(sim, slug, created["api_key"])
+    for name in ("alice", "bob", "dora"):
+        assert_pages_as_before(
+            sim, portal_app, launch, created, name, profiles.PORTALS[slug].resource_types
+        )
+
+
+def test_granular_scope_pages_parse_as_before(sim: Sim, portal_app: Flask) -> None:
+    api, created = sim.new_workspace(seed=26, clock="manual")
+    vitals = "http://terminology.hl7.org/CodeSystem/observation-category|vital-signs"
+    launch = new_launch(
+        sim,
+        "summit-epic",
+        created["api_key"],
+        scope=f"launch/patient patient/Observation.rs?category={vitals} patient/Condition.rs",
+    )
+    types = ("Observation", "Condition")
+    assert_pages_as_before(sim, portal_app, launch, created, "bob", types)
+
+
+def test_reads_and_empty_pages_parse_as_before(sim: Sim, portal_app: Flask) -> None:
+    api, created = sim.new_workspace(seed=24, clock="manual")
+    launch = new_launch(sim, "summit-epic", created["api_key"])
+    token = launch.connect("erin")["access_token"]
+    empty = launch.get("Observation", token)
+    assert empty.status_code == 200 and "entry" not in empty.json()
+    token = launch.connect("bob")["access_token"]
+    record = records.build(24, profiles.PORTALS["summit-epic"], personas.PERSONAS["bob"])
+    for resource in record.resources("Observation")[:20] + record.resources("Patient"):
+        resp = launch.get(f"{resource['resourceType']}/{resource['id']}", token)
+        assert resp.headers["Content-Type"] == "application/fhir+json; charset=utf-8"
+        assert resp.content == before(portal_app, resource)
+
+
+def test_wire_encoding_is_the_json_providers(portal_app: Flask) -> None:
+    value = {"z": 1, "a": ["é", "\u2028", "\U0001f600", '"q"', "\\", 1.5, -0.0, None, True]}
+    assert wire.encode(value) + b"\n" == before(portal_app, value)
+
+
+def test_bundle_encode_is_its_dict_encoded() -> None:
+    portal = profiles.PORTALS["lakeside-cerner"]
+    record = records.build(3, portal, personas.PERSONAS["bob"])
+    for params in ({"_count": ["100"]}, {"_count": ["0"]}, {"category": ["nothing"]}):
+        bundle = fhir_search.search(
+            record, portal, "Observation", params, fhir_base="https://x.example/fhir", now_ms=0
+        )
+        assert bundle.encode() == wire.encode(bundle.as_dict())
