@@ -155,7 +155,11 @@ def _matches_date(ms: int, prefix: str, lo: int, hi: int) -> bool:
     return ms < hi  # le
 
 
-def _categories(resource: dict[str, Any]) -> set[str]:
+def _updated_ms(resource: dict[str, Any]) -> int:
+    return parse_iso(resource["meta"]["lastUpdated"])
+
+
+def _categories(resource: dict[str, Any]) -> frozenset[str]:
     out: set[str] = set()
     for cc in resource.get("category", []):
         if isinstance(cc, dict):
@@ -164,7 +168,14 @@ def _categories(resource: dict[str, Any]) -> set[str]:
                 out.add(f"{coding.get('system', '')}|{coding.get('code', '')}")
         elif isinstance(cc, str):
             out.add(cc)
-    return out
+    return frozenset(out)
+
+
+def _in_categories(
+    record: Record, items: list[dict[str, Any]], wanted: set[str]
+) -> list[dict[str, Any]]:
+    """The resources with a category token in `wanted` (each resource's tokens worked out once)."""
+    return [r for r in items if record.derived(r, _categories) & wanted]
 
 
 def category_allowed(resource: dict[str, Any], limits: list[str] | None) -> bool:
@@ -200,16 +211,13 @@ def search(
         used.append(("_id", value))
     for value in params.get("_lastUpdated", []):
         prefix, lo, hi = _date_range(value)
-        items = [
-            r for r in items if _matches_date(parse_iso(r["meta"]["lastUpdated"]), prefix, lo, hi)
-        ]
+        items = [r for r in items if _matches_date(record.derived(r, _updated_ms), prefix, lo, hi)]
         used.append(("_lastUpdated", value))
     for value in params.get("category", []):
-        wanted = set(value.split(","))
-        items = [r for r in items if _categories(r) & wanted]
+        items = _in_categories(record, items, set(value.split(",")))
         used.append(("category", value))
     if category_limits is not None:
-        items = [r for r in items if category_allowed(r, category_limits)]
+        items = _in_categories(record, items, set(category_limits))
     count = _int_param(params, "_count", portal.page_size_default)
     count = max(0, min(count, portal.page_size_max))
     offset = max(0, _int_param(params, "_offset", 0))
