@@ -1,13 +1,15 @@
 """The portals' lean paths answer as the plain ones did: Bundle pages and reads are spliced
-from resources encoded once.
+from resources encoded once, discovery documents are built once per portal app.
 
-"Before" is the portal app's own `jsonify` of the JSON value (what every FHIR
-response used to be); "after" is what the endpoint sends now.
+"Before" is the portal app's own `jsonify` of the JSON value (what every FHIR and
+discovery response used to be); "after" is what the endpoint sends now.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,7 +19,7 @@ from flask import Flask, jsonify
 from portalkit import SLUGS, Launch, new_launch
 
 import portal_mocks
-from portal_mocks import fhir_search, personas, profiles, records, scopes, wire
+from portal_mocks import capability, fhir_search, keys, personas, profiles, records, scopes, wire
 from simulator.testing import Sim
 
 QUERIES = (
@@ -141,3 +143,62 @@ def test_bundle_encode_is_its_dict_encoded() -> None:
             record, portal, "Observation", params, fhir_base="https://x.example/fhir", now_ms=0
         )
         assert bundle.encode() == wire.encode(bundle.as_dict())
+
+
+@contextmanager
+def counting(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> Iterator[Callable[[], int]]:
+    """Count the calls of `owner.name` while the block runs."""
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    yield lambda: len(calls)
+
+
+def test_discovery_documents_are_built_once_per_portal(
+    sim: Sim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builders = {
+        "fhir/metadata": "capability_statement",
+        "fhir/.well-known/smart-configuration": "smart_configuration",
+        "fhir/.well-known/openid-configuration": "openid_configuration",
+    }
+    for path, builder in builders.items():
+        with counting(monkeypatch, capability, builder) as calls:
+            for slug in ("summit-epic", "bluebutton"):
+                bodies = {sim.client.get(f"/portals/{slug}/{path}").get_data() for _ in range(3)}
+                assert len(bodies) == 1
+                assert sim.client.get(f"/portals/{slug}/{path}").status_code == 200
+        assert calls() == 2, path
+    with counting(monkeypatch, keys, "jwks") as calls:
+        for _ in range(3):
+            assert sim.client.get("/portals/summit-epic/jwks").json["keys"]
+    assert calls() == 1
+
+
+def test_discovery_documents_parse_as_before(sim: Sim, portal_app: Flask) -> None:
+    base = sim.runtime.base_url
+    for slug, portal in profiles.PORTALS.items():
+        url = f"{base}/portals/{slug}"
+        name = sim.runtime.catalog.by_slug(slug)
+        built = {
+            "fhir/metadata": capability.capability_statement(
+                portal, url, f"{url}/fhir", name.name if name else portal.display_name
+            ),
+            "fhir/.well-known/smart-configuration": capability.smart_configuration(
+                portal, url, f"{url}/fhir"
+            ),
+            "fhir/.well-known/openid-configuration": capability.openid_configuration(
+                portal, url, f"{url}/fhir"
+            ),
+            "jwks": keys.jwks(sim.runtime, slug),
+        }
+        for path, doc in built.items():
+            for _ in range(2):
+                assert sim.client.get(f"/portals/{slug}/{path}").get_data() == before(
+                    portal_app, doc
+                )

@@ -8,18 +8,29 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
+from portal_mocks.capability import Documents
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import Portal
 from simulator.core.runtime import Runtime
 
 RUNTIME_KEY = "connect_sim"
+DOCUMENTS_KEY = "portal_documents"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 MAX_DELAY_S = 120.0
 
 
 def runtime() -> Runtime:
     return current_app.extensions[RUNTIME_KEY]
+
+
+def documents() -> Documents:
+    """The portal app's discovery bodies, kept for as long as the app (made on first use)."""
+    extensions = current_app.extensions
+    found = extensions.get(DOCUMENTS_KEY)
+    if found is None:
+        found = extensions.setdefault(DOCUMENTS_KEY, Documents())
+    return found
 
 
 def portal() -> Portal:
