@@ -1,5 +1,6 @@
 """The portals' lean paths answer as the plain ones did: Bundle pages and reads are spliced
-from resources encoded once, discovery documents are built once per portal app.
+from resources encoded once, discovery documents are built once per portal app, a token call
+reads its client once and a store's signing key is read once.
 
 "Before" is the portal app's own `jsonify` of the JSON value (what every FHIR and
 discovery response used to be); "after" is what the endpoint sends now.
@@ -20,6 +21,7 @@ from portalkit import SLUGS, Launch, new_launch
 
 import portal_mocks
 from portal_mocks import capability, fhir_search, keys, personas, profiles, records, scopes, wire
+from simulator.core.store import dumps
 from simulator.testing import Sim
 
 QUERIES = (
@@ -202,3 +204,55 @@ def test_discovery_documents_parse_as_before(sim: Sim, portal_app: Flask) -> Non
                 assert sim.client.get(f"/portals/{slug}/{path}").get_data() == before(
                     portal_app, doc
                 )
+
+
+@contextmanager
+def statements(sim: Sim) -> Iterator[list[str]]:
+    """The SQL the store runs while the block runs."""
+    ran: list[str] = []
+    sim.runtime.store.trace(ran.append)
+    try:
+        yield ran
+    finally:
+        sim.runtime.store.trace(None)
+
+
+def signed_in(sim: Sim) -> Launch:
+    api, created = sim.new_workspace(seed=25, clock="manual")
+    launch = new_launch(sim, "summit-epic", created["api_key"])
+    launch.code("alice")
+    return launch
+
+
+def test_a_token_call_reads_its_client_once_and_the_signing_key_not_again(sim: Sim) -> None:
+    launch = signed_in(sim)
+    launch.fetch_token()  # the first id_token of this store reads the portal's key
+    launch.code("alice")
+    with statements(sim) as ran:
+        token = launch.fetch_token()
+    assert "id_token" in token
+    assert sum("FROM portal_clients" in s for s in ran) == 1
+    assert not any("portal_signing_keys" in s for s in ran)
+    with statements(sim) as ran:
+        assert launch.refresh_raw(token["refresh_token"]).status_code == 200
+    assert sum("FROM portal_clients" in s for s in ran) == 1
+
+
+def test_each_store_signs_with_the_key_it_holds(sim: Sim) -> None:
+    from joserfc import jwt
+    from joserfc.jwk import KeySet, RSAKey
+
+    launch = signed_in(sim)
+    mine = keys.signing_key(sim.runtime, "summit-epic")
+    theirs = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"}, auto_kid=True)
+    with Sim() as other:
+        other.runtime.store.execute(
+            "INSERT INTO portal_signing_keys (slug, jwk) VALUES (?, ?)",
+            ("summit-epic", dumps(theirs.as_dict(private=True))),
+        )
+        assert keys.signing_key(other.runtime, "summit-epic").kid == theirs.kid
+    assert keys.signing_key(sim.runtime, "summit-epic").kid == mine.kid != theirs.kid
+    id_token = launch.fetch_token()["id_token"]
+    published = KeySet.import_key_set(keys.jwks(sim.runtime, "summit-epic"))
+    claims = jwt.decode(id_token, published, algorithms=["RS256"]).claims
+    assert claims["aud"] == launch.client["client_id"]
