@@ -4,7 +4,8 @@
 one portal: the same seed gives the same bytes. Records are built lazily and
 cached in memory per (seed, portal, persona, size), most recently used first and
 bounded by a total resource count, so a 3,000-resource record costs its build
-once per process.
+once per process. A cached record also keeps the wire JSON of each resource it
+has sent (about the size of the resource's JSON), so that cost is paid once too.
 
 Dates are placed before a fixed anchor (2026-01-01) so that a record does not
 depend on when it is built.
