@@ -122,8 +122,8 @@ def main() -> None:
         )
 
         for label, scope, wanted in (
-            ("code exchange, with id_token (summit-epic)", SCOPE, True),
-            ("code exchange, no id_token (summit-epic)", NO_ID_TOKEN_SCOPE, False),
+            ("exchange + id_token (summit-epic)", SCOPE, True),
+            ("exchange, no id_token (summit-epic)", NO_ID_TOKEN_SCOPE, False),
         ):
             codes = [epic.code("alice", scope) for _ in range(max(2, args.requests // 5))]
             assert ("id_token" in epic.exchange(*codes.pop())) is wanted
