@@ -1,10 +1,12 @@
 """Mock portal throughput, in-process: token-endpoint requests/s and FHIR search pages/s.
 
 Drives the portal WSGI app through the Werkzeug test client (no sockets) on an
-in-memory store: full sign-ins (authorize, login, consent, code exchange),
-refresh-token grants at a non-rotating and a rotating portal, and FHIR search
-pages of the 3,200-resource persona `dora`. Every loop is bounded by a request
-count and a time budget.
+in-memory store: full sign-ins (authorize, login, consent, code exchange), code
+exchanges alone (codes made beforehand) with and without an id_token,
+refresh-token grants at a non-rotating and a rotating portal, discovery
+documents, and FHIR search pages of the 3,200-resource persona `dora` (plain,
+`_lastUpdated`, `category`). Every loop is bounded by a request count and a
+time budget.
 
     .venv/bin/python bench/bench_portals.py [--requests N] [--seconds S]
 """
@@ -26,10 +28,11 @@ from simulator.testing import Sim
 
 REDIRECT = "https://app.example/callback"
 SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
+NO_ID_TOKEN_SCOPE = "launch/patient offline_access patient/*.read"
 
 
 def measure_rate(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
-    return measure(label, call, requests, seconds, unit="/s", width=44)
+    return measure(label, call, requests, seconds, unit="/s", width=52)
 
 
 class Portal:
@@ -45,6 +48,10 @@ class Portal:
         self.auth = {"Authorization": f"Basic {basic}"}
 
     def sign_in(self, username: str) -> dict:
+        return self.exchange(*self.code(username))
+
+    def code(self, username: str, scope: str = SCOPE) -> tuple[str, str]:
+        """Authorize, log in and consent: an authorization code and its PKCE verifier."""
         client = self.sim.client
         verifier = secrets.token_urlsafe(48)
         digest = hashlib.sha256(verifier.encode()).digest()
@@ -52,7 +59,7 @@ class Portal:
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": REDIRECT,
-            "scope": SCOPE,
+            "scope": scope,
             "state": secrets.token_urlsafe(16),
             "aud": f"{self.sim.base_url}{self.prefix}/fhir",
             "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
@@ -68,8 +75,10 @@ class Portal:
             f for f in parse_forms(consent_page.get_data(as_text=True))[0] if f.id == "consent-form"
         )
         done = client.post(consent.action, data={**consent.fields, "decision": "approve"})
-        code = parse_qs(urlsplit(done.headers["Location"]).query)["code"][0]
-        resp = client.post(
+        return parse_qs(urlsplit(done.headers["Location"]).query)["code"][0], verifier
+
+    def exchange(self, code: str, verifier: str) -> dict:
+        resp = self.sim.client.post(
             f"{self.prefix}/token",
             data={
                 "grant_type": "authorization_code",
@@ -112,6 +121,18 @@ def main() -> None:
             args.seconds,
         )
 
+        for label, scope, wanted in (
+            ("exchange + id_token (summit-epic)", SCOPE, True),
+            ("exchange, no id_token (summit-epic)", NO_ID_TOKEN_SCOPE, False),
+        ):
+            codes = [epic.code("alice", scope) for _ in range(max(2, args.requests // 5))]
+            assert ("id_token" in epic.exchange(*codes.pop())) is wanted
+
+            def exchange(i: int, codes: list[tuple[str, str]] = codes) -> None:
+                epic.exchange(*codes[i])
+
+            measure_rate(f"token endpoint: {label}", exchange, len(codes), args.seconds)
+
         epic_token = epic.sign_in("alice")
         measure_rate(
             "token endpoint: refresh (summit-epic)",
@@ -129,19 +150,31 @@ def main() -> None:
             "token endpoint: refresh, rotating (cerner)", rotate, args.requests, args.seconds
         )
 
+        for label, path in (
+            ("FHIR metadata (CapabilityStatement)", "fhir/metadata"),
+            ("SMART configuration", "fhir/.well-known/smart-configuration"),
+        ):
+            url = f"{epic.prefix}/{path}"
+
+            def discover(i: int, url: str = url) -> None:
+                assert sim.client.get(url).status_code == 200
+
+            measure_rate(label, discover, args.requests, args.seconds)
+
         dora = epic.sign_in("dora")
         headers = {"Authorization": f"Bearer {dora['access_token']}"}
         fhir = f"{epic.prefix}/fhir"
         total = sim.client.get(f"{fhir}/Observation?_count=1", headers=headers).json["total"]
         print(f"dora: {total} Observations")
 
-        def page_of(count: int) -> Callable[[int], None]:
-            pages = max(1, -(-total // count))
+        def page_of(count: int, query: str = "") -> Callable[[int], None]:
+            found = sim.client.get(f"{fhir}/Observation?_count=1{query}", headers=headers)
+            pages = max(1, -(-found.json["total"] // count))
 
             def call(i: int) -> None:
                 offset = (i % pages) * count
                 resp = sim.client.get(
-                    f"{fhir}/Observation?_count={count}&_offset={offset}", headers=headers
+                    f"{fhir}/Observation?_count={count}&_offset={offset}{query}", headers=headers
                 )
                 assert resp.status_code == 200, resp.get_data(as_text=True)
 
@@ -152,6 +185,18 @@ def main() -> None:
         )
         measure_rate(
             "FHIR search pages, _count=20 (dora)", page_of(20), args.requests, args.seconds
+        )
+        measure_rate(
+            "FHIR search pages, _count=100, _lastUpdated (dora)",
+            page_of(100, "&_lastUpdated=ge2010-01-01"),
+            args.requests,
+            args.seconds,
+        )
+        measure_rate(
+            "FHIR search pages, _count=100, category (dora)",
+            page_of(100, "&category=laboratory"),
+            args.requests,
+            args.seconds,
         )
         measure_rate(
             "FHIR read Patient (dora)",

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, g
 
 from portal_mocks import access, clients, faults, grants, keys
+from portal_mocks.capability import Documents
 from portal_mocks.clients import ClientInfo
 from portal_mocks.faults import FaultError, StoredFault
 from portal_mocks.grants import Grant
@@ -94,6 +95,7 @@ def create_app(runtime: Runtime) -> Flask:
     runtime.store.ensure_schema(SCHEMAS)
     app = Flask(__name__)
     app.extensions[RUNTIME_KEY] = runtime
+    app.extensions[common.DOCUMENTS_KEY] = Documents()
     app.json.sort_keys = False
     app.json.compact = True
     app.url_map.strict_slashes = False

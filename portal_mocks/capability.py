@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from portal_mocks import wire
 from portal_mocks.clients import ASSERTION_ALGS
 from portal_mocks.profiles import Portal
 
@@ -26,6 +28,24 @@ SEARCH_PARAMS = {
     "_id": ("token", "Logical id"),
     "_lastUpdated": ("date", "When the resource last changed"),
 }
+
+
+class Documents:
+    """Discovery bodies as wire JSON, each built and encoded once per key, then reused.
+
+    A key names the document, the portal and the base URL it is built for: every
+    input of a discovery document follows from those (and from the runtime the
+    holder belongs to), so a kept body never goes stale. Bodies are immutable bytes.
+    """
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[str, ...], bytes] = {}
+
+    def body(self, key: tuple[str, ...], build: Callable[[], Any]) -> bytes:
+        found = self._bodies.get(key)
+        if found is None:
+            found = self._bodies.setdefault(key, wire.encode(build()))
+        return found
 
 
 def endpoints(portal_url: str) -> dict[str, str]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from portal_mocks import wire
 from portal_mocks.profiles import Portal
 from portal_mocks.records import Record
 from simulator.core.timeutil import iso, parse_iso
@@ -62,6 +64,58 @@ def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> d
     }
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """A searchset page: the Bundle's own members (`head`) and the resources of its entries.
+
+    `as_dict` is the Bundle as a JSON value; `encode` is the same Bundle as wire
+    JSON, spliced from the head and each resource's bytes as the record keeps them.
+    """
+
+    head: dict[str, Any]
+    type_url: str
+    page: list[dict[str, Any]]
+    record: Record
+
+    def as_dict(self) -> dict[str, Any]:
+        body = dict(self.head)
+        if self.page:
+            body["entry"] = [
+                {"fullUrl": self.full_url(r), "resource": r, "search": _search_match()}
+                for r in self.page
+            ]
+        return body
+
+    def encode(self) -> bytes:
+        """`as_dict` as wire JSON, each resource spliced in as the record keeps its bytes."""
+        head = wire.encode(self.head)
+        if not self.page:
+            return head
+        # Each entry: {"fullUrl":"<type_url>/<id>","resource":<resource>,"search":<match>}
+        url_start = b'{"fullUrl":' + wire.encode(f"{self.type_url}/")[:-1]
+        resource_start = b',"resource":'
+        entry_end = b',"search":' + wire.encode(_search_match()) + b"}"
+        parts = [head[:-1], b',"entry":[']
+        for r in self.page:
+            parts += (
+                url_start,
+                wire.encode(r["id"])[1:],
+                resource_start,
+                self.record.encoded(r),
+                entry_end,
+                b",",
+            )
+        parts[-1] = b"]}"
+        return b"".join(parts)
+
+    def full_url(self, resource: dict[str, Any]) -> str:
+        return f"{self.type_url}/{resource['id']}"
+
+
+def _search_match() -> dict[str, str]:
+    return {"mode": "match"}
+
+
 def read(record: Record, resource_type: str, resource_id: str) -> dict[str, Any]:
     found = record.by_id.get((resource_type, resource_id))
     if found is None:
@@ -101,7 +155,11 @@ def _matches_date(ms: int, prefix: str, lo: int, hi: int) -> bool:
     return ms < hi  # le
 
 
-def _categories(resource: dict[str, Any]) -> set[str]:
+def _updated_ms(resource: dict[str, Any]) -> int:
+    return parse_iso(resource["meta"]["lastUpdated"])
+
+
+def _categories(resource: dict[str, Any]) -> frozenset[str]:
     out: set[str] = set()
     for cc in resource.get("category", []):
         if isinstance(cc, dict):
@@ -110,7 +168,14 @@ def _categories(resource: dict[str, Any]) -> set[str]:
                 out.add(f"{coding.get('system', '')}|{coding.get('code', '')}")
         elif isinstance(cc, str):
             out.add(cc)
-    return out
+    return frozenset(out)
+
+
+def _in_categories(
+    record: Record, items: list[dict[str, Any]], wanted: set[str]
+) -> list[dict[str, Any]]:
+    """The resources with a category token in `wanted` (each resource's tokens worked out once)."""
+    return [r for r in items if record.derived(r, _categories) & wanted]
 
 
 def category_allowed(resource: dict[str, Any], limits: list[str] | None) -> bool:
@@ -129,7 +194,7 @@ def search(
     fhir_base: str,
     now_ms: int,
     category_limits: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Bundle:
     """A searchset Bundle page with absolute `self` / `next` / `previous` links."""
     used: list[tuple[str, str]] = []
     for name in PATIENT_PARAMS:
@@ -146,16 +211,13 @@ def search(
         used.append(("_id", value))
     for value in params.get("_lastUpdated", []):
         prefix, lo, hi = _date_range(value)
-        items = [
-            r for r in items if _matches_date(parse_iso(r["meta"]["lastUpdated"]), prefix, lo, hi)
-        ]
+        items = [r for r in items if _matches_date(record.derived(r, _updated_ms), prefix, lo, hi)]
         used.append(("_lastUpdated", value))
     for value in params.get("category", []):
-        wanted = set(value.split(","))
-        items = [r for r in items if _categories(r) & wanted]
+        items = _in_categories(record, items, set(value.split(",")))
         used.append(("category", value))
     if category_limits is not None:
-        items = [r for r in items if category_allowed(r, category_limits)]
+        items = _in_categories(record, items, set(category_limits))
     count = _int_param(params, "_count", portal.page_size_default)
     count = max(0, min(count, portal.page_size_max))
     offset = max(0, _int_param(params, "_offset", 0))
@@ -174,7 +236,7 @@ def search(
     bundle_id = hashlib.sha256(
         f"{resource_type}?{urlencode(used)}&{offset}&{count}".encode()
     ).hexdigest()[:32]
-    bundle: dict[str, Any] = {
+    head: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": bundle_id,
         "meta": {"lastUpdated": iso(now_ms)},
@@ -182,16 +244,7 @@ def search(
         "total": len(items),
         "link": links,
     }
-    if page:
-        bundle["entry"] = [
-            {
-                "fullUrl": f"{type_url}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in page
-        ]
-    return bundle
+    return Bundle(head, type_url, page, record)
 
 
 def _int_param(params: Mapping[str, Sequence[str]], name: str, default: int) -> int:

@@ -4,7 +4,8 @@
 one portal: the same seed gives the same bytes. Records are built lazily and
 cached in memory per (seed, portal, persona, size), most recently used first and
 bounded by a total resource count, so a 3,000-resource record costs its build
-once per process.
+once per process. A cached record also keeps the wire JSON of each resource it
+has sent (about the size of the resource's JSON), so that cost is paid once too.
 
 Dates are placed before a fixed anchor (2026-01-01) so that a record does not
 depend on when it is built.
@@ -18,16 +19,20 @@ import random
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from portal_mocks import wire
 from portal_mocks.personas import Persona
 from portal_mocks.profiles import Portal
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=UTC)
 # The cache keeps the most recently used records up to this many resources in all.
 CACHE_RESOURCES = 250_000
+
+T = TypeVar("T")
 
 # -- code tables ------------------------------------------------------------------
 
@@ -221,9 +226,19 @@ HOSPITAL_WEIGHTS = {
 
 @dataclass
 class Record:
+    """One persona's resources at one portal, by type and by (type, id); never changed once built.
+
+    What is worked out from a resource (its wire JSON above all) is worked out on
+    first use and kept with the record (`derived`), so the Bundle pages and reads
+    that send the resource again reuse it.
+    """
+
     patient_id: str
     by_type: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     by_id: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    _derived: dict[tuple[Callable[..., Any], str, str], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def add(self, resource: dict[str, Any]) -> None:
         self.by_type.setdefault(resource["resourceType"], []).append(resource)
@@ -234,6 +249,21 @@ class Record:
 
     def resources(self, resource_type: str) -> list[dict[str, Any]]:
         return self.by_type.get(resource_type, [])
+
+    def derived(self, resource: dict[str, Any], compute: Callable[[dict[str, Any]], T]) -> T:
+        """`compute(resource)` for a resource of this record, computed once and kept.
+
+        `compute` is a module-level function of the resource alone (it is part of the key).
+        """
+        key = (compute, resource["resourceType"], resource["id"])
+        try:
+            return self._derived[key]
+        except KeyError:
+            return self._derived.setdefault(key, compute(resource))
+
+    def encoded(self, resource: dict[str, Any]) -> bytes:
+        """A resource of this record as wire JSON (`wire.encode`), encoded once."""
+        return self.derived(resource, wire.encode)
 
 
 _cache: OrderedDict[tuple, Record] = OrderedDict()

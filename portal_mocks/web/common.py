@@ -6,15 +6,22 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 
+from portal_mocks.capability import Documents
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import Portal
 from simulator.core.webkit import runtime
 
+DOCUMENTS_KEY = "portal_documents"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 MAX_DELAY_S = 120.0
+
+
+def documents() -> Documents:
+    """The portal app's discovery bodies, kept for as long as the app."""
+    return current_app.extensions[DOCUMENTS_KEY]
 
 
 def portal() -> Portal:
@@ -51,10 +58,21 @@ def no_store(resp: Response) -> Response:
     return resp
 
 
+def _json_body(body: Any) -> Response:
+    """A JSON response: `body` by the app's JSON provider, or as is when already wire bytes.
+
+    Wire bytes come from `portal_mocks.wire.encode`, which writes what the
+    provider writes; the newline `jsonify` ends its bodies with is added here.
+    """
+    if isinstance(body, bytes):
+        return current_app.response_class(body + b"\n", mimetype=current_app.json.mimetype)
+    return jsonify(body)
+
+
 def json_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    resp = jsonify(body)
+    resp = _json_body(body)
     resp.status_code = status
     for name, value in (headers or {}).items():
         resp.headers[name] = value
@@ -69,7 +87,7 @@ def oauth_error(err: OAuthError) -> Response:
 def fhir_response(
     body: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    resp = jsonify(body)
+    resp = _json_body(body)
     resp.status_code = status
     resp.headers["Content-Type"] = FHIR_JSON
     for name, value in (headers or {}).items():

@@ -51,7 +51,7 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
     except FhirError as err:
         return fhir_error(err)
     sleep(delay)
-    return fhir_response(bundle)
+    return fhir_response(bundle.encode())
 
 
 @bp.get("/<resource_type>/<resource_id>")
@@ -71,4 +71,4 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
     except FhirError as err:
         return fhir_error(err)
     sleep(delay)
-    return fhir_response(resource)
+    return fhir_response(record.encoded(resource))
