@@ -123,7 +123,11 @@ class Sim:
         return self.api(created["api_key"]), created
 
     def route_outbound(self, passthru: tuple[str, ...] = ()) -> InProcess:
-        """Route outbound HTTP to this simulator's base URL into the WSGI app."""
+        """Route other code's `requests` calls to this simulator's base URL into its WSGI app.
+
+        The simulator's own calls are answered in process already; this is for test
+        code (or an app under test) that calls the simulator with plain `requests`.
+        """
         if self._routing is None:
             self._routing = InProcess(self.wsgi, self.base_url, passthru)
             self._routing.__enter__()

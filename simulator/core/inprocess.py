@@ -1,15 +1,17 @@
-"""Route the simulator's outbound HTTP to WSGI apps in the same process.
+"""Route other code's `requests` calls to a WSGI app in this process (tests, benchmarks).
 
-The simulator talks to the portals (and webhook inboxes) over real HTTP with
-`requests`. In tests and benchmarks the same client code can be routed to the
-WSGI apps in-process with the `responses` library: the requests are real
-requests (headers, bodies, redirects are not followed), only the socket is
-skipped. The caller's read timeout still holds: an answer that takes longer
-raises `requests.exceptions.ReadTimeout`, as it would over the network.
+The simulator's own calls to its base URL already go through its in-process
+transport (`simulator.core.transport`). This module is for the code around it:
+a test, or an app under test, that calls the simulator with plain `requests`.
+Inside `InProcess`, every `requests` call to `base_url` is answered by the app
+through the `responses` library: the requests are real requests (headers,
+bodies; redirects are not followed), only the socket is skipped. The caller's
+read timeout still holds: an answer that takes longer raises
+`requests.exceptions.ReadTimeout`, as it would over the network.
 
     rt, wsgi = build(Config(base_url="http://sim.test"))
     with InProcess(wsgi, rt.base_url):
-        ...
+        requests.get("http://sim.test/health")
 """
 
 from __future__ import annotations
