@@ -188,7 +188,7 @@ def test_a_pull_whose_own_refresh_is_refused_ends_failed(sim: Sim, ws: tuple[Api
 
 
 def _delivery_state(sim: Sim, ws_id: str, delivery_id: str) -> str:
-    return deliveries.get_row(sim.runtime.store, ws_id, delivery_id)["state"]
+    return deliveries.get_row(sim.runtime.store, ws_id, delivery_id).state
 
 
 def test_a_delivered_delivery_cannot_go_back(sim: Sim, ws: tuple[Api, str]) -> None:
