@@ -140,7 +140,7 @@ def test_a_complete_session_cannot_expire(sim: Sim, ws: tuple[Api, str]) -> None
     api, ws_id = ws
     session = new_session(api)
     row = sessions.set_status(sim.runtime, ws_id, session["id"], "finish")
-    assert row["status"] == "complete"
+    assert row.status == "complete"
     with pytest.raises(ApiError) as caught:
         sessions.set_status(sim.runtime, ws_id, session["id"], "expire")
     assert caught.value.code == "resource_conflict"
@@ -157,7 +157,7 @@ def test_a_failed_connection_cannot_become_active(sim: Sim, ws: tuple[Api, str])
     )
     with pytest.raises(TransitionNotAllowed):
         attempts.move(rt, ws_id, attempt_id, "activate")
-    assert connections.by_attempt(rt.store, ws_id, attempt_id)["status"] == "failed"
+    assert connections.by_attempt(rt.store, ws_id, attempt_id).status == "failed"
 
 
 def test_a_completed_pull_cannot_be_cancelled(sim: Sim, ws: tuple[Api, str]) -> None:

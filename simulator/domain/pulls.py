@@ -22,6 +22,7 @@ from simulator.core.lifecycle import edge, transition
 from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import attempts, connections, keepalive, records
+from simulator.domain.connections import Connection
 from simulator.domain.webhooks import publish
 
 if TYPE_CHECKING:
@@ -89,14 +90,14 @@ def start(
 ) -> str:
     """Schedule a pull of an active connection (replacing one not yet started)."""
     with rt.store.tx():
-        row = connections.by_attempt(rt.store, ws_id, attempt_id)
-        running = rt.store.one(
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        running = rt.store.scalar(
             "SELECT pull_id FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
             " AND status = 'running'",
             (ws_id, attempt_id),
         )
         if running is not None:
-            return running["pull_id"]
+            return running
         now = rt.now(ws_id)
         rt.store.execute(  # a pull that never started is replaced, not kept
             "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
@@ -110,8 +111,8 @@ def start(
                 ws_id,
                 pull_id,
                 attempt_id,
-                row["patient_id"],
-                row["source_id"],
+                conn.patient_id,
+                conn.source_id,
                 reason,
                 PullLifecycle.initial_state.value,
                 due_ms or now,
@@ -165,13 +166,13 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     while True:
         pull = _pull(rt, ws_id, pull_id)
         conn = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if conn is None or conn["status"] != "active" or source is None:
+        if conn is None or conn.status != "active" or source is None:
             with rt.store.tx():
                 move(rt, ws_id, pull_id, "cancel", finished_ms=rt.now(ws_id))
             return
-        token_row = attempts.tokens_of(rt, ws_id, attempt_id)
+        tokens = attempts.tokens_of(rt, ws_id, attempt_id)
         now = rt.now(ws_id)
-        if keepalive.needs_refresh(rt, token_row):
+        if keepalive.needs_refresh(rt, tokens):
             outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
             if outcome == "transient":
                 _resume_at(rt, ws_id, pull, rt.now(ws_id) + PAGE_RETRY_BACKOFF_MS[1])
@@ -196,13 +197,13 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
             url = pull["next_url"] or fhir.first_page_url(
                 source.fhir_base_url,
                 rtype,
-                token_row["portal_patient"] or "",
+                tokens.portal_patient or "",
                 rt.config.pull_page_size,
             )
-            body = fhir.get_json(rt.http, url, token_row["access_token"], timeout, now)
+            body = fhir.get_json(rt.http, url, tokens.access_token, timeout, now)
             page = fhir.read_page(body, source.fhir_base_url)
         except FhirError as exc:
-            if exc.status == 401 and not refreshed_for_401 and token_row["refresh_token"]:
+            if exc.status == 401 and not refreshed_for_401 and tokens.refresh_token:
                 refreshed_for_401 = True
                 outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
                 if outcome == "ok":
@@ -330,7 +331,7 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
             },
         )
         conn = connections.by_attempt(rt.store, ws_id, pull["attempt_id"])
-        if conn is not None and conn["status"] == "active":
+        if conn is not None and conn.status == "active":
             _schedule_next(rt, ws_id, pull)
 
 
@@ -351,20 +352,20 @@ def pull_job(rt: Runtime, job: Job) -> None:
     run(rt, job.workspace_id, job.payload["pull_id"])
 
 
-def on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_activate(rt: Runtime, ws_id: str, conn: Connection) -> None:
     """A connection became active: its first pull starts now."""
-    start(rt, ws_id, row["attempt_id"], reason="connected")
+    start(rt, ws_id, conn.attempt_id, reason="connected")
 
 
-def stop(rt: Runtime, ws_id: str, row: Any) -> None:
+def stop(rt: Runtime, ws_id: str, conn: Connection) -> None:
     """Access ended (disconnected, refresh failed, lapsed): no more pulls of this connection."""
-    rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
+    rt.scheduler.cancel(ws_id, key=job_key(conn.attempt_id))
     rt.store.execute(
         "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
-        (ws_id, row["attempt_id"]),
+        (ws_id, conn.attempt_id),
     )
     rt.store.execute(
         "UPDATE pulls SET status = ?, finished_ms = ? WHERE workspace_id = ?"
         " AND attempt_id = ? AND " + _CANCEL.where("status"),
-        (_CANCEL.target, rt.now(ws_id), ws_id, row["attempt_id"], *_CANCEL.sources),
+        (_CANCEL.target, rt.now(ws_id), ws_id, conn.attempt_id, *_CANCEL.sources),
     )
