@@ -166,10 +166,10 @@ def test_a_completed_pull_cannot_be_cancelled(sim: Sim, ws: tuple[Api, str]) -> 
     rt = sim.runtime
     attempt_id = rt.store.scalar("SELECT attempt_id FROM connections WHERE id = ?", (conn["id"],))
     pull = pulls.last_pull(rt, ws_id, attempt_id)
-    assert pull["status"] == "completed"
+    assert pull.status == "completed"
     with pytest.raises(TransitionNotAllowed):
-        pulls.move(rt, ws_id, pull["pull_id"], "cancel")
-    assert pulls.last_pull(rt, ws_id, attempt_id)["status"] == "completed"
+        pulls.move(rt, ws_id, pull.pull_id, "cancel")
+    assert pulls.last_pull(rt, ws_id, attempt_id).status == "completed"
 
 
 def test_a_pull_whose_own_refresh_is_refused_ends_failed(sim: Sim, ws: tuple[Api, str]) -> None:

@@ -11,23 +11,24 @@ from simulator.core.store import loads
 from simulator.core.timeutil import iso
 from simulator.domain import attempts, connections, keepalive, pulls
 from simulator.domain.connections import Connection
+from simulator.domain.pulls import Pull
 from simulator.web.http import runtime, workspace_id
 
 bp = Blueprint("sim_connections", __name__, url_prefix="/_sim/connections")
 
 
-def _pull_view(row: Any) -> dict[str, Any] | None:
-    if row is None:
+def _pull_view(pull: Pull | None) -> dict[str, Any] | None:
+    if pull is None:
         return None
     return {
-        "id": row["pull_id"],
-        "reason": row["reason"],
-        "status": row["status"],
-        "started_at": iso(row["started_ms"]),
-        "finished_at": iso(row["finished_ms"]),
-        "total": row["total"],
-        "errors": loads(row["errors"], []),
-        "error_message": row["error_message"],
+        "id": pull.pull_id,
+        "reason": pull.reason,
+        "status": pull.status,
+        "started_at": iso(pull.started_ms),
+        "finished_at": iso(pull.finished_ms),
+        "total": pull.total,
+        "errors": loads(pull.errors, []),
+        "error_message": pull.error_message,
     }
 
 
