@@ -140,7 +140,7 @@ def test_a_complete_session_cannot_expire(sim: Sim, ws: tuple[Api, str]) -> None
     api, ws_id = ws
     session = new_session(api)
     row = sessions.set_status(sim.runtime, ws_id, session["id"], "finish")
-    assert row["status"] == "complete"
+    assert row.status == "complete"
     with pytest.raises(ApiError) as caught:
         sessions.set_status(sim.runtime, ws_id, session["id"], "expire")
     assert caught.value.code == "resource_conflict"
@@ -157,7 +157,7 @@ def test_a_failed_connection_cannot_become_active(sim: Sim, ws: tuple[Api, str])
     )
     with pytest.raises(TransitionNotAllowed):
         attempts.move(rt, ws_id, attempt_id, "activate")
-    assert connections.by_attempt(rt.store, ws_id, attempt_id)["status"] == "failed"
+    assert connections.by_attempt(rt.store, ws_id, attempt_id).status == "failed"
 
 
 def test_a_completed_pull_cannot_be_cancelled(sim: Sim, ws: tuple[Api, str]) -> None:
@@ -166,10 +166,10 @@ def test_a_completed_pull_cannot_be_cancelled(sim: Sim, ws: tuple[Api, str]) -> 
     rt = sim.runtime
     attempt_id = rt.store.scalar("SELECT attempt_id FROM connections WHERE id = ?", (conn["id"],))
     pull = pulls.last_pull(rt, ws_id, attempt_id)
-    assert pull["status"] == "completed"
+    assert pull.status == "completed"
     with pytest.raises(TransitionNotAllowed):
-        pulls.move(rt, ws_id, pull["pull_id"], "cancel")
-    assert pulls.last_pull(rt, ws_id, attempt_id)["status"] == "completed"
+        pulls.move(rt, ws_id, pull.pull_id, "cancel")
+    assert pulls.last_pull(rt, ws_id, attempt_id).status == "completed"
 
 
 def test_a_pull_whose_own_refresh_is_refused_ends_failed(sim: Sim, ws: tuple[Api, str]) -> None:
@@ -188,7 +188,7 @@ def test_a_pull_whose_own_refresh_is_refused_ends_failed(sim: Sim, ws: tuple[Api
 
 
 def _delivery_state(sim: Sim, ws_id: str, delivery_id: str) -> str:
-    return deliveries.get_row(sim.runtime.store, ws_id, delivery_id)["state"]
+    return deliveries.get_row(sim.runtime.store, ws_id, delivery_id).state
 
 
 def test_a_delivered_delivery_cannot_go_back(sim: Sim, ws: tuple[Api, str]) -> None:

@@ -8,10 +8,12 @@ belong to a workspace and match on an optional method and path prefix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import ApiError
 from simulator.core.timeutil import iso
+from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -77,16 +79,31 @@ FAULT: dict[str, Any] = {
 }
 
 
-def render(row: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ApiFault(Row):
+    """A row of `api_faults`: a forced error for the next `times_left` matching calls."""
+
+    id: int
+    workspace_id: str
+    status: int
+    times_left: int
+    method: str | None
+    path_prefix: str | None
+    retry_after: int | None
+    fired: int
+    created_ms: int
+
+
+def render(fault: ApiFault) -> dict[str, Any]:
     return {
-        "id": row["id"],
-        "status": row["status"],
-        "times_left": row["times_left"],
-        "method": row["method"],
-        "path_prefix": row["path_prefix"],
-        "retry_after": row["retry_after"],
-        "fired": row["fired"],
-        "created_at": iso(row["created_ms"]),
+        "id": fault.id,
+        "status": fault.status,
+        "times_left": fault.times_left,
+        "method": fault.method,
+        "path_prefix": fault.path_prefix,
+        "retry_after": fault.retry_after,
+        "fired": fault.fired,
+        "created_at": iso(fault.created_ms),
     }
 
 
@@ -107,14 +124,18 @@ def add(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
                 rt.now(ws_id),
             ),
         )
-        return render(row)
+        return render(ApiFault.from_row(row))
 
 
-def pending(rt: Runtime, ws_id: str) -> list[dict[str, Any]]:
+def _pending(rt: Runtime, ws_id: str) -> list[ApiFault]:
     rows = rt.store.all(
         "SELECT * FROM api_faults WHERE workspace_id = ? AND times_left > 0 ORDER BY id", (ws_id,)
     )
-    return [render(r) for r in rows]
+    return [ApiFault.from_row(r) for r in rows]
+
+
+def pending(rt: Runtime, ws_id: str) -> list[dict[str, Any]]:
+    return [render(fault) for fault in _pending(rt, ws_id)]
 
 
 def clear(rt: Runtime, ws_id: str) -> int:
@@ -126,21 +147,18 @@ def check(rt: Runtime, ws_id: str, method: str, path: str) -> None:
     """Raise the forced error when a pending fault matches this call (and spend it)."""
     fired = None
     with rt.store.tx():
-        for row in rt.store.all(
-            "SELECT * FROM api_faults WHERE workspace_id = ? AND times_left > 0 ORDER BY id",
-            (ws_id,),
-        ):
-            if row["method"] and row["method"] != method:
+        for fault in _pending(rt, ws_id):
+            if fault.method and fault.method != method:
                 continue
-            if row["path_prefix"] and not path.startswith(row["path_prefix"]):
+            if fault.path_prefix and not path.startswith(fault.path_prefix):
                 continue
             rt.store.execute(
                 "UPDATE api_faults SET times_left = times_left - 1, fired = fired + 1 WHERE id = ?",
-                (row["id"],),
+                (fault.id,),
             )
-            fired = row
+            fired = fault
             break
     if fired is not None:  # raised after the commit, so the fault stays spent
-        code, message = ERRORS[fired["status"]]
-        headers = {"Retry-After": str(fired["retry_after"])} if fired["retry_after"] else {}
-        raise ApiError(code, message, status=fired["status"], headers=headers)
+        code, message = ERRORS[fired.status]
+        headers = {"Retry-After": str(fired.retry_after)} if fired.retry_after else {}
+        raise ApiError(code, message, status=fired.status, headers=headers)

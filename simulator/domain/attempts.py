@@ -23,7 +23,9 @@ from simulator.core.sources import Source
 from simulator.core.store import Store, dumps
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import connections, patients, registrations, sessions
-from simulator.domain.connections import ConnectionLifecycle
+from simulator.domain.connections import Connection, ConnectionLifecycle
+from simulator.domain.rows import Row
+from simulator.domain.sessions import Session
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -77,10 +79,52 @@ DIRECT_ERRORS = {
     "token_exchange_failed": "token_exchange_failed",
 }
 
-# Fired with (rt, ws_id, connection row) inside the transaction that activates it.
+# Fired with (rt, ws_id, Connection) inside the transaction that activates it.
 ACTIVATED = "connection.activated"
-# Fired with (rt, ws_id, connection row) inside the transaction that disconnects it.
+# Fired with (rt, ws_id, Connection) inside the transaction that disconnects it.
 DISCONNECTED = "connection.disconnected"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt(Row):
+    """A row of `oauth_attempts`: what an attempt keeps for its callback."""
+
+    workspace_id: str
+    attempt_id: str
+    session_id: str
+    patient_id: str
+    source_id: str
+    state: str
+    code_verifier: str
+    redirect_uri: str
+    client_id: str
+    token_endpoint: str
+    revocation_endpoint: str | None
+    state_expires_ms: int
+    state_used_ms: int | None
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTokens(Row):
+    """A row of `connection_tokens`: an attempt's tokens and refresh bookkeeping."""
+
+    workspace_id: str
+    attempt_id: str
+    patient_id: str
+    access_token: str | None
+    refresh_token: str | None
+    access_expires_ms: int | None
+    scope: str | None
+    portal_patient: str | None
+    token_endpoint: str
+    revocation_endpoint: str | None
+    client_id: str
+    updated_ms: int
+    refresh_count: int
+    transient_since_ms: int | None
+    transient_failures: int
+    last_refresh_error: str | None
 
 
 class FlowError(Exception):
@@ -131,16 +175,16 @@ def scope_for(source: Source) -> str:
 # -- starting an attempt ---------------------------------------------------------------------
 
 
-def require_open(rt: Runtime, ws_id: str, session_row: Any) -> None:
-    if session_row["status"] == "complete":
+def require_open(rt: Runtime, ws_id: str, session: Session) -> None:
+    if session.status == "complete":
         raise FlowError("session_complete", "This link has already been used.")
-    if session_row["status"] == "expired" or rt.now(ws_id) >= session_row["expires_ms"]:
+    if session.status == "expired" or rt.now(ws_id) >= session.expires_ms:
         raise FlowError("session_expired", "This link has expired.")
 
 
-def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> str:
+def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> str:
     """Begin an authorization attempt; answers the portal authorize URL to send the browser to."""
-    require_open(rt, ws_id, session_row)
+    require_open(rt, ws_id, session)
     timeout = rt.config.http_timeout
     try:
         endpoints = smart.discover(rt.http, source.fhir_base_url, timeout)
@@ -157,7 +201,7 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
     state = smart.new_state()
     verifier = smart.new_code_verifier()
     with rt.store.tx():
-        fresh = sessions.get_row(rt.store, ws_id, session_row["id"])
+        fresh = sessions.get_row(rt.store, ws_id, session.id)
         require_open(rt, ws_id, fresh)
         now = rt.now(ws_id)
         attempt_id, seq = rt.new_id(ws_id, "att_")
@@ -169,8 +213,8 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
                 ws_id,
                 attempt_id,
                 seq,
-                fresh["patient_id"],
-                fresh["id"],
+                fresh.patient_id,
+                fresh.id,
                 source.id,
                 ConnectionLifecycle.initial_state.value,
                 now,
@@ -184,8 +228,8 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
             (
                 ws_id,
                 attempt_id,
-                fresh["id"],
-                fresh["patient_id"],
+                fresh.id,
+                fresh.patient_id,
                 source.id,
                 state,
                 verifier,
@@ -211,15 +255,15 @@ def start_attempt(rt: Runtime, ws_id: str, session_row: Any, source: Source) -> 
 # -- settling an attempt ------------------------------------------------------------------
 
 
-def endpoints_of(row: Any) -> Endpoints:
+def endpoints_of(row: Attempt | ConnectionTokens) -> Endpoints:
     """The token and revocation endpoints stored with an attempt or its tokens."""
-    return Endpoints("", row["token_endpoint"], row["revocation_endpoint"], ())
+    return Endpoints("", row.token_endpoint, row.revocation_endpoint, ())
 
 
-def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Any:
+def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Connection:
     """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
-    row = connections.by_attempt(rt.store, ws_id, attempt_id)
-    status = transition(ConnectionLifecycle, row["status"], event)
+    conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+    status = transition(ConnectionLifecycle, conn.status, event)
     now = rt.now(ws_id)
     columns = {"status": status, "updated_ms": now, **fields}
     assignments = ", ".join(f"{name} = ?" for name in columns)
@@ -230,16 +274,16 @@ def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) ->
     return connections.by_attempt(rt.store, ws_id, attempt_id)
 
 
-def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Any:
+def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Connection:
     with rt.store.tx():
         return move(rt, ws_id, attempt_id, "fail", failure_code=code, failure_ms=rt.now(ws_id))
 
 
-def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> Any:
+def _activate(rt: Runtime, ws_id: str, attempt: Attempt, token: dict[str, Any]) -> Connection:
     now = rt.now(ws_id)
     conn_id, _ = rt.new_id(ws_id, "conn_")
     scopes = str(token.get("scope") or "").split()
-    row = move(rt, ws_id, attempt["attempt_id"], "activate", id=conn_id, scopes=dumps(scopes))
+    conn = move(rt, ws_id, attempt.attempt_id, "activate", id=conn_id, scopes=dumps(scopes))
     expires_in = token.get("expires_in")
     rt.store.execute(
         "INSERT INTO connection_tokens (workspace_id, attempt_id, patient_id,"
@@ -247,26 +291,26 @@ def _activate(rt: Runtime, ws_id: str, attempt: Any, token: dict[str, Any]) -> A
         " revocation_endpoint, client_id, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             ws_id,
-            attempt["attempt_id"],
-            attempt["patient_id"],
+            attempt.attempt_id,
+            attempt.patient_id,
             token["access_token"],
             token.get("refresh_token"),
             None if expires_in is None else now + int(float(expires_in) * SECOND),
             token.get("scope"),
             None if token.get("patient") is None else str(token.get("patient")),
-            attempt["token_endpoint"],
-            attempt["revocation_endpoint"],
-            attempt["client_id"],
+            attempt.token_endpoint,
+            attempt.revocation_endpoint,
+            attempt.client_id,
             now,
         ),
     )
-    rt.hooks.fire(ACTIVATED, rt, ws_id, row)
-    return row
+    rt.hooks.fire(ACTIVATED, rt, ws_id, conn)
+    return conn
 
 
-def by_state(store: Store, state: str) -> Any | None:
+def by_state(store: Store, state: str) -> Attempt | None:
     """The attempt a callback's `state` belongs to, in any workspace."""
-    return store.one("SELECT * FROM oauth_attempts WHERE state = ?", (state,))
+    return Attempt.maybe(store.one("SELECT * FROM oauth_attempts WHERE state = ?", (state,)))
 
 
 def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
@@ -281,32 +325,28 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
                 "message": "This sign-in response does not match any sign-in in progress.",
             },
         )
-    ws_id = attempt["workspace_id"]
-    attempt_id = attempt["attempt_id"]
-    session_row = sessions.get_row(rt.store, ws_id, attempt["session_id"])
+    ws_id = attempt.workspace_id
+    attempt_id = attempt.attempt_id
+    session = sessions.get_row(rt.store, ws_id, attempt.session_id)
 
     def fail(code: str, description: str | None = None) -> Outcome:
         fail_attempt(rt, ws_id, attempt_id, code)
-        return after_attempt(rt, ws_id, attempt["session_id"], attempt_id, description)
+        return after_attempt(rt, ws_id, attempt.session_id, attempt_id, description)
 
     with rt.store.tx():
         now = rt.now(ws_id)
         current = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if (
-            attempt["state_used_ms"] is not None
-            or current is None
-            or current["status"] != "pending"
-        ):
-            if current is not None and current["status"] == "expired":
-                return closed_outcome(rt, session_row)
+        if attempt.state_used_ms is not None or current is None or current.status != "pending":
+            if current is not None and current.status == "expired":
+                return closed_outcome(rt, session)
             return Outcome(
                 page="error",
                 status=400,
                 context={
                     "code": "oauth_state_expired",
                     "message": "This sign-in response was already used.",
-                    "session_url": sessions.hosted_url(rt, session_row["token"])
-                    if session_row["status"] == "open"
+                    "session_url": sessions.hosted_url(rt, session.token)
+                    if session.status == "open"
                     else None,
                 },
             )
@@ -314,16 +354,16 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
             "UPDATE oauth_attempts SET state_used_ms = ? WHERE workspace_id = ? AND attempt_id = ?",
             (now, ws_id, attempt_id),
         )
-        if session_row["status"] != "open" or now >= session_row["expires_ms"]:
-            return closed_outcome(rt, session_row)
-        if now >= attempt["state_expires_ms"]:
+        if session.status != "open" or now >= session.expires_ms:
+            return closed_outcome(rt, session)
+        if now >= attempt.state_expires_ms:
             return fail("oauth_state_expired")
         if args.get("error"):
             return fail(args["error"], args.get("error_description"))
         if not args.get("code"):
             return fail("oauth_callback_failed", "The portal returned neither a code nor an error.")
 
-    source = rt.catalog.get(attempt["source_id"])
+    source = rt.catalog.get(attempt.source_id)
     assert source is not None
     endpoints = endpoints_of(attempt)
     try:
@@ -332,17 +372,17 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
             endpoints,
             client_for(rt, ws_id, source),
             code=args["code"],
-            redirect_uri=attempt["redirect_uri"],
-            code_verifier=attempt["code_verifier"],
+            redirect_uri=attempt.redirect_uri,
+            code_verifier=attempt.code_verifier,
             timeout=rt.config.http_timeout,
         )
     except SmartError as exc:
         return fail("token_exchange_failed", f"The portal refused the code exchange ({exc.code}).")
 
     with rt.store.tx():
-        session_row = sessions.get_row(rt.store, ws_id, session_row["id"])
+        session = sessions.get_row(rt.store, ws_id, session.id)
         current = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if session_row["status"] != "open" or current["status"] != "pending":
+        if session.status != "open" or current.status != "pending":
             activated = None
         else:
             activated = _activate(rt, ws_id, attempt, token)
@@ -350,26 +390,26 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
     if activated is None:
         # The session expired while the code was being exchanged: the grant is not kept.
         revoke_at_portal(rt, ws_id, source.id, endpoints, token)
-        return closed_outcome(rt, session_row)
-    for row in older:
-        disconnect(rt, ws_id, row)
-    return after_attempt(rt, ws_id, session_row["id"], attempt_id)
+        return closed_outcome(rt, session)
+    for conn in older:
+        disconnect(rt, ws_id, conn)
+    return after_attempt(rt, ws_id, session.id, attempt_id)
 
 
 def after_attempt(
     rt: Runtime, ws_id: str, session_id: str, attempt_id: str, description: str | None = None
 ) -> Outcome:
     """Picker: the completion screen. Direct: complete the session and return to the app."""
-    session_row = sessions.get_row(rt.store, ws_id, session_id)
-    if session_row["connection_id"] is None:
-        return Outcome(redirect=sessions.hosted_url(rt, session_row["token"]) + "/complete")
-    attempt = connections.by_attempt(rt.store, ws_id, attempt_id)
-    session_row = complete(rt, ws_id, session_id)
-    params = return_params(session_row)
-    if attempt["status"] == "active":
-        params.update(success="true", connection_id=attempt["source_id"])
+    session = sessions.get_row(rt.store, ws_id, session_id)
+    if session.connection_id is None:
+        return Outcome(redirect=sessions.hosted_url(rt, session.token) + "/complete")
+    conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+    session = complete(rt, ws_id, session_id)
+    params = return_params(session)
+    if conn.status == "active":
+        params.update(success="true", connection_id=conn.source_id)
     else:
-        code = attempt["failure_code"] or "oauth_callback_failed"
+        code = conn.failure_code or "oauth_callback_failed"
         error = DIRECT_ERRORS.get(code, "oauth_callback_failed")
         params.update(success="false", error=error)
         detail = description
@@ -377,43 +417,42 @@ def after_attempt(
             detail = f"{code}: {description}" if description else code
         if detail:
             params["error_description"] = detail
-    return Outcome(redirect=merge_query(session_row["return_url"], params))
+    return Outcome(redirect=merge_query(session.return_url, params))
 
 
-def closed_outcome(rt: Runtime, session_row: Any) -> Outcome:
-    code = "session_complete" if session_row["status"] == "complete" else "session_expired"
-    return Outcome(page="closed", status=410, context={"code": code, "session": session_row})
+def closed_outcome(rt: Runtime, session: Session) -> Outcome:
+    code = "session_complete" if session.status == "complete" else "session_expired"
+    return Outcome(page="closed", status=410, context={"code": code, "session": session})
 
 
 # -- completion, expiry, disconnect ----------------------------------------------------------
 
 
-def complete(rt: Runtime, ws_id: str, session_id: str) -> Any:
+def complete(rt: Runtime, ws_id: str, session_id: str) -> Session:
     """Mark the session complete and record `patient_session.completed` (or its B name)."""
     from simulator.domain.webhooks import publish
 
     with rt.store.tx():
-        row = sessions.set_status(rt, ws_id, session_id, "finish")
-        gen = sessions.GENERATIONS[row["generation"]]
-        publish.emit(rt, ws_id, gen.completed_event, sessions.to_api(rt, ws_id, row))
-        return row
+        session = sessions.set_status(rt, ws_id, session_id, "finish")
+        gen = sessions.GENERATIONS[session.generation]
+        publish.emit(rt, ws_id, gen.completed_event, sessions.to_api(rt, ws_id, session))
+        return session
 
 
-def return_params(session_row: Any) -> dict[str, str]:
+def return_params(session: Session) -> dict[str, str]:
     """`patient_id` and the session id under its generation's name (`patient_session_id`, …)."""
-    gen = sessions.GENERATIONS[session_row["generation"]]
-    return {"patient_id": session_row["patient_id"], gen.return_param: session_row["id"]}
+    gen = sessions.GENERATIONS[session.generation]
+    return {"patient_id": session.patient_id, gen.return_param: session.id}
 
 
-def return_url(rt: Runtime, ws_id: str, session_row: Any) -> str:
+def return_url(rt: Runtime, ws_id: str, session: Session) -> str:
     """Where Done sends the patient in Picker mode."""
-    return merge_query(session_row["return_url"], return_params(session_row))
+    return merge_query(session.return_url, return_params(session))
 
 
-def finish_picker(rt: Runtime, ws_id: str, session_row: Any) -> str:
-    require_open(rt, ws_id, session_row)
-    row = complete(rt, ws_id, session_row["id"])
-    return return_url(rt, ws_id, row)
+def finish_picker(rt: Runtime, ws_id: str, session: Session) -> str:
+    require_open(rt, ws_id, session)
+    return return_url(rt, ws_id, complete(rt, ws_id, session.id))
 
 
 def expire_in_flight(rt: Runtime, ws_id: str, session_id: str) -> None:
@@ -446,10 +485,12 @@ def revoke_at_portal(
     )
 
 
-def tokens_of(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
-    return rt.store.one(
-        "SELECT * FROM connection_tokens WHERE workspace_id = ? AND attempt_id = ?",
-        (ws_id, attempt_id),
+def tokens_of(rt: Runtime, ws_id: str, attempt_id: str) -> ConnectionTokens | None:
+    return ConnectionTokens.maybe(
+        rt.store.one(
+            "SELECT * FROM connection_tokens WHERE workspace_id = ? AND attempt_id = ?",
+            (ws_id, attempt_id),
+        )
     )
 
 
@@ -461,22 +502,23 @@ def clear_tokens(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     )
 
 
-def disconnect(rt: Runtime, ws_id: str, row: Any) -> Any:
+def disconnect(rt: Runtime, ws_id: str, conn: Connection) -> Connection:
     """The org revokes access: revoke the grant at the portal, clear tokens, `disconnected`."""
-    tokens = tokens_of(rt, ws_id, row["attempt_id"])
+    tokens = tokens_of(rt, ws_id, conn.attempt_id)
     if tokens is not None:
-        revoke_at_portal(rt, ws_id, row["source_id"], endpoints_of(tokens), dict(tokens))
+        held = {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
+        revoke_at_portal(rt, ws_id, conn.source_id, endpoints_of(tokens), held)
     with rt.store.tx():
-        moved = move(rt, ws_id, row["attempt_id"], "disconnect")
-        clear_tokens(rt, ws_id, row["attempt_id"])
+        moved = move(rt, ws_id, conn.attempt_id, "disconnect")
+        clear_tokens(rt, ws_id, conn.attempt_id)
         rt.hooks.fire(DISCONNECTED, rt, ws_id, moved)
         return moved
 
 
-def disconnect_by_id(rt: Runtime, ws_id: str, patient_id: str, conn_id: str) -> Any:
+def disconnect_by_id(rt: Runtime, ws_id: str, patient_id: str, conn_id: str) -> Connection:
     """Disconnect the patient's connection `conn_id`; 404 if unknown, 409 if already done."""
     patients.get_row(rt.store, ws_id, patient_id)
-    row = connections.get(rt.store, ws_id, conn_id, patient_id=patient_id)
-    if row["status"] == "disconnected":
+    conn = connections.get(rt.store, ws_id, conn_id, patient_id=patient_id)
+    if conn.status == "disconnected":
         raise ApiError("resource_conflict", f"Connection {conn_id} is already disconnected")
-    return disconnect(rt, ws_id, row)
+    return disconnect(rt, ws_id, conn)

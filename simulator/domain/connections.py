@@ -7,6 +7,7 @@ attempt becomes active; failed attempts keep `id` null. In-flight attempts
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from statemachine import State, StateMachine
@@ -15,6 +16,7 @@ from simulator.core.errors import ApiError, not_found
 from simulator.core.lifecycle import states
 from simulator.core.store import Store, loads
 from simulator.core.timeutil import iso
+from simulator.domain.rows import Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS connections (
@@ -72,38 +74,60 @@ STATUSES = tuple(s for s in states(ConnectionLifecycle) if s != IN_FLIGHT)
 VISIBLE = f"status != '{IN_FLIGHT}'"
 
 
-def session_item(row: Any) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Connection(Row):
+    """A row of `connections`: an attempt, and once active the `conn_` link (`scopes`: JSON)."""
+
+    workspace_id: str
+    attempt_id: str
+    id: str | None
+    seq: int
+    patient_id: str
+    session_id: str | None
+    source_id: str
+    status: str
+    scopes: str
+    failure_code: str | None
+    failure_ms: int | None
+    created_ms: int
+    updated_ms: int
+
+
+def session_item(conn: Connection) -> dict[str, Any]:
     """The connection entry inside a PatientSession (and the refresh-failed payload)."""
     return {
-        "id": row["id"],
-        "connection_id": row["source_id"],
-        "status": row["status"],
-        "failure_code": row["failure_code"],
-        "failure_at": iso(row["failure_ms"]),
-        "created_at": iso(row["created_ms"]),
+        "id": conn.id,
+        "connection_id": conn.source_id,
+        "status": conn.status,
+        "failure_code": conn.failure_code,
+        "failure_at": iso(conn.failure_ms),
+        "created_at": iso(conn.created_ms),
     }
 
 
-def patient_item(row: Any) -> dict[str, Any]:
+def patient_item(conn: Connection) -> dict[str, Any]:
     """The connection entry inside PatientDetail."""
     return {
-        "id": row["id"],
+        "id": conn.id,
         "resource_type": "connection",
-        "patient_session_id": row["session_id"],
-        "connection_id": row["source_id"],
-        "status": row["status"],
-        "scopes": loads(row["scopes"], []),
-        "failure_code": row["failure_code"],
-        "failure_at": iso(row["failure_ms"]),
-        "created_at": iso(row["created_ms"]),
-        "updated_at": iso(row["updated_ms"]),
+        "patient_session_id": conn.session_id,
+        "connection_id": conn.source_id,
+        "status": conn.status,
+        "scopes": loads(conn.scopes, []),
+        "failure_code": conn.failure_code,
+        "failure_at": iso(conn.failure_ms),
+        "created_at": iso(conn.created_ms),
+        "updated_at": iso(conn.updated_ms),
     }
 
 
-def by_attempt(store: Store, ws_id: str, attempt_id: str) -> Any | None:
+def by_attempt(store: Store, ws_id: str, attempt_id: str) -> Connection | None:
     """The row of an attempt, whatever its status."""
-    return store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
+    return Connection.maybe(
+        store.one(
+            "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?",
+            (ws_id, attempt_id),
+        )
     )
 
 
@@ -114,38 +138,41 @@ def get(
     *,
     patient_id: str | None = None,
     param: str | None = None,
-) -> Any:
+) -> Connection:
     """The connection `conn_id` (of `patient_id` when given); 404 otherwise."""
-    row = store.one("SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws_id, conn_id))
-    if row is None or (patient_id is not None and row["patient_id"] != patient_id):
+    conn = Connection.maybe(
+        store.one("SELECT * FROM connections WHERE workspace_id = ? AND id = ?", (ws_id, conn_id))
+    )
+    if conn is None or (patient_id is not None and conn.patient_id != patient_id):
         raise not_found("connection", conn_id, param=param)
-    return row
+    return conn
 
 
-def get_active(store: Store, ws_id: str, conn_id: str) -> Any:
+def get_active(store: Store, ws_id: str, conn_id: str) -> Connection:
     """The connection `conn_id` when it is active; 404 or 409 otherwise."""
-    row = get(store, ws_id, conn_id)
-    if row["status"] != "active":
-        raise ApiError("resource_conflict", f"Connection {conn_id} is {row['status']}, not active")
-    return row
+    conn = get(store, ws_id, conn_id)
+    if conn.status != "active":
+        raise ApiError("resource_conflict", f"Connection {conn_id} is {conn.status}, not active")
+    return conn
 
 
-def _visible(store: Store, ws_id: str, column: str, value: str, order: str) -> list[Any]:
-    return store.all(
+def _visible(store: Store, ws_id: str, column: str, value: str, order: str) -> list[Connection]:
+    rows = store.all(
         f"SELECT * FROM connections WHERE workspace_id = ? AND {column} = ? AND {VISIBLE}"
         f" ORDER BY seq {order}",
         (ws_id, value),
     )
+    return [Connection.from_row(r) for r in rows]
 
 
 def for_session(store: Store, ws_id: str, session_id: str) -> list[dict[str, Any]]:
     """Attempts made in a session, in the order they were made."""
-    return [session_item(r) for r in _visible(store, ws_id, "session_id", session_id, "ASC")]
+    return [session_item(c) for c in _visible(store, ws_id, "session_id", session_id, "ASC")]
 
 
 def for_patient(store: Store, ws_id: str, patient_id: str) -> list[dict[str, Any]]:
     """All connections of a patient, failed attempts included, most recent first."""
-    return [patient_item(r) for r in _visible(store, ws_id, "patient_id", patient_id, "DESC")]
+    return [patient_item(c) for c in _visible(store, ws_id, "patient_id", patient_id, "DESC")]
 
 
 def last_seq(store: Store, ws_id: str, session_id: str) -> int:
@@ -161,14 +188,16 @@ def settled_since(
     store: Store, ws_id: str, session_id: str, after_seq: int
 ) -> dict[str, Any] | None:
     """The session's newest attempt made after `after_seq`, once it is no longer pending."""
-    row = store.one(
-        "SELECT * FROM connections WHERE workspace_id = ? AND session_id = ? AND seq > ?"
-        " ORDER BY seq DESC LIMIT 1",
-        (ws_id, session_id, after_seq),
+    conn = Connection.maybe(
+        store.one(
+            "SELECT * FROM connections WHERE workspace_id = ? AND session_id = ? AND seq > ?"
+            " ORDER BY seq DESC LIMIT 1",
+            (ws_id, session_id, after_seq),
+        )
     )
-    if row is None or row["status"] == "pending":
+    if conn is None or conn.status == "pending":
         return None
-    return session_item(row)
+    return session_item(conn)
 
 
 def pending_in_session(store: Store, ws_id: str, session_id: str) -> list[str]:
@@ -181,10 +210,11 @@ def pending_in_session(store: Store, ws_id: str, session_id: str) -> list[str]:
     return [row["attempt_id"] for row in rows]
 
 
-def superseded(store: Store, ws_id: str, row: Any) -> list[Any]:
+def superseded(store: Store, ws_id: str, conn: Connection) -> list[Connection]:
     """Older active connections of the same patient to the same source."""
-    return store.all(
+    rows = store.all(
         "SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND source_id = ?"
         " AND status = 'active' AND attempt_id != ?",
-        (ws_id, row["patient_id"], row["source_id"], row["attempt_id"]),
+        (ws_id, conn.patient_id, conn.source_id, conn.attempt_id),
     )
+    return [Connection.from_row(r) for r in rows]

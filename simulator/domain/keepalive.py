@@ -17,6 +17,8 @@ from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, SmartError
 from simulator.core.timeutil import HOUR, MINUTE, SECOND
 from simulator.domain import attempts, connections
+from simulator.domain.attempts import ConnectionTokens
+from simulator.domain.connections import Connection
 from simulator.domain.webhooks import publish
 
 if TYPE_CHECKING:
@@ -35,19 +37,17 @@ def job_key(attempt_id: str) -> str:
     return f"keepalive:{attempt_id}"
 
 
-def needs_refresh(rt: Runtime, tokens: Any) -> bool:
+def needs_refresh(rt: Runtime, tokens: ConnectionTokens) -> bool:
     """True when the access token is due for a refresh now (and can be refreshed)."""
     due = refresh_due_ms(rt, tokens)
-    return (
-        bool(tokens["refresh_token"]) and due is not None and rt.now(tokens["workspace_id"]) >= due
-    )
+    return bool(tokens.refresh_token) and due is not None and rt.now(tokens.workspace_id) >= due
 
 
-def refresh_due_ms(rt: Runtime, tokens: Any) -> int | None:
-    expires = tokens["access_expires_ms"]
+def refresh_due_ms(rt: Runtime, tokens: ConnectionTokens) -> int | None:
+    expires = tokens.access_expires_ms
     if expires is None:
         return None
-    lifetime = max(0, expires - tokens["updated_ms"])
+    lifetime = max(0, expires - tokens.updated_ms)
     lead = min(rt.config.refresh_lead_s * SECOND, lifetime // 2)
     return expires - lead
 
@@ -56,9 +56,9 @@ def schedule_keepalive(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     """(Re)schedule the refresh, or the lapse of a grant that cannot be refreshed."""
     rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
     tokens = attempts.tokens_of(rt, ws_id, attempt_id)
-    if tokens is None or tokens["access_expires_ms"] is None:
+    if tokens is None or tokens.access_expires_ms is None:
         return
-    if tokens["refresh_token"]:
+    if tokens.refresh_token:
         if rt.config.refresh_policy == "on_demand":
             return  # the next pull refreshes when it needs the token
         due = refresh_due_ms(rt, tokens)
@@ -69,33 +69,33 @@ def schedule_keepalive(rt: Runtime, ws_id: str, attempt_id: str) -> None:
         rt.scheduler.schedule(
             ws_id,
             LAPSE_JOB,
-            tokens["access_expires_ms"],
+            tokens.access_expires_ms,
             {"attempt_id": attempt_id},
             key=job_key(attempt_id),
         )
 
 
-def _client(rt: Runtime, ws_id: str, row: Any) -> ClientCredentials:
-    source = rt.catalog.get(row["source_id"])
+def _client(rt: Runtime, ws_id: str, conn: Connection) -> ClientCredentials:
+    source = rt.catalog.get(conn.source_id)
     assert source is not None
     return attempts.client_for(rt, ws_id, source)
 
 
 def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
     """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`."""
-    row = connections.by_attempt(rt.store, ws_id, attempt_id)
+    conn = connections.by_attempt(rt.store, ws_id, attempt_id)
     tokens = attempts.tokens_of(rt, ws_id, attempt_id)
-    if row is None or row["status"] != "active" or tokens is None:
+    if conn is None or conn.status != "active" or tokens is None:
         return "inactive"
-    if not tokens["refresh_token"]:
+    if not tokens.refresh_token:
         return "failed"
     endpoints = attempts.endpoints_of(tokens)
     try:
         token = smart.refresh(
             rt.http,
             endpoints,
-            _client(rt, ws_id, row),
-            refresh_token=tokens["refresh_token"],
+            _client(rt, ws_id, conn),
+            refresh_token=tokens.refresh_token,
             timeout=rt.config.http_timeout,
         )
     except SmartError as exc:
@@ -107,28 +107,28 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
     return "ok"
 
 
-def revoke_and_refresh(rt: Runtime, ws_id: str, row: Any) -> str:
+def revoke_and_refresh(rt: Runtime, ws_id: str, conn: Connection) -> str:
     """The connection's grant ends at the portal now, then a refresh is tried (and rejected).
 
     The revocation is RFC 7009 with the refresh token, which ends the whole grant.
     Answers what `refresh_now` answers.
     """
-    tokens = attempts.tokens_of(rt, ws_id, row["attempt_id"])
+    tokens = attempts.tokens_of(rt, ws_id, conn.attempt_id)
     if tokens is not None:
         attempts.revoke_at_portal(
             rt,
             ws_id,
-            row["source_id"],
+            conn.source_id,
             attempts.endpoints_of(tokens),
-            {"refresh_token": tokens["refresh_token"]},
+            {"refresh_token": tokens.refresh_token},
         )
-    return refresh_now(rt, ws_id, row["attempt_id"])
+    return refresh_now(rt, ws_id, conn.attempt_id)
 
 
 def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, Any]) -> None:
     with rt.store.tx():
-        row = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if row is None or row["status"] != "active":
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        if conn is None or conn.status != "active":
             return  # disconnected meanwhile: the new tokens are not kept
         now = rt.now(ws_id)
         expires_in = token.get("expires_in")
@@ -154,8 +154,8 @@ def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str
     with rt.store.tx():
         tokens = attempts.tokens_of(rt, ws_id, attempt_id)
         now = rt.now(ws_id)
-        since = tokens["transient_since_ms"] or now
-        failures = int(tokens["transient_failures"] or 0) + 1
+        since = tokens.transient_since_ms or now
+        failures = int(tokens.transient_failures or 0) + 1
         if now - since >= GIVE_UP_AFTER_MS:
             refresh_failed(rt, ws_id, attempt_id, "refresh_unavailable")
             return "failed"
@@ -172,15 +172,15 @@ def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str
     return "transient"
 
 
-# Fired with (rt, ws_id, connection row) when access ends (refresh failed, lapsed).
+# Fired with (rt, ws_id, Connection) when access ends (refresh failed, lapsed).
 ACCESS_LOST = "connection.access_lost"
 
 
 def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
     """The portal rejected the refresh: `refresh_failed`, tokens cleared, one event."""
     with rt.store.tx():
-        row = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if row is None or row["status"] != "active":
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        if conn is None or conn.status != "active":
             return
         moved = attempts.move(
             rt, ws_id, attempt_id, "refresh_fail", failure_code=code, failure_ms=rt.now(ws_id)
@@ -194,8 +194,8 @@ def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
 def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     """A grant without a refresh token ran out: the connection is `expired`."""
     with rt.store.tx():
-        row = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if row is None or row["status"] != "active":
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        if conn is None or conn.status != "active":
             return
         moved = attempts.move(
             rt, ws_id, attempt_id, "lapse", failure_code="access_expired", failure_ms=rt.now(ws_id)
@@ -212,11 +212,11 @@ def lapse_job(rt: Runtime, job: Job) -> None:
     lapse(rt, job.workspace_id, job.payload["attempt_id"])
 
 
-def on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_activate(rt: Runtime, ws_id: str, conn: Connection) -> None:
     """A connection became active: keep its access alive from now on."""
-    schedule_keepalive(rt, ws_id, row["attempt_id"])
+    schedule_keepalive(rt, ws_id, conn.attempt_id)
 
 
-def on_disconnect(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_disconnect(rt: Runtime, ws_id: str, conn: Connection) -> None:
     """A connection was disconnected: no more refreshes."""
-    rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
+    rt.scheduler.cancel(ws_id, key=job_key(conn.attempt_id))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.core import pagination
@@ -10,6 +11,7 @@ from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.domain import connections
+from simulator.domain.rows import Row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS patients (
@@ -24,6 +26,20 @@ CREATE TABLE IF NOT EXISTS patients (
 );
 CREATE INDEX IF NOT EXISTS patients_seq ON patients (workspace_id, seq);
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Patient(Row):
+    """A row of `patients` (`metadata` is its JSON text)."""
+
+    workspace_id: str
+    id: str
+    seq: int
+    email: str | None
+    name: str | None
+    metadata: str
+    created_ms: int
+
 
 # Both published lists, plus the session prefixes of every generation.
 RESERVED_PREFIXES = ("pat_", "pf_", "ps_", "sess_", "conn_", "fhirsrc_", "wh_", "whsec_", "evt_")
@@ -42,34 +58,34 @@ def check_patient_id(value: str, param: str = "patient_id") -> str:
     return value
 
 
-def render(row: Any) -> dict[str, Any]:
+def render(patient: Patient) -> dict[str, Any]:
     return {
-        "id": row["id"],
+        "id": patient.id,
         "resource_type": "patient",
-        "email": row["email"],
-        "name": row["name"],
-        "metadata": loads(row["metadata"], {}),
-        "created_at": iso(row["created_ms"]),
+        "email": patient.email,
+        "name": patient.name,
+        "metadata": loads(patient.metadata, {}),
+        "created_at": iso(patient.created_ms),
     }
 
 
-def render_detail(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
-    return {**render(row), "connections": connections.for_patient(store, ws_id, row["id"])}
+def render_detail(store: Store, ws_id: str, patient: Patient) -> dict[str, Any]:
+    return {**render(patient), "connections": connections.for_patient(store, ws_id, patient.id)}
 
 
-def get_row(store: Store, ws_id: str, patient_id: str) -> Any:
+def get_row(store: Store, ws_id: str, patient_id: str) -> Patient:
     row = store.one("SELECT * FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id))
     if row is None:
         raise not_found("patient", patient_id)
-    return row
+    return Patient.from_row(row)
 
 
 def display_name(store: Store, ws_id: str, patient_id: str) -> str:
     """What the hosted pages call the patient: their name, else their id."""
-    row = store.one(
+    name = store.scalar(
         "SELECT name FROM patients WHERE workspace_id = ? AND id = ?", (ws_id, patient_id)
     )
-    return (row["name"] if row else None) or patient_id
+    return name or patient_id
 
 
 def list_page(
@@ -87,7 +103,7 @@ def list_page(
         kind="patients",
         match={"workspace_id": ws_id, "id": patient_id, "email": email},
         args=args,
-        render=render,
+        render=lambda row: render(Patient.from_row(row)),
     )
 
 
@@ -108,7 +124,7 @@ def create(
     email: str | None = None,
     name: str | None = None,
     metadata: dict[str, Any] | None = None,
-) -> Any:
+) -> Patient:
     check_patient_id(patient_id)
     with store.tx():
         if exists(store, ws_id, patient_id):
@@ -133,7 +149,7 @@ def replace(
     email: str | None,
     name: str | None,
     metadata: dict[str, Any] | None,
-) -> Any:
+) -> Patient:
     with store.tx():
         get_row(store, ws_id, patient_id)
         store.execute(
@@ -147,12 +163,12 @@ def upsert(
     store: Store,
     ws_id: str,
     *,
-    seq_factory,
+    seq_factory: Callable[[], int],
     now_ms: int,
     patient_id: str,
     email: str | None,
     name: str | None,
-) -> Any:
+) -> Patient:
     """Create the patient if missing; otherwise update the email and name given."""
     check_patient_id(patient_id)
     with store.tx():

@@ -12,6 +12,7 @@ next pull is scheduled `repull_interval_s` later while access holds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from statemachine import State, StateMachine
@@ -22,6 +23,8 @@ from simulator.core.lifecycle import edge, transition
 from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import attempts, connections, keepalive, records
+from simulator.domain.connections import Connection
+from simulator.domain.rows import Row
 from simulator.domain.webhooks import publish
 
 if TYPE_CHECKING:
@@ -80,6 +83,28 @@ class PullLifecycle(StateMachine):
 _CANCEL = edge(PullLifecycle, "cancel")
 
 
+@dataclass(frozen=True, slots=True)
+class Pull(Row):
+    """A row of `pulls` (`types` and `errors` are JSON text; `types` is null until read)."""
+
+    workspace_id: str
+    pull_id: str
+    attempt_id: str
+    patient_id: str
+    source_id: str
+    reason: str
+    status: str
+    types: str | None
+    type_index: int
+    next_url: str | None
+    retries: int
+    total: int
+    errors: str
+    error_message: str | None
+    started_ms: int
+    finished_ms: int | None
+
+
 def job_key(attempt_id: str) -> str:
     return f"pull:{attempt_id}"
 
@@ -89,14 +114,14 @@ def start(
 ) -> str:
     """Schedule a pull of an active connection (replacing one not yet started)."""
     with rt.store.tx():
-        row = connections.by_attempt(rt.store, ws_id, attempt_id)
-        running = rt.store.one(
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        running = rt.store.scalar(
             "SELECT pull_id FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
             " AND status = 'running'",
             (ws_id, attempt_id),
         )
         if running is not None:
-            return running["pull_id"]
+            return running
         now = rt.now(ws_id)
         rt.store.execute(  # a pull that never started is replaced, not kept
             "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
@@ -110,8 +135,8 @@ def start(
                 ws_id,
                 pull_id,
                 attempt_id,
-                row["patient_id"],
-                row["source_id"],
+                conn.patient_id,
+                conn.source_id,
                 reason,
                 PullLifecycle.initial_state.value,
                 due_ms or now,
@@ -124,9 +149,9 @@ def start(
         return pull_id
 
 
-def _pull(rt: Runtime, ws_id: str, pull_id: str) -> Any:
-    return rt.store.one(
-        "SELECT * FROM pulls WHERE workspace_id = ? AND pull_id = ?", (ws_id, pull_id)
+def _pull(rt: Runtime, ws_id: str, pull_id: str) -> Pull | None:
+    return Pull.maybe(
+        rt.store.one("SELECT * FROM pulls WHERE workspace_id = ? AND pull_id = ?", (ws_id, pull_id))
     )
 
 
@@ -140,38 +165,38 @@ def _save(rt: Runtime, ws_id: str, pull_id: str, **fields: Any) -> None:
 
 def move(rt: Runtime, ws_id: str, pull_id: str, event: str, **fields: Any) -> None:
     """Apply a PullLifecycle event to a pull (raises on a bad move) and set extra columns."""
-    status = transition(PullLifecycle, _pull(rt, ws_id, pull_id)["status"], event)
+    status = transition(PullLifecycle, _pull(rt, ws_id, pull_id).status, event)
     _save(rt, ws_id, pull_id, status=status, **fields)
 
 
-def _resume_at(rt: Runtime, ws_id: str, pull: Any, due_ms: int) -> None:
+def _resume_at(rt: Runtime, ws_id: str, pull: Pull, due_ms: int) -> None:
     rt.scheduler.schedule(
-        ws_id, PULL_JOB, due_ms, {"pull_id": pull["pull_id"]}, key=job_key(pull["attempt_id"])
+        ws_id, PULL_JOB, due_ms, {"pull_id": pull.pull_id}, key=job_key(pull.attempt_id)
     )
 
 
 def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     """Run a pull as far as it can go now."""
     pull = _pull(rt, ws_id, pull_id)
-    if pull is None or pull["status"] in ("completed", "failed", "cancelled"):
+    if pull is None or pull.status in ("completed", "failed", "cancelled"):
         return
-    attempt_id = pull["attempt_id"]
+    attempt_id = pull.attempt_id
     with rt.store.tx():
-        if pull["status"] == "scheduled":
+        if pull.status == "scheduled":
             move(rt, ws_id, pull_id, "begin", started_ms=rt.now(ws_id))
-    source = rt.catalog.get(pull["source_id"])
+    source = rt.catalog.get(pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
     while True:
         pull = _pull(rt, ws_id, pull_id)
         conn = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if conn is None or conn["status"] != "active" or source is None:
+        if conn is None or conn.status != "active" or source is None:
             with rt.store.tx():
                 move(rt, ws_id, pull_id, "cancel", finished_ms=rt.now(ws_id))
             return
-        token_row = attempts.tokens_of(rt, ws_id, attempt_id)
+        tokens = attempts.tokens_of(rt, ws_id, attempt_id)
         now = rt.now(ws_id)
-        if keepalive.needs_refresh(rt, token_row):
+        if keepalive.needs_refresh(rt, tokens):
             outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
             if outcome == "transient":
                 _resume_at(rt, ws_id, pull, rt.now(ws_id) + PAGE_RETRY_BACKOFF_MS[1])
@@ -181,28 +206,28 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 return
             continue
         try:
-            if pull["types"] is None:
+            if pull.types is None:
                 capability = fhir.get_json(
                     rt.http, source.fhir_base_url + "/metadata", None, timeout, now
                 )
                 with rt.store.tx():
                     _save(rt, ws_id, pull_id, types=dumps(fhir.supported_types(capability)))
                 continue
-            types = loads(pull["types"], [])
-            if pull["type_index"] >= len(types):
+            types = loads(pull.types, [])
+            if pull.type_index >= len(types):
                 _settle(rt, ws_id, pull_id)
                 return
-            rtype = types[pull["type_index"]]
-            url = pull["next_url"] or fhir.first_page_url(
+            rtype = types[pull.type_index]
+            url = pull.next_url or fhir.first_page_url(
                 source.fhir_base_url,
                 rtype,
-                token_row["portal_patient"] or "",
+                tokens.portal_patient or "",
                 rt.config.pull_page_size,
             )
-            body = fhir.get_json(rt.http, url, token_row["access_token"], timeout, now)
+            body = fhir.get_json(rt.http, url, tokens.access_token, timeout, now)
             page = fhir.read_page(body, source.fhir_base_url)
         except FhirError as exc:
-            if exc.status == 401 and not refreshed_for_401 and token_row["refresh_token"]:
+            if exc.status == 401 and not refreshed_for_401 and tokens.refresh_token:
                 refreshed_for_401 = True
                 outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
                 if outcome == "ok":
@@ -220,7 +245,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
             continue
         refreshed_for_401 = False
         with rt.store.tx():
-            records.upsert(rt, ws_id, pull["patient_id"], pull["source_id"], page.resources)
+            records.upsert(rt, ws_id, pull.patient_id, pull.source_id, page.resources)
             if page.next_url:
                 _save(
                     rt,
@@ -228,7 +253,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                     pull_id,
                     next_url=page.next_url,
                     retries=0,
-                    total=pull["total"] + len(page.resources),
+                    total=pull.total + len(page.resources),
                 )
             else:
                 _save(
@@ -237,48 +262,46 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                     pull_id,
                     next_url=None,
                     retries=0,
-                    type_index=pull["type_index"] + 1,
-                    total=pull["total"] + len(page.resources),
+                    type_index=pull.type_index + 1,
+                    total=pull.total + len(page.resources),
                 )
 
 
-def _handle_error(rt: Runtime, ws_id: str, pull: Any, exc: FhirError) -> bool:
+def _handle_error(rt: Runtime, ws_id: str, pull: Pull, exc: FhirError) -> bool:
     """Answers True to go on now, False when the pull was suspended or ended."""
     now = rt.now(ws_id)
-    if pull["types"] is None:  # no CapabilityStatement: nothing can be read
-        if exc.transient and pull["retries"] < len(PAGE_RETRY_BACKOFF_MS):
+    if pull.types is None:  # no CapabilityStatement: nothing can be read
+        if exc.transient and pull.retries < len(PAGE_RETRY_BACKOFF_MS):
             with rt.store.tx():
-                _save(rt, ws_id, pull["pull_id"], retries=pull["retries"] + 1)
-                _resume_at(rt, ws_id, pull, now + PAGE_RETRY_BACKOFF_MS[pull["retries"]])
+                _save(rt, ws_id, pull.pull_id, retries=pull.retries + 1)
+                _resume_at(rt, ws_id, pull, now + PAGE_RETRY_BACKOFF_MS[pull.retries])
             return False
-        _fail(
-            rt, ws_id, pull["pull_id"], f"The portal's capability statement failed: {exc.message}"
-        )
+        _fail(rt, ws_id, pull.pull_id, f"The portal's capability statement failed: {exc.message}")
         return False
     if exc.status == 429:
         delay = (exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S) * SECOND
         with rt.store.tx():
             _resume_at(rt, ws_id, pull, now + delay)
         return False
-    if exc.transient and pull["retries"] < len(PAGE_RETRY_BACKOFF_MS):
+    if exc.transient and pull.retries < len(PAGE_RETRY_BACKOFF_MS):
         with rt.store.tx():
-            _save(rt, ws_id, pull["pull_id"], retries=pull["retries"] + 1)
-            _resume_at(rt, ws_id, pull, now + PAGE_RETRY_BACKOFF_MS[pull["retries"]])
+            _save(rt, ws_id, pull.pull_id, retries=pull.retries + 1)
+            _resume_at(rt, ws_id, pull, now + PAGE_RETRY_BACKOFF_MS[pull.retries])
         return False
-    types = loads(pull["types"], [])
-    errors = loads(pull["errors"], [])
+    types = loads(pull.types, [])
+    errors = loads(pull.errors, [])
     errors.append(
-        {"resource_type": types[pull["type_index"]], "status": exc.status, "message": exc.message}
+        {"resource_type": types[pull.type_index], "status": exc.status, "message": exc.message}
     )
     with rt.store.tx():
         _save(
             rt,
             ws_id,
-            pull["pull_id"],
+            pull.pull_id,
             errors=dumps(errors),
             retries=0,
             next_url=None,
-            type_index=pull["type_index"] + 1,
+            type_index=pull.type_index + 1,
         )
     return True
 
@@ -286,8 +309,8 @@ def _handle_error(rt: Runtime, ws_id: str, pull: Any, exc: FhirError) -> bool:
 def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
     with rt.store.tx():
         pull = _pull(rt, ws_id, pull_id)
-        types = loads(pull["types"], [])
-        errors = loads(pull["errors"], [])
+        types = loads(pull.types, [])
+        errors = loads(pull.errors, [])
         if types and len(errors) >= len(types):
             _fail(
                 rt,
@@ -304,11 +327,11 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
             "records.sync.completed",
             {
                 "resource_type": "records_sync",
-                "patient_id": pull["patient_id"],
-                "connection_id": pull["source_id"],
-                "total": pull["total"],
+                "patient_id": pull.patient_id,
+                "connection_id": pull.source_id,
+                "total": pull.total,
                 "errors": errors,
-                "duration_ms": now - pull["started_ms"],
+                "duration_ms": now - pull.started_ms,
             },
         )
         _schedule_next(rt, ws_id, pull)
@@ -324,26 +347,28 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
             "records.sync.failed",
             {
                 "resource_type": "records_sync",
-                "patient_id": pull["patient_id"],
-                "connection_id": pull["source_id"],
+                "patient_id": pull.patient_id,
+                "connection_id": pull.source_id,
                 "error_message": message,
             },
         )
-        conn = connections.by_attempt(rt.store, ws_id, pull["attempt_id"])
-        if conn is not None and conn["status"] == "active":
+        conn = connections.by_attempt(rt.store, ws_id, pull.attempt_id)
+        if conn is not None and conn.status == "active":
             _schedule_next(rt, ws_id, pull)
 
 
-def _schedule_next(rt: Runtime, ws_id: str, pull: Any) -> None:
+def _schedule_next(rt: Runtime, ws_id: str, pull: Pull) -> None:
     due = rt.now(ws_id) + rt.config.repull_interval_s * SECOND
-    start(rt, ws_id, pull["attempt_id"], reason="scheduled", due_ms=due)
+    start(rt, ws_id, pull.attempt_id, reason="scheduled", due_ms=due)
 
 
-def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Any:
-    return rt.store.one(
-        "SELECT * FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status != 'scheduled'"
-        " ORDER BY started_ms DESC, pull_id DESC LIMIT 1",
-        (ws_id, attempt_id),
+def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Pull | None:
+    return Pull.maybe(
+        rt.store.one(
+            "SELECT * FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
+            " AND status != 'scheduled' ORDER BY started_ms DESC, pull_id DESC LIMIT 1",
+            (ws_id, attempt_id),
+        )
     )
 
 
@@ -351,20 +376,20 @@ def pull_job(rt: Runtime, job: Job) -> None:
     run(rt, job.workspace_id, job.payload["pull_id"])
 
 
-def on_activate(rt: Runtime, ws_id: str, row: Any) -> None:
+def on_activate(rt: Runtime, ws_id: str, conn: Connection) -> None:
     """A connection became active: its first pull starts now."""
-    start(rt, ws_id, row["attempt_id"], reason="connected")
+    start(rt, ws_id, conn.attempt_id, reason="connected")
 
 
-def stop(rt: Runtime, ws_id: str, row: Any) -> None:
+def stop(rt: Runtime, ws_id: str, conn: Connection) -> None:
     """Access ended (disconnected, refresh failed, lapsed): no more pulls of this connection."""
-    rt.scheduler.cancel(ws_id, key=job_key(row["attempt_id"]))
+    rt.scheduler.cancel(ws_id, key=job_key(conn.attempt_id))
     rt.store.execute(
         "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
-        (ws_id, row["attempt_id"]),
+        (ws_id, conn.attempt_id),
     )
     rt.store.execute(
         "UPDATE pulls SET status = ?, finished_ms = ? WHERE workspace_id = ?"
         " AND attempt_id = ? AND " + _CANCEL.where("status"),
-        (_CANCEL.target, rt.now(ws_id), ws_id, row["attempt_id"], *_CANCEL.sources),
+        (_CANCEL.target, rt.now(ws_id), ws_id, conn.attempt_id, *_CANCEL.sources),
     )

@@ -13,12 +13,14 @@ other objects, and the next attempt registers again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from simulator.clients import registration, smart
 from simulator.clients.smart import ClientCredentials, SmartError
 from simulator.core import workspaces
 from simulator.core.sources import Source
+from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -38,11 +40,25 @@ CREATE TABLE IF NOT EXISTS client_registrations (
 CLIENT_NAME = "Medblocks Connect"
 
 
-def _stored(rt: Runtime, ws_id: str, source_id: str, redirect_uri: str) -> Any:
-    return rt.store.one(
-        "SELECT client_id, client_secret FROM client_registrations"
-        " WHERE workspace_id = ? AND source_id = ? AND redirect_uri = ?",
-        (ws_id, source_id, redirect_uri),
+@dataclass(frozen=True, slots=True)
+class Registration(Row):
+    """A row of `client_registrations`: the simulator's client at one source."""
+
+    workspace_id: str
+    source_id: str
+    redirect_uri: str
+    client_id: str
+    client_secret: str
+    created_ms: int
+
+
+def _stored(rt: Runtime, ws_id: str, source_id: str, redirect_uri: str) -> Registration | None:
+    return Registration.maybe(
+        rt.store.one(
+            "SELECT * FROM client_registrations"
+            " WHERE workspace_id = ? AND source_id = ? AND redirect_uri = ?",
+            (ws_id, source_id, redirect_uri),
+        )
     )
 
 
@@ -57,8 +73,8 @@ def client_for(
 
     `registration_endpoint` saves a discovery when the caller has just run one.
     """
-    row = _stored(rt, ws_id, source.id, redirect_uri)
-    if row is None:
+    stored = _stored(rt, ws_id, source.id, redirect_uri)
+    if stored is None:
         timeout = rt.config.http_timeout
         endpoint = (
             registration_endpoint
@@ -93,5 +109,5 @@ def client_for(
                     rt.now(ws_id),
                 ),
             )
-            row = _stored(rt, ws_id, source.id, redirect_uri)
-    return ClientCredentials(row["client_id"], row["client_secret"])
+            stored = _stored(rt, ws_id, source.id, redirect_uri)
+    return ClientCredentials(stored.client_id, stored.client_secret)

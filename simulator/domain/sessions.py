@@ -15,6 +15,7 @@ from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
 from simulator.domain import connections, patients
+from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
     from simulator.core.jobs import Job
@@ -59,6 +60,27 @@ class SessionLifecycle(StateMachine):
 
 
 STATUSES = states(SessionLifecycle)
+
+
+@dataclass(frozen=True, slots=True)
+class Session(Row):
+    """A row of `patient_sessions` (`recommended_connection_ids`, `metadata`: JSON text)."""
+
+    workspace_id: str
+    id: str
+    seq: int
+    generation: str
+    status: str
+    token: str
+    patient_id: str
+    connection_id: str | None
+    recommended_connection_ids: str | None
+    return_url: str
+    return_button_label: str | None
+    metadata: str
+    expires_ms: int
+    created_ms: int
+    completed_ms: int | None
 
 
 @dataclass(frozen=True)
@@ -106,28 +128,32 @@ GENERATIONS = {
 CANONICAL = GENERATIONS["C"]
 
 
-def render(store: Store, ws_id: str, row: Any, gen: Generation | None = None) -> dict[str, Any]:
-    gen = gen or GENERATIONS[row["generation"]]
+def render(
+    store: Store, ws_id: str, session: Session, gen: Generation | None = None
+) -> dict[str, Any]:
+    gen = gen or GENERATIONS[session.generation]
     return {
-        "id": row["id"],
+        "id": session.id,
         "resource_type": gen.resource_type,
-        "status": row["status"],
+        "status": session.status,
         "url": None,  # filled by `with_url`
-        "patient_id": row["patient_id"],
-        "connection_id": row["connection_id"],
-        "recommended_connection_ids": loads(row["recommended_connection_ids"]),
-        "return_url": row["return_url"],
-        "return_button_label": row["return_button_label"],
-        "connections": connections.for_session(store, ws_id, row["id"]),
-        "expires_at": iso(row["expires_ms"]),
-        "metadata": loads(row["metadata"], {}),
-        "created_at": iso(row["created_ms"]),
+        "patient_id": session.patient_id,
+        "connection_id": session.connection_id,
+        "recommended_connection_ids": loads(session.recommended_connection_ids),
+        "return_url": session.return_url,
+        "return_button_label": session.return_button_label,
+        "connections": connections.for_session(store, ws_id, session.id),
+        "expires_at": iso(session.expires_ms),
+        "metadata": loads(session.metadata, {}),
+        "created_at": iso(session.created_ms),
     }
 
 
-def to_api(rt: Runtime, ws_id: str, row: Any, gen: Generation | None = None) -> dict[str, Any]:
-    body = render(rt.store, ws_id, row, gen)
-    body["url"] = hosted_url(rt, row["token"])
+def to_api(
+    rt: Runtime, ws_id: str, session: Session, gen: Generation | None = None
+) -> dict[str, Any]:
+    body = render(rt.store, ws_id, session, gen)
+    body["url"] = hosted_url(rt, session.token)
     return body
 
 
@@ -135,17 +161,17 @@ def hosted_url(rt: Runtime, token: str) -> str:
     return f"{rt.base_url}/c/{token}"
 
 
-def get_row(store: Store, ws_id: str, session_id: str) -> Any:
+def get_row(store: Store, ws_id: str, session_id: str) -> Session:
     row = store.one(
         "SELECT * FROM patient_sessions WHERE workspace_id = ? AND id = ?", (ws_id, session_id)
     )
     if row is None:
         raise not_found("patient session", session_id)
-    return row
+    return Session.from_row(row)
 
 
-def by_token(store: Store, token: str) -> Any:
-    return store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,))
+def by_token(store: Store, token: str) -> Session | None:
+    return Session.maybe(store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,)))
 
 
 def new_token(rt: Runtime, ws_id: str) -> str:
@@ -163,7 +189,7 @@ def new_token(rt: Runtime, ws_id: str) -> str:
     return token
 
 
-def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANONICAL) -> Any:
+def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANONICAL) -> Session:
     """Validate the references of a PatientSessionInitInput and create the session."""
     direct = body.get("connection_id")
     recommended = body.get("recommended_connection_ids")
@@ -255,21 +281,21 @@ def list_page(
         kind=f"sessions.{patient_id}",
         match={"workspace_id": ws_id, "patient_id": patient_id, "status": status},
         args=args,
-        render=lambda row: to_api(rt, ws_id, row, gen),
+        render=lambda row: to_api(rt, ws_id, Session.from_row(row), gen),
     )
 
 
-def set_status(rt: Runtime, ws_id: str, session_id: str, event: str) -> Any:
+def set_status(rt: Runtime, ws_id: str, session_id: str, event: str) -> Session:
     """Apply a lifecycle event (`finish`, `expire`) to a session; raises on a bad transition."""
     store = rt.store
     with store.tx():
-        row = get_row(store, ws_id, session_id)
+        session = get_row(store, ws_id, session_id)
         try:
-            new_status = transition(SessionLifecycle, row["status"], event)
+            new_status = transition(SessionLifecycle, session.status, event)
         except TransitionNotAllowed:
             raise ApiError(
                 "resource_conflict",
-                f"Patient session {session_id} is {row['status']}; it cannot {event}",
+                f"Patient session {session_id} is {session.status}; it cannot {event}",
             ) from None
         now = rt.now(ws_id)
         store.execute(
@@ -290,11 +316,11 @@ def expire_job(rt: Runtime, job: Job) -> None:
     ws_id = job.workspace_id
     session_id = job.payload["session_id"]
     with rt.store.tx():
-        row = rt.store.one(
+        status = rt.store.scalar(
             "SELECT status FROM patient_sessions WHERE workspace_id = ? AND id = ?",
             (ws_id, session_id),
         )
-        if row is None or row["status"] != "open":
+        if status != "open":  # gone, or no longer open
             return
         set_status(rt, ws_id, session_id, "expire")
         rt.hooks.fire(EXPIRED, rt, ws_id, session_id)

@@ -12,8 +12,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from simulator.core.sources import Source
 from simulator.core.store import loads
 from simulator.domain import attempts, connections, patients, sessions
+from simulator.domain.sessions import Session
 from simulator.web.http import acting_for, runtime
 
 bp = Blueprint("hosted", __name__)
@@ -32,71 +34,71 @@ def _not_found() -> Page:
     return _page("closed", 404, code="unknown_link", session=None)
 
 
-def _closed(row: Any, code: str) -> Page:
-    return _page("closed", 410, code=code, session=row, return_url=row["return_url"])
+def _closed(session: Session, code: str) -> Page:
+    return _page("closed", 410, code=code, session=session, return_url=session.return_url)
 
 
-def button_label(row: Any) -> str:
-    label = row["return_button_label"]
+def button_label(session: Session) -> str:
+    label = session.return_button_label
     if label:
         return label
-    return urlsplit(row["return_url"]).hostname or "the app"
+    return urlsplit(session.return_url).hostname or "the app"
 
 
-def _open_session(token: str) -> Any:
+def _open_session(token: str) -> Session:
     """The open session behind a hosted URL; otherwise stop with the page that says why."""
-    row = sessions.by_token(runtime().store, token)
-    if row is None:
+    session = sessions.by_token(runtime().store, token)
+    if session is None:
         abort(make_response(*_not_found()))
-    acting_for(row["workspace_id"])
+    acting_for(session.workspace_id)
     try:
-        attempts.require_open(runtime(), row["workspace_id"], row)
+        attempts.require_open(runtime(), session.workspace_id, session)
     except attempts.FlowError as exc:
-        abort(make_response(*_closed(row, exc.code)))
-    return row
+        abort(make_response(*_closed(session, exc.code)))
+    return session
 
 
 @bp.get("/c/<token>")
 def session_page(token: str) -> Page | Response:
     rt = runtime()
-    row = _open_session(token)
-    ws = row["workspace_id"]
-    if row["connection_id"] is not None:  # Direct mode: straight to the portal
-        source = rt.catalog.get(row["connection_id"])
-        return _start(row, source)
+    session = _open_session(token)
+    ws = session.workspace_id
+    if session.connection_id is not None:  # Direct mode: straight to the portal
+        source = rt.catalog.get(session.connection_id)
+        return _start(session, source)
     query = (request.args.get("q") or "").strip()
     too_short = 0 < len(query) < MIN_QUERY
-    recommended = [rt.catalog.get(i) for i in loads(row["recommended_connection_ids"]) or []]
+    recommended = [rt.catalog.get(i) for i in loads(session.recommended_connection_ids) or []]
     results = rt.catalog.search(q=query) if len(query) >= MIN_QUERY else rt.catalog.search()
     if not query:
         results = [s for s in results if s not in recommended]
-    session_attempts = connections.for_session(rt.store, ws, row["id"])
+    session_attempts = connections.for_session(rt.store, ws, session.id)
     return _page(
         "picker",
-        session=row,
+        session=session,
         token=token,
         query=query,
         too_short=too_short,
         recommended=[s for s in recommended if s] if not query else [],
         results=results,
-        patient_name=patients.display_name(rt.store, ws, row["patient_id"]),
+        patient_name=patients.display_name(rt.store, ws, session.patient_id),
         attempts=session_attempts,
     )
 
 
-def _start(row: Any, source: Any) -> Page | Response:
+def _start(session: Session, source: Source) -> Page | Response:
     rt = runtime()
     try:
-        url = attempts.start_attempt(rt, row["workspace_id"], row, source)
+        url = attempts.start_attempt(rt, session.workspace_id, session, source)
     except attempts.FlowError as exc:
         if exc.code in ("session_expired", "session_complete"):
-            return _closed(row, exc.code)
+            return _closed(session, exc.code)
         return _page(
             "error",
             502,
             code=exc.code,
             message=exc.message,
-            session_url=sessions.hosted_url(rt, row["token"]),
+            session_url=sessions.hosted_url(rt, session.token),
         )
     return redirect(url, code=303)
 
@@ -104,9 +106,9 @@ def _start(row: Any, source: Any) -> Page | Response:
 @bp.post("/c/<token>/connect")
 def connect(token: str) -> Page | Response:
     rt = runtime()
-    row = _open_session(token)
+    session = _open_session(token)
     source = rt.catalog.get(request.form.get("source", ""))
-    if source is None or (row["connection_id"] and source.id != row["connection_id"]):
+    if source is None or (session.connection_id and source.id != session.connection_id):
         return _page(
             "error",
             400,
@@ -114,31 +116,31 @@ def connect(token: str) -> Page | Response:
             message="Choose a source from the list.",
             session_url=sessions.hosted_url(rt, token),
         )
-    return _start(row, source)
+    return _start(session, source)
 
 
 @bp.get("/c/<token>/complete")
 def completion(token: str) -> Page:
     rt = runtime()
-    row = _open_session(token)
-    ws = row["workspace_id"]
-    session_attempts = connections.for_session(rt.store, ws, row["id"])
+    session = _open_session(token)
+    ws = session.workspace_id
+    session_attempts = connections.for_session(rt.store, ws, session.id)
     names = {s.id: s.name for s in rt.catalog.sources}
     return _page(
         "complete",
-        session=row,
+        session=session,
         token=token,
         attempts=session_attempts,
         names=names,
-        label=button_label(row),
+        label=button_label(session),
     )
 
 
 @bp.post("/c/<token>/done")
 def done(token: str) -> Page | Response:
     rt = runtime()
-    row = _open_session(token)
-    if row["connection_id"] is not None:
+    session = _open_session(token)
+    if session.connection_id is not None:
         return _page(
             "error",
             400,
@@ -146,7 +148,7 @@ def done(token: str) -> Page | Response:
             message="This link connects one source and returns on its own.",
             session_url=None,
         )
-    return redirect(attempts.finish_picker(rt, row["workspace_id"], row), code=303)
+    return redirect(attempts.finish_picker(rt, session.workspace_id, session), code=303)
 
 
 @bp.get(attempts.CALLBACK_PATH)
@@ -155,14 +157,14 @@ def oauth_callback() -> Page | Response:
     args = {k: v for k, v in request.args.items()}
     attempt = attempts.by_state(rt.store, args.get("state") or "")
     if attempt is not None:
-        acting_for(attempt["workspace_id"], changed=True)
+        acting_for(attempt.workspace_id, changed=True)
     outcome = attempts.handle_callback(rt, args)
     if outcome.redirect:
         return redirect(outcome.redirect, code=303)
     context = dict(outcome.context)
-    session_row = context.get("session")
-    if session_row is not None:
-        context["return_url"] = session_row["return_url"]
+    session = context.get("session")
+    if session is not None:
+        context["return_url"] = session.return_url
     return _page(outcome.page or "error", outcome.status, **context)
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND
+from simulator.domain.webhooks.endpoints import Endpoint
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -74,8 +75,8 @@ def render(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def config_of(endpoint: Any) -> dict[str, Any]:
-    return loads(endpoint["chaos"], {})
+def config_of(endpoint: Endpoint) -> dict[str, Any]:
+    return loads(endpoint.chaos, {})
 
 
 def save(store: Store, ws_id: str, endpoint_id: str, config: dict[str, Any]) -> None:
@@ -94,12 +95,12 @@ def _draw(rt: Runtime, ws_id: str, probability: float, *labels: object) -> bool:
     return rt.rng(ws_id, "webhook-chaos", *labels).random() < probability
 
 
-def first_attempt(rt: Runtime, ws_id: str, endpoint: Any, now: int) -> tuple[int, list[str]]:
+def first_attempt(rt: Runtime, ws_id: str, endpoint: Endpoint, now: int) -> tuple[int, list[str]]:
     """When a new delivery's first attempt is due, and the scheduling faults applied."""
     config = config_of(endpoint)
     due, marks = now, []
     if config.get("reorder"):
-        state = loads(endpoint["chaos_state"], {})
+        state = loads(endpoint.chaos_state, {})
         window = config.get("reorder_window_seconds", DEFAULT_REORDER_WINDOW) * SECOND
         if state.get("batch_end", 0) > now:
             count = int(state.get("batch_count", 1))
@@ -110,7 +111,7 @@ def first_attempt(rt: Runtime, ws_id: str, endpoint: Any, now: int) -> tuple[int
         state["batch_count"] = count + 1
         rt.store.execute(
             "UPDATE webhook_endpoints SET chaos_state = ? WHERE workspace_id = ? AND id = ?",
-            (dumps(state), ws_id, endpoint["id"]),
+            (dumps(state), ws_id, endpoint.id),
         )
         marks.append("reordered")
     delay = config.get("delay_seconds", 0)
@@ -121,20 +122,22 @@ def first_attempt(rt: Runtime, ws_id: str, endpoint: Any, now: int) -> tuple[int
 
 
 def signature_faults(
-    rt: Runtime, ws_id: str, endpoint: Any, delivery_id: str, attempt: int
+    rt: Runtime, ws_id: str, endpoint: Endpoint, delivery_id: str, attempt: int
 ) -> list[str]:
     """The signature faults that apply to this attempt of a delivery."""
     config = config_of(endpoint)
     faults = []
     for name in SIGNATURE_FAULTS:
         if _draw(rt, ws_id, config.get(name, 0), delivery_id, attempt, name):
-            if name == "previous_secret" and not endpoint["previous_secret"]:
+            if name == "previous_secret" and not endpoint.previous_secret:
                 continue  # nothing to sign with before the first rotation
             faults.append(name)
     return faults
 
 
-def wants_duplicate(rt: Runtime, ws_id: str, endpoint: Any, delivery_id: str, attempt: int) -> bool:
+def wants_duplicate(
+    rt: Runtime, ws_id: str, endpoint: Endpoint, delivery_id: str, attempt: int
+) -> bool:
     return _draw(rt, ws_id, config_of(endpoint).get("duplicate", 0), delivery_id, attempt, "dup")
 
 

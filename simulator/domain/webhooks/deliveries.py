@@ -24,8 +24,10 @@ from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import edge, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import HOUR, MINUTE, SECOND, iso
-from simulator.domain.webhooks import chaos, endpoints
-from simulator.domain.webhooks.occurrences import data_object
+from simulator.domain.rows import Row
+from simulator.domain.webhooks import chaos, endpoints, occurrences
+from simulator.domain.webhooks.endpoints import Endpoint
+from simulator.domain.webhooks.occurrences import Occurrence, data_object
 from simulator.domain.webhooks.signature import HEADER, signature_header
 
 if TYPE_CHECKING:
@@ -129,6 +131,50 @@ PENDING = DeliveryLifecycle.pending.value
 _STOP = edge(DeliveryLifecycle, "stop")
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery(Row):
+    """A row of `webhook_deliveries`: one event for one endpoint (`chaos`: JSON text)."""
+
+    workspace_id: str
+    id: str
+    seq: int
+    occurrence_id: str
+    endpoint_id: str
+    type: str
+    api_version: str
+    state: str
+    attempts: int
+    auto_attempts: int
+    next_attempt_ms: int | None
+    delivered_ms: int | None
+    last_status_code: int | None
+    last_response_body: str | None
+    last_redelivered_ms: int | None
+    chaos: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt(Row):
+    """A row of `webhook_attempts`: one HTTP POST to an endpoint (`chaos`: JSON text)."""
+
+    seq: int
+    workspace_id: str
+    delivery_id: str
+    endpoint_id: str
+    number: int | None
+    trigger: str
+    url: str
+    attempted_ms: int
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    response_body: str | None
+    signature_header: str
+    chaos: str
+    succeeded: int
+
+
 def job_key(delivery_id: str) -> str:
     return f"webhook:{delivery_id}"
 
@@ -136,7 +182,7 @@ def job_key(delivery_id: str) -> str:
 # -- creating deliveries ------------------------------------------------------------
 
 
-def fan_out(rt: Runtime, ws_id: str, occurrence: Any) -> list[str]:
+def fan_out(rt: Runtime, ws_id: str, occurrence: Occurrence) -> list[str]:
     """Create a delivery for every endpoint subscribed to the occurrence's type.
 
     Active endpoints get a first attempt due now (or later under chaos);
@@ -147,10 +193,10 @@ def fan_out(rt: Runtime, ws_id: str, occurrence: Any) -> list[str]:
     with store.tx():
         now = rt.now(ws_id)
         for endpoint in endpoints.all_rows(store, ws_id):
-            if not endpoints.subscribes(endpoint, occurrence["type"]):
+            if not endpoints.subscribes(endpoint, occurrence.type):
                 continue
             delivery_id, seq = rt.new_id(ws_id, EVENT_PREFIX)
-            active = endpoint["status"] == "active"
+            active = endpoint.status == "active"
             due, marks = chaos.first_attempt(rt, ws_id, endpoint, now) if active else (None, [])
             store.execute(
                 "INSERT INTO webhook_deliveries (workspace_id, id, seq, occurrence_id,"
@@ -160,14 +206,14 @@ def fan_out(rt: Runtime, ws_id: str, occurrence: Any) -> list[str]:
                     ws_id,
                     delivery_id,
                     seq,
-                    occurrence["id"],
-                    endpoint["id"],
-                    occurrence["type"],
-                    endpoint["api_version"],
+                    occurrence.id,
+                    endpoint.id,
+                    occurrence.type,
+                    endpoint.api_version,
                     PENDING if active else transition(DeliveryLifecycle, PENDING, "hold"),
                     due,
                     dumps(marks),
-                    occurrence["created_ms"],
+                    occurrence.created_ms,
                 ),
             )
             if active:
@@ -181,58 +227,62 @@ def fan_out(rt: Runtime, ws_id: str, occurrence: Any) -> list[str]:
 # -- reading -------------------------------------------------------------------------
 
 
-def get_row(store: Store, ws_id: str, delivery_id: str) -> Any:
-    row = store.one(
-        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?", (ws_id, delivery_id)
+def find(store: Store, ws_id: str, delivery_id: str) -> Delivery | None:
+    return Delivery.maybe(
+        store.one(
+            "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?",
+            (ws_id, delivery_id),
+        )
     )
-    if row is None:
+
+
+def get_row(store: Store, ws_id: str, delivery_id: str) -> Delivery:
+    delivery = find(store, ws_id, delivery_id)
+    if delivery is None:
         raise not_found("event", delivery_id)
-    return row
+    return delivery
 
 
-def _occurrence(store: Store, ws_id: str, occurrence_id: str) -> Any:
-    return store.one(
-        "SELECT * FROM webhook_occurrences WHERE workspace_id = ? AND id = ?",
-        (ws_id, occurrence_id),
-    )
+def _data(store: Store, ws_id: str, delivery: Delivery) -> dict[str, Any]:
+    """The event's `data`: the object of the delivery's occurrence."""
+    occurrence = occurrences.find(store, ws_id, delivery.occurrence_id)
+    return {"object": data_object(occurrence) if occurrence else {}}
 
 
-def render(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+def render(store: Store, ws_id: str, delivery: Delivery) -> dict[str, Any]:
     """The `WebhookEventRecord` of a delivery."""
-    occurrence = _occurrence(store, ws_id, row["occurrence_id"])
     return {
-        "id": row["id"],
+        "id": delivery.id,
         "resource_type": "event",
-        "webhook_endpoint_id": row["endpoint_id"],
-        "type": row["type"],
-        "data": {"object": data_object(occurrence) if occurrence else {}},
-        "api_version": row["api_version"],
-        "attempts": row["attempts"],
-        "next_attempt_at": iso(row["next_attempt_ms"]),
-        "delivered_at": iso(row["delivered_ms"]),
-        "last_status_code": row["last_status_code"],
-        "last_response_body": row["last_response_body"],
-        "last_redelivered_at": iso(row["last_redelivered_ms"]),
-        "created_at": iso(row["created_ms"]),
+        "webhook_endpoint_id": delivery.endpoint_id,
+        "type": delivery.type,
+        "data": _data(store, ws_id, delivery),
+        "api_version": delivery.api_version,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_ms),
+        "delivered_at": iso(delivery.delivered_ms),
+        "last_status_code": delivery.last_status_code,
+        "last_response_body": delivery.last_response_body,
+        "last_redelivered_at": iso(delivery.last_redelivered_ms),
+        "created_at": iso(delivery.created_ms),
     }
 
 
-def envelope(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+def envelope(store: Store, ws_id: str, delivery: Delivery) -> dict[str, Any]:
     """What the receiver gets."""
-    occurrence = _occurrence(store, ws_id, row["occurrence_id"])
     return {
-        "id": row["id"],
+        "id": delivery.id,
         "object": "event",
-        "type": row["type"],
-        "api_version": row["api_version"],
-        "created_at": iso(row["created_ms"]),
-        "data": {"object": data_object(occurrence) if occurrence else {}},
+        "type": delivery.type,
+        "api_version": delivery.api_version,
+        "created_at": iso(delivery.created_ms),
+        "data": _data(store, ws_id, delivery),
     }
 
 
-def envelope_bytes(store: Store, ws_id: str, row: Any) -> bytes:
+def envelope_bytes(store: Store, ws_id: str, delivery: Delivery) -> bytes:
     return json.dumps(
-        envelope(store, ws_id, row), separators=(",", ":"), ensure_ascii=False
+        envelope(store, ws_id, delivery), separators=(",", ":"), ensure_ascii=False
     ).encode()
 
 
@@ -259,7 +309,7 @@ def list_page(
         match={"workspace_id": ws_id, "endpoint_id": endpoint_id},
         condition=_DELIVERED.get(delivered or "", ""),
         args=args,
-        render=lambda row: render(store, ws_id, row),
+        render=lambda row: render(store, ws_id, Delivery.from_row(row)),
     )
 
 
@@ -279,7 +329,7 @@ def attempts_page(
         kind=f"webhook_attempts.{endpoint_id}?event_id={event_id or ''}",
         match={"workspace_id": ws_id, "endpoint_id": endpoint_id, "delivery_id": event_id},
         args=args,
-        render=render_attempt,
+        render=lambda row: render_attempt(DeliveryAttempt.from_row(row)),
     )
 
 
@@ -308,20 +358,25 @@ def _truncate(content: bytes) -> str:
 
 
 def send(
-    rt: Runtime, ws_id: str, delivery: Any, endpoint: Any, attempt: int, marks: list[str]
+    rt: Runtime,
+    ws_id: str,
+    delivery: Delivery,
+    endpoint: Endpoint,
+    attempt: int,
+    marks: list[str],
 ) -> Outcome:
     """POST the signed envelope to the endpoint (no transaction is held here)."""
     store = rt.store
     started = rt.now(ws_id)
     body = envelope_bytes(store, ws_id, delivery)
-    faults = list(marks) + chaos.signature_faults(rt, ws_id, endpoint, delivery["id"], attempt)
+    faults = list(marks) + chaos.signature_faults(rt, ws_id, endpoint, delivery.id, attempt)
     timestamp = started // 1000
     if "stale_timestamp" in faults:
         timestamp -= chaos.STALE_SECONDS
-    key = endpoint["previous_secret"] if "previous_secret" in faults else endpoint["secret"]
+    key = endpoint.previous_secret if "previous_secret" in faults else endpoint.secret
     header = signature_header(body, [key], timestamp)
     if "bad_signature" in faults:
-        header = signature_header(body, ["whsec_" + "0" * 40 + delivery["id"]], timestamp)
+        header = signature_header(body, ["whsec_" + "0" * 40 + delivery.id], timestamp)
     sent = chaos.tamper(body) if "tampered_body" in faults else body
     headers = {
         "Content-Type": "application/json",
@@ -334,7 +389,7 @@ def send(
     error: str | None = None
     try:
         resp = rt.http.post(
-            endpoint["url"],
+            endpoint.url,
             data=sent,
             headers=headers,
             timeout=TIMEOUT_SECONDS,
@@ -352,7 +407,7 @@ def send(
 
 
 def _log(
-    rt: Runtime, ws_id: str, delivery: Any, outcome: Outcome, trigger: str, number: int | None
+    rt: Runtime, ws_id: str, delivery: Delivery, outcome: Outcome, trigger: str, number: int | None
 ) -> None:
     rt.store.execute(
         "INSERT INTO webhook_attempts (workspace_id, delivery_id, endpoint_id, number, trigger,"
@@ -360,11 +415,11 @@ def _log(
         " chaos, succeeded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             ws_id,
-            delivery["id"],
-            delivery["endpoint_id"],
+            delivery.id,
+            delivery.endpoint_id,
             number,
             trigger,
-            _endpoint_url(rt.store, ws_id, delivery["endpoint_id"]),
+            _endpoint_url(rt.store, ws_id, delivery.endpoint_id),
             outcome.started_ms,
             outcome.duration_ms,
             outcome.status_code,
@@ -397,7 +452,7 @@ def _record_result(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcome) 
 
 def move(rt: Runtime, ws_id: str, delivery_id: str, event: str, **fields: Any) -> None:
     """Apply a DeliveryLifecycle event to a delivery (raises on a bad move) and set columns."""
-    state = transition(DeliveryLifecycle, get_row(rt.store, ws_id, delivery_id)["state"], event)
+    state = transition(DeliveryLifecycle, get_row(rt.store, ws_id, delivery_id).state, event)
     columns = {"state": state, **fields}
     assignments = ", ".join(f"{name} = ?" for name in columns)
     rt.store.execute(
@@ -417,24 +472,18 @@ def _mark_delivered(rt: Runtime, ws_id: str, delivery_id: str) -> None:
 def attempt_job(rt: Runtime, job: Job) -> None:
     ws_id = job.workspace_id
     store = rt.store
-    delivery = store.one(
-        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?",
-        (ws_id, job.payload["delivery_id"]),
-    )
-    if delivery is None or delivery["state"] != PENDING:
+    delivery = find(store, ws_id, job.payload["delivery_id"])
+    if delivery is None or delivery.state != PENDING:
         return
-    endpoint = store.one(
-        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND id = ?",
-        (ws_id, delivery["endpoint_id"]),
-    )
-    if endpoint is None or endpoint["status"] != "active":
+    endpoint = endpoints.find(store, ws_id, delivery.endpoint_id)
+    if endpoint is None or endpoint.status != "active":
         return
-    number = delivery["auto_attempts"] + 1
-    marks = loads(delivery["chaos"], []) if number == 1 else []
+    number = delivery.auto_attempts + 1
+    marks = loads(delivery.chaos, []) if number == 1 else []
     outcome = send(rt, ws_id, delivery, endpoint, number, marks)
     with store.tx():
-        _record_automatic(rt, ws_id, delivery["id"], outcome)
-    if outcome.ok and chaos.wants_duplicate(rt, ws_id, endpoint, delivery["id"], number):
+        _record_automatic(rt, ws_id, delivery.id, outcome)
+    if outcome.ok and chaos.wants_duplicate(rt, ws_id, endpoint, delivery.id, number):
         copy = send(rt, ws_id, delivery, endpoint, number, ["duplicate"])
         with store.tx():
             _log(rt, ws_id, delivery, copy, "duplicate", None)
@@ -442,19 +491,17 @@ def attempt_job(rt: Runtime, job: Job) -> None:
 
 def _record_automatic(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcome) -> None:
     store = rt.store
-    delivery = store.one(
-        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?", (ws_id, delivery_id)
-    )
+    delivery = find(store, ws_id, delivery_id)
     if delivery is None:  # the endpoint was deleted meanwhile
         return
     _record_result(rt, ws_id, delivery_id, outcome)
-    auto = delivery["auto_attempts"] + 1
+    auto = delivery.auto_attempts + 1
     store.execute(
         "UPDATE webhook_deliveries SET auto_attempts = ? WHERE workspace_id = ? AND id = ?",
         (auto, ws_id, delivery_id),
     )
-    _log(rt, ws_id, delivery, outcome, "automatic", delivery["attempts"] + 1)
-    if delivery["state"] != PENDING:  # delivered by a redelivery while this one was in flight
+    _log(rt, ws_id, delivery, outcome, "automatic", delivery.attempts + 1)
+    if delivery.state != PENDING:  # delivered by a redelivery while this one was in flight
         return
     if outcome.ok:
         _mark_delivered(rt, ws_id, delivery_id)
@@ -469,9 +516,9 @@ def _record_automatic(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcom
         )
     else:
         move(rt, ws_id, delivery_id, "exhaust", next_attempt_ms=None)
-        disable(rt, ws_id, delivery["endpoint_id"])
+        disable(rt, ws_id, delivery.endpoint_id)
         log.info(
-            "webhook endpoint %s disabled after %d failed attempts", delivery["endpoint_id"], auto
+            "webhook endpoint %s disabled after %d failed attempts", delivery.endpoint_id, auto
         )
 
 
@@ -524,15 +571,15 @@ def redeliver(rt: Runtime, ws_id: str, delivery_id: str) -> dict[str, Any]:
     store = rt.store
     with store.tx():
         delivery = get_row(store, ws_id, delivery_id)
-        endpoint = endpoints.get_row(store, ws_id, delivery["endpoint_id"])
-        if endpoint["status"] != "active":
+        endpoint = endpoints.get_row(store, ws_id, delivery.endpoint_id)
+        if endpoint.status != "active":
             raise ApiError(
                 "resource_conflict",
-                f"Webhook endpoint '{endpoint['id']}' is disabled; re-enable it with"
+                f"Webhook endpoint '{endpoint.id}' is disabled; re-enable it with"
                 ' PATCH /webhooks/{id} {"status": "active"} before redelivering',
             )
         now = rt.now(ws_id)
-        last = delivery["last_redelivered_ms"]
+        last = delivery.last_redelivered_ms
         if last is not None and now - last < REDELIVER_INTERVAL_MS:
             wait = max(1, -(-(REDELIVER_INTERVAL_MS - (now - last)) // SECOND))
             raise ApiError(
@@ -546,16 +593,11 @@ def redeliver(rt: Runtime, ws_id: str, delivery_id: str) -> dict[str, Any]:
             (now, ws_id, delivery_id),
         )
         delivery = get_row(store, ws_id, delivery_id)
-    outcome = send(rt, ws_id, delivery, endpoint, delivery["attempts"] + 1, [])
+    outcome = send(rt, ws_id, delivery, endpoint, delivery.attempts + 1, [])
     with store.tx():
-        current = store.one(
-            "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND id = ?",
-            (ws_id, delivery_id),
-        )
-        if current is None:
-            raise not_found("event", delivery_id)
+        current = get_row(store, ws_id, delivery_id)
         _record_result(rt, ws_id, delivery_id, outcome)
-        _log(rt, ws_id, current, outcome, "redelivery", current["attempts"] + 1)
+        _log(rt, ws_id, current, outcome, "redelivery", current.attempts + 1)
         if outcome.ok:
             _mark_delivered(rt, ws_id, delivery_id)
         return render(store, ws_id, get_row(store, ws_id, delivery_id))
@@ -564,20 +606,20 @@ def redeliver(rt: Runtime, ws_id: str, delivery_id: str) -> dict[str, Any]:
 # -- the attempt log (control plane) ---------------------------------------------------------
 
 
-def render_attempt(row: Any) -> dict[str, Any]:
+def render_attempt(attempt: DeliveryAttempt) -> dict[str, Any]:
     return {
         "resource_type": "webhook_attempt",
-        "event_id": row["delivery_id"],
-        "webhook_endpoint_id": row["endpoint_id"],
-        "attempt": row["number"],
-        "trigger": row["trigger"],
-        "url": row["url"],
-        "attempted_at": iso(row["attempted_ms"]),
-        "duration_ms": row["duration_ms"],
-        "status_code": row["status_code"],
-        "error": row["error"],
-        "response_body": row["response_body"],
-        "signature_header": row["signature_header"],
-        "chaos": loads(row["chaos"], []),
-        "succeeded": bool(row["succeeded"]),
+        "event_id": attempt.delivery_id,
+        "webhook_endpoint_id": attempt.endpoint_id,
+        "attempt": attempt.number,
+        "trigger": attempt.trigger,
+        "url": attempt.url,
+        "attempted_at": iso(attempt.attempted_ms),
+        "duration_ms": attempt.duration_ms,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "response_body": attempt.response_body,
+        "signature_header": attempt.signature_header,
+        "chaos": loads(attempt.chaos, []),
+        "succeeded": bool(attempt.succeeded),
     }

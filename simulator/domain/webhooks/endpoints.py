@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from simulator.core.lifecycle import event_to, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.core.validation import is_local_host
+from simulator.domain.rows import Row
 from simulator.domain.webhooks.occurrences import EVENT_TYPES, LEGACY_TYPES, canonical_type
 
 if TYPE_CHECKING:
@@ -63,6 +65,27 @@ MAX_ENDPOINTS = 16
 MAX_METADATA_KEYS = 50
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoint(Row):
+    """A row of `webhook_endpoints` (`events`, `metadata`, `chaos`, `chaos_state`: JSON text)."""
+
+    workspace_id: str
+    id: str
+    seq: int
+    url: str
+    events: str
+    status: str
+    description: str | None
+    metadata: str
+    api_version: str
+    secret: str
+    previous_secret: str | None
+    chaos: str
+    chaos_state: str
+    created_ms: int
+    updated_ms: int
+
+
 def check_url(rt: Runtime, url: str, param: str = "url") -> str:
     """https anywhere; http only for localhost, loopback, or the simulator's own base URL."""
     parts = urlsplit(url)
@@ -101,9 +124,9 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     return metadata
 
 
-def subscribes(row: Any, event_type: str) -> bool:
+def subscribes(endpoint: Endpoint, event_type: str) -> bool:
     """Whether an endpoint's `events` filter takes an event of `event_type`."""
-    wanted = loads(row["events"], [])
+    wanted = loads(endpoint.events, [])
     if "*" in wanted or event_type in wanted:
         return True
     canonical = canonical_type(event_type)
@@ -114,31 +137,38 @@ def new_secret(rt: Runtime, ws_id: str) -> str:
     return SECRET_PREFIX + rt.seeded_hex(ws_id, "webhook-secret", 40)
 
 
-def render(row: Any, secret: str | None = None) -> dict[str, Any]:
+def render(endpoint: Endpoint, secret: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": row["id"],
+        "id": endpoint.id,
         "resource_type": "webhook_endpoint",
-        "url": row["url"],
-        "events": loads(row["events"], []),
-        "status": row["status"],
-        "description": row["description"],
-        "metadata": loads(row["metadata"], {}),
-        "api_version": row["api_version"],
-        "created_at": iso(row["created_ms"]),
-        "updated_at": iso(row["updated_ms"]),
+        "url": endpoint.url,
+        "events": loads(endpoint.events, []),
+        "status": endpoint.status,
+        "description": endpoint.description,
+        "metadata": loads(endpoint.metadata, {}),
+        "api_version": endpoint.api_version,
+        "created_at": iso(endpoint.created_ms),
+        "updated_at": iso(endpoint.updated_ms),
     }
     if secret is not None:
         body["secret"] = secret
     return body
 
 
-def get_row(store: Store, ws_id: str, endpoint_id: str) -> Any:
-    row = store.one(
-        "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND id = ?", (ws_id, endpoint_id)
+def find(store: Store, ws_id: str, endpoint_id: str) -> Endpoint | None:
+    return Endpoint.maybe(
+        store.one(
+            "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND id = ?",
+            (ws_id, endpoint_id),
+        )
     )
-    if row is None:
+
+
+def get_row(store: Store, ws_id: str, endpoint_id: str) -> Endpoint:
+    endpoint = find(store, ws_id, endpoint_id)
+    if endpoint is None:
         raise not_found("webhook endpoint", endpoint_id)
-    return row
+    return endpoint
 
 
 def list_page(
@@ -154,25 +184,27 @@ def list_page(
         kind=f"webhooks?status={status or ''}",
         match={"workspace_id": ws_id, "status": status},
         args=args,
-        render=render,
+        render=lambda row: render(Endpoint.from_row(row)),
     )
 
 
-def active_rows(store: Store, ws_id: str) -> list[Any]:
-    return store.all(
+def active_rows(store: Store, ws_id: str) -> list[Endpoint]:
+    rows = store.all(
         "SELECT * FROM webhook_endpoints WHERE workspace_id = ? AND status = 'active' ORDER BY seq",
         (ws_id,),
     )
+    return [Endpoint.from_row(r) for r in rows]
 
 
-def all_rows(store: Store, ws_id: str) -> list[Any]:
-    return store.all(
+def all_rows(store: Store, ws_id: str) -> list[Endpoint]:
+    rows = store.all(
         "SELECT * FROM webhook_endpoints WHERE workspace_id = ? ORDER BY seq", (ws_id,)
     )
+    return [Endpoint.from_row(r) for r in rows]
 
 
-def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> tuple[Any, str]:
-    """Register an endpoint; returns its row and its secret (shown this once)."""
+def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> tuple[Endpoint, str]:
+    """Register an endpoint; returns it and its secret (shown this once)."""
     url = check_url(rt, body["url"])
     events = check_events(body["events"])
     metadata = check_metadata(body.get("metadata"))
@@ -212,11 +244,13 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> t
         return get_row(store, ws_id, endpoint_id), secret
 
 
-def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> tuple[Any, bool]:
-    """Apply a partial update; returns the row and whether it was just disabled."""
+def update(
+    rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]
+) -> tuple[Endpoint, bool]:
+    """Apply a partial update; returns the endpoint and whether it was just disabled."""
     store = rt.store
     with store.tx():
-        row = get_row(store, ws_id, endpoint_id)
+        endpoint = get_row(store, ws_id, endpoint_id)
         changes: dict[str, Any] = {}
         if "url" in body:
             changes["url"] = check_url(rt, body["url"])
@@ -226,9 +260,9 @@ def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> t
             changes["description"] = body["description"]
         if "metadata" in body:
             changes["metadata"] = dumps(check_metadata(body["metadata"]))
-        if body.get("status", row["status"]) != row["status"]:
-            event = event_to(EndpointLifecycle, row["status"], body["status"])
-            changes["status"] = transition(EndpointLifecycle, row["status"], event)
+        if body.get("status", endpoint.status) != endpoint.status:
+            event = event_to(EndpointLifecycle, endpoint.status, body["status"])
+            changes["status"] = transition(EndpointLifecycle, endpoint.status, event)
         disabled_now = changes.get("status") == EndpointLifecycle.disabled.value
         changes["updated_ms"] = rt.now(ws_id)
         assignments = ", ".join(f"{name} = ?" for name in changes)
@@ -241,23 +275,23 @@ def update(rt: Runtime, ws_id: str, endpoint_id: str, body: dict[str, Any]) -> t
 
 def set_status(rt: Runtime, ws_id: str, endpoint_id: str, event: str) -> None:
     """Apply an EndpointLifecycle event (`disable`, `enable`); raises on a bad move."""
-    status = transition(EndpointLifecycle, get_row(rt.store, ws_id, endpoint_id)["status"], event)
+    status = transition(EndpointLifecycle, get_row(rt.store, ws_id, endpoint_id).status, event)
     rt.store.execute(
         "UPDATE webhook_endpoints SET status = ?, updated_ms = ? WHERE workspace_id = ? AND id = ?",
         (status, rt.now(ws_id), ws_id, endpoint_id),
     )
 
 
-def rotate_secret(rt: Runtime, ws_id: str, endpoint_id: str) -> tuple[Any, str]:
+def rotate_secret(rt: Runtime, ws_id: str, endpoint_id: str) -> tuple[Endpoint, str]:
     """A new secret; the old one stops signing at once (kept only for chaos)."""
     store = rt.store
     with store.tx():
-        row = get_row(store, ws_id, endpoint_id)
+        endpoint = get_row(store, ws_id, endpoint_id)
         secret = new_secret(rt, ws_id)
         store.execute(
             "UPDATE webhook_endpoints SET secret = ?, previous_secret = ?, updated_ms = ?"
             " WHERE workspace_id = ? AND id = ?",
-            (secret, row["secret"], rt.now(ws_id), ws_id, endpoint_id),
+            (secret, endpoint.secret, rt.now(ws_id), ws_id, endpoint_id),
         )
         return get_row(store, ws_id, endpoint_id), secret
 

@@ -18,6 +18,7 @@ from simulator.core import pagination
 from simulator.core.errors import not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
+from simulator.domain.rows import Row
 from simulator.domain.webhooks.signature import (
     DEFAULT_TOLERANCE,
     HEADER,
@@ -102,6 +103,39 @@ class Answer:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class Inbox(Row):
+    """A row of `webhook_inboxes` (`responses` is the JSON text of the answer plan)."""
+
+    workspace_id: str
+    id: str
+    seq: int
+    secret: str | None
+    tolerance: int
+    responses: str
+    position: int
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRequest(Row):
+    """A row of `webhook_inbox_requests`: one request an inbox received (`headers`: JSON)."""
+
+    seq: int
+    workspace_id: str
+    inbox_id: str
+    received_ms: int
+    method: str
+    headers: str
+    body: bytes
+    event_id: str | None
+    event_type: str | None
+    signature_valid: int | None
+    signature_reason: str | None
+    response_status: int
+    response_delay_ms: int
+
+
 def responses_of(body: dict[str, Any]) -> dict[str, Any]:
     """The stored answer plan of an inbox input."""
     default = {
@@ -122,7 +156,7 @@ def receive_url(rt: Runtime, inbox_id: str) -> str:
     return f"{rt.base_url}/_sim/inboxes/{inbox_id}/receive"
 
 
-def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> Any:
+def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> Inbox:
     store = rt.store
     with store.tx():
         inbox_id, seq = rt.new_id(ws_id, PREFIX)
@@ -142,18 +176,18 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> Any:
         return get_row(store, ws_id, inbox_id)
 
 
-def configure(rt: Runtime, ws_id: str, inbox_id: str, body: dict[str, Any]) -> Any:
+def configure(rt: Runtime, ws_id: str, inbox_id: str, body: dict[str, Any]) -> Inbox:
     """Replace the answer plan (the sequence starts again); keeps what arrived."""
     store = rt.store
     with store.tx():
-        row = get_row(store, ws_id, inbox_id)
+        inbox = get_row(store, ws_id, inbox_id)
         store.execute(
             "UPDATE webhook_inboxes SET responses = ?, position = 0, secret = ?, tolerance = ?"
             " WHERE workspace_id = ? AND id = ?",
             (
                 dumps(responses_of(body)),
-                body["secret"] if "secret" in body else row["secret"],
-                body.get("tolerance", row["tolerance"]),
+                body["secret"] if "secret" in body else inbox.secret,
+                body.get("tolerance", inbox.tolerance),
                 ws_id,
                 inbox_id,
             ),
@@ -161,13 +195,18 @@ def configure(rt: Runtime, ws_id: str, inbox_id: str, body: dict[str, Any]) -> A
         return get_row(store, ws_id, inbox_id)
 
 
-def get_row(store: Store, ws_id: str, inbox_id: str) -> Any:
+def get_row(store: Store, ws_id: str, inbox_id: str) -> Inbox:
     row = store.one(
         "SELECT * FROM webhook_inboxes WHERE workspace_id = ? AND id = ?", (ws_id, inbox_id)
     )
     if row is None:
         raise not_found("inbox", inbox_id)
-    return row
+    return Inbox.from_row(row)
+
+
+def _by_id(store: Store, inbox_id: str) -> Inbox | None:
+    """The inbox `inbox_id` in any workspace (its receive URL names no workspace)."""
+    return Inbox.maybe(store.one("SELECT * FROM webhook_inboxes WHERE id = ?", (inbox_id,)))
 
 
 def list_page(rt: Runtime, ws_id: str, args: Mapping[str, str]) -> dict[str, Any]:
@@ -178,7 +217,7 @@ def list_page(rt: Runtime, ws_id: str, args: Mapping[str, str]) -> dict[str, Any
         kind="inboxes",
         match={"workspace_id": ws_id},
         args=args,
-        render=lambda row: render(rt, row, with_received=False),
+        render=lambda row: render(rt, Inbox.from_row(row), with_received=False),
     )
 
 
@@ -193,7 +232,7 @@ def requests_page(
         kind=f"inbox_requests.{inbox_id}",
         match={"workspace_id": ws_id, "inbox_id": inbox_id},
         args=args,
-        render=render_request,
+        render=lambda row: render_request(InboxRequest.from_row(row)),
     )
 
 
@@ -209,52 +248,52 @@ def delete(store: Store, ws_id: str, inbox_id: str) -> None:
         )
 
 
-def render(rt: Runtime, row: Any, *, with_received: bool = True) -> dict[str, Any]:
+def render(rt: Runtime, inbox: Inbox, *, with_received: bool = True) -> dict[str, Any]:
     store = rt.store
-    plan = loads(row["responses"], {})
+    plan = loads(inbox.responses, {})
     count = store.scalar(
         "SELECT COUNT(*) FROM webhook_inbox_requests WHERE workspace_id = ? AND inbox_id = ?",
-        (row["workspace_id"], row["id"]),
+        (inbox.workspace_id, inbox.id),
     )
     body: dict[str, Any] = {
-        "id": row["id"],
+        "id": inbox.id,
         "resource_type": "inbox",
-        "url": receive_url(rt, row["id"]),
+        "url": receive_url(rt, inbox.id),
         "status": plan["default"]["status"],
         "delay_ms": plan["default"]["delay_ms"],
         "sequence": plan["sequence"],
-        "sequence_position": row["position"],
-        "has_secret": row["secret"] is not None,
-        "tolerance": row["tolerance"],
+        "sequence_position": inbox.position,
+        "has_secret": inbox.secret is not None,
+        "tolerance": inbox.tolerance,
         "received_count": count,
-        "created_at": iso(row["created_ms"]),
+        "created_at": iso(inbox.created_ms),
     }
     if with_received:
         recent = store.all(
             "SELECT * FROM (SELECT * FROM webhook_inbox_requests WHERE workspace_id = ?"
             " AND inbox_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-            (row["workspace_id"], row["id"], RECENT_LIMIT),
+            (inbox.workspace_id, inbox.id, RECENT_LIMIT),
         )
-        body["received"] = [render_request(r) for r in recent]
+        body["received"] = [render_request(InboxRequest.from_row(r)) for r in recent]
     return body
 
 
-def render_request(row: Any) -> dict[str, Any]:
-    raw = bytes(row["body"])
+def render_request(request: InboxRequest) -> dict[str, Any]:
+    raw = bytes(request.body)
     return {
         "resource_type": "inbox_request",
-        "received_at": iso(row["received_ms"]),
-        "method": row["method"],
-        "headers": loads(row["headers"], {}),
+        "received_at": iso(request.received_ms),
+        "method": request.method,
+        "headers": loads(request.headers, {}),
         "body": raw.decode("utf-8", errors="replace"),
-        "event_id": row["event_id"],
-        "event_type": row["event_type"],
+        "event_id": request.event_id,
+        "event_type": request.event_type,
         "signature": {
-            "valid": _tristate(row["signature_valid"]),
-            "reason": row["signature_reason"],
+            "valid": _tristate(request.signature_valid),
+            "reason": request.signature_reason,
         },
-        "response_status": row["response_status"],
-        "response_delay_ms": row["response_delay_ms"],
+        "response_status": request.response_status,
+        "response_delay_ms": request.response_delay_ms,
     }
 
 
@@ -262,28 +301,28 @@ def _tristate(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _secrets_for(rt: Runtime, row: Any) -> list[str]:
-    if row["secret"]:
-        return [row["secret"]]
+def _secrets_for(rt: Runtime, inbox: Inbox) -> list[str]:
+    if inbox.secret:
+        return [inbox.secret]
     found = rt.store.all(
         "SELECT secret FROM webhook_endpoints WHERE workspace_id = ? AND url = ? ORDER BY seq",
-        (row["workspace_id"], receive_url(rt, row["id"])),
+        (inbox.workspace_id, receive_url(rt, inbox.id)),
     )
     return [r["secret"] for r in found]
 
 
 def verdict(
-    rt: Runtime, row: Any, raw: bytes, header: str | None
+    rt: Runtime, inbox: Inbox, raw: bytes, header: str | None
 ) -> tuple[bool | None, str | None]:
     """Whether the signature verifies (None when the inbox knows no secret) and why not."""
-    secrets = _secrets_for(rt, row)
+    secrets = _secrets_for(rt, inbox)
     if not secrets:
         return None, "no_secret_known"
-    now = rt.now(row["workspace_id"]) / 1000
+    now = rt.now(inbox.workspace_id) / 1000
     reason = None
     for secret in secrets:
         try:
-            verify_signature(raw, header, secret, tolerance=row["tolerance"], now=now)
+            verify_signature(raw, header, secret, tolerance=inbox.tolerance, now=now)
             return True, None
         except SignatureError as exc:
             reason = reason or exc.reason
@@ -295,11 +334,11 @@ def receive(
 ) -> tuple[Answer, bool]:
     """Record one request; returns the answer to give (the caller applies the delay)."""
     store = rt.store
-    row = store.one("SELECT * FROM webhook_inboxes WHERE id = ?", (inbox_id,))
-    if row is None:
+    inbox = _by_id(store, inbox_id)
+    if inbox is None:
         return Answer(404, 0, '{"error":"no such inbox"}'), False
-    ws_id = row["workspace_id"]
-    valid, reason = verdict(rt, row, raw, headers.get(HEADER))
+    ws_id = inbox.workspace_id
+    valid, reason = verdict(rt, inbox, raw, headers.get(HEADER))
     event_id = event_type = None
     try:
         decoded = json.loads(raw)
@@ -308,9 +347,9 @@ def receive(
     except ValueError:
         pass
     with store.tx():
-        row = store.one("SELECT * FROM webhook_inboxes WHERE id = ?", (inbox_id,))
-        plan = loads(row["responses"], {})
-        position = row["position"]
+        inbox = _by_id(store, inbox_id)
+        plan = loads(inbox.responses, {})
+        position = inbox.position
         sequence = plan["sequence"]
         if sequence:
             answer = sequence[min(position, len(sequence) - 1)]

@@ -8,12 +8,14 @@ endpoint that subscribes to its type gets its own delivery record, whose
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.core import pagination
 from simulator.core.errors import invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
+from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -44,13 +46,25 @@ LEGACY_TYPES = {"patient_flow.completed": "patient_session.completed"}
 EMITTABLE_TYPES = EVENT_TYPES + tuple(LEGACY_TYPES)
 
 
+@dataclass(frozen=True, slots=True)
+class Occurrence(Row):
+    """A row of `webhook_occurrences` (`data` is the JSON text of the event's object)."""
+
+    workspace_id: str
+    id: str
+    seq: int
+    type: str
+    data: str
+    created_ms: int
+
+
 def canonical_type(event_type: str) -> str:
     """The generation-C name of an event type (`patient_flow.completed` → session)."""
     return LEGACY_TYPES.get(event_type, event_type)
 
 
-def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) -> Any:
-    """Store an occurrence and return its row."""
+def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) -> Occurrence:
+    """Store an occurrence and return it."""
     if event_type not in EMITTABLE_TYPES:
         raise ValueError(f"unknown event type '{event_type}'")
     store = rt.store
@@ -64,32 +78,38 @@ def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]
         return get_row(store, ws_id, occ_id)
 
 
-def get_row(store: Store, ws_id: str, occ_id: str) -> Any:
-    row = store.one(
-        "SELECT * FROM webhook_occurrences WHERE workspace_id = ? AND id = ?", (ws_id, occ_id)
+def find(store: Store, ws_id: str, occ_id: str) -> Occurrence | None:
+    return Occurrence.maybe(
+        store.one(
+            "SELECT * FROM webhook_occurrences WHERE workspace_id = ? AND id = ?", (ws_id, occ_id)
+        )
     )
-    if row is None:
+
+
+def get_row(store: Store, ws_id: str, occ_id: str) -> Occurrence:
+    occurrence = find(store, ws_id, occ_id)
+    if occurrence is None:
         raise not_found("event", occ_id)
-    return row
+    return occurrence
 
 
-def data_object(row: Any) -> dict[str, Any]:
-    return loads(row["data"], {})
+def data_object(occurrence: Occurrence) -> dict[str, Any]:
+    return loads(occurrence.data, {})
 
 
-def render(store: Store, ws_id: str, row: Any) -> dict[str, Any]:
+def render(store: Store, ws_id: str, occurrence: Occurrence) -> dict[str, Any]:
     """The control-plane view of an occurrence with its per-endpoint delivery ids."""
     deliveries = store.all(
         "SELECT id, endpoint_id FROM webhook_deliveries WHERE workspace_id = ?"
         " AND occurrence_id = ? ORDER BY seq",
-        (ws_id, row["id"]),
+        (ws_id, occurrence.id),
     )
     return {
-        "id": row["id"],
+        "id": occurrence.id,
         "resource_type": "event_occurrence",
-        "type": row["type"],
-        "data": {"object": data_object(row)},
-        "created_at": iso(row["created_ms"]),
+        "type": occurrence.type,
+        "data": {"object": data_object(occurrence)},
+        "created_at": iso(occurrence.created_ms),
         "deliveries": [
             {"id": d["id"], "webhook_endpoint_id": d["endpoint_id"]} for d in deliveries
         ],
@@ -108,5 +128,5 @@ def list_page(
         kind=f"events?type={event_type or ''}",
         match={"workspace_id": ws_id, "type": event_type},
         args=args,
-        render=lambda row: render(store, ws_id, row),
+        render=lambda row: render(store, ws_id, Occurrence.from_row(row)),
     )

@@ -45,8 +45,7 @@ def records_sync_failed(patient_id: str, connection_id: str, error_message: str)
 def _session_object(rt: Runtime, ws_id: str, object_id: str | None) -> dict[str, Any]:
     if not object_id:
         raise invalid("'object_id' (a patient session id) is required for this type", "object_id")
-    row = sessions.get_row(rt.store, ws_id, object_id)
-    return sessions.to_api(rt, ws_id, row)
+    return sessions.to_api(rt, ws_id, sessions.get_row(rt.store, ws_id, object_id))
 
 
 def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]:
@@ -57,8 +56,8 @@ def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]
     """
     object_id = body.get("object_id")
     if object_id:
-        row = connections.get(rt.store, ws_id, object_id, param="object_id")
-        return row["patient_id"], row["source_id"]
+        conn = connections.get(rt.store, ws_id, object_id, param="object_id")
+        return conn.patient_id, conn.source_id
     patient_id, source = body.get("patient_id"), body.get("connection_id")
     if not patient_id or not source:
         raise invalid(

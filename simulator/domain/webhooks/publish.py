@@ -27,6 +27,6 @@ def emit(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) 
     endpoint gets its own `evt_…` delivery.
     """
     with rt.store.tx():
-        row = occurrences.record(rt, ws_id, event_type, data_object)
-        deliveries.fan_out(rt, ws_id, row)
-        return str(row["id"])
+        occurrence = occurrences.record(rt, ws_id, event_type, data_object)
+        deliveries.fan_out(rt, ws_id, occurrence)
+        return occurrence.id

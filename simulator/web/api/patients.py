@@ -23,7 +23,7 @@ def create_patient() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():  # a rejected create rolls back the sequence number too
         _, seq = rt.new_id(ws, "pat_")
-        row = patients.create(
+        patient = patients.create(
             rt.store,
             ws,
             seq=seq,
@@ -33,7 +33,7 @@ def create_patient() -> dict[str, Any]:
             name=body.get("name"),
             metadata=body.get("metadata"),
         )
-    return patients.render(row)
+    return patients.render(patient)
 
 
 @bp.get("/patients")
@@ -60,7 +60,7 @@ def replace_patient(patient_id: str) -> dict[str, Any]:
             "patient_id",
         )
     rt, ws = runtime(), workspace_id()
-    row = patients.replace(
+    patient = patients.replace(
         rt.store,
         ws,
         patient_id,
@@ -68,7 +68,7 @@ def replace_patient(patient_id: str) -> dict[str, Any]:
         name=body.get("name"),
         metadata=body.get("metadata"),
     )
-    return patients.render(row)
+    return patients.render(patient)
 
 
 @bp.delete("/patients/<patient_id>")

@@ -19,8 +19,8 @@ bp.before_request(require_api_key)
 def _create(gen: sessions.Generation) -> dict[str, Any]:
     body = json_body(schemas.PATIENT_SESSION_INIT)
     rt, ws = runtime(), workspace_id()
-    row = sessions.create(rt, ws, body, gen)
-    return sessions.to_api(rt, ws, row, gen)
+    session = sessions.create(rt, ws, body, gen)
+    return sessions.to_api(rt, ws, session, gen)
 
 
 def _retrieve(gen: sessions.Generation, session_id: str) -> dict[str, Any]:

@@ -26,8 +26,8 @@ def _api_version() -> str:
 def create_webhook() -> dict[str, Any]:
     body = json_body(wh.WEBHOOK_ENDPOINT_CREATE_INPUT)
     rt, ws = runtime(), workspace_id()
-    row, secret = endpoints.create(rt, ws, body, _api_version())
-    return endpoints.render(row, secret)
+    endpoint, secret = endpoints.create(rt, ws, body, _api_version())
+    return endpoints.render(endpoint, secret)
 
 
 @bp.get("/webhooks")
@@ -47,10 +47,10 @@ def update_webhook(id: str) -> dict[str, Any]:
     body = json_body(wh.WEBHOOK_ENDPOINT_UPDATE_INPUT)
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
-        row, disabled_now = endpoints.update(rt, ws, id, body)
+        endpoint, disabled_now = endpoints.update(rt, ws, id, body)
         if disabled_now:
             deliveries.stop_pending(rt, ws, id)
-    return endpoints.render(row)
+    return endpoints.render(endpoint)
 
 
 @bp.delete("/webhooks/<id>")
@@ -63,8 +63,8 @@ def delete_webhook(id: str) -> dict[str, Any]:
 @bp.post("/webhooks/<id>/rotate-secret")
 def rotate_secret(id: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
-    row, secret = endpoints.rotate_secret(rt, ws, id)
-    return endpoints.render(row, secret)
+    endpoint, secret = endpoints.rotate_secret(rt, ws, id)
+    return endpoints.render(endpoint, secret)
 
 
 @bp.get("/webhooks/<id>/events")

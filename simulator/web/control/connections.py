@@ -10,49 +10,51 @@ from simulator.core.errors import ApiError
 from simulator.core.store import loads
 from simulator.core.timeutil import iso
 from simulator.domain import attempts, connections, keepalive, pulls
+from simulator.domain.connections import Connection
+from simulator.domain.pulls import Pull
 from simulator.web.http import runtime, workspace_id
 
 bp = Blueprint("sim_connections", __name__, url_prefix="/_sim/connections")
 
 
-def _pull_view(row: Any) -> dict[str, Any] | None:
-    if row is None:
+def _pull_view(pull: Pull | None) -> dict[str, Any] | None:
+    if pull is None:
         return None
     return {
-        "id": row["pull_id"],
-        "reason": row["reason"],
-        "status": row["status"],
-        "started_at": iso(row["started_ms"]),
-        "finished_at": iso(row["finished_ms"]),
-        "total": row["total"],
-        "errors": loads(row["errors"], []),
-        "error_message": row["error_message"],
+        "id": pull.pull_id,
+        "reason": pull.reason,
+        "status": pull.status,
+        "started_at": iso(pull.started_ms),
+        "finished_at": iso(pull.finished_ms),
+        "total": pull.total,
+        "errors": loads(pull.errors, []),
+        "error_message": pull.error_message,
     }
 
 
-def describe(ws: str, row: Any) -> dict[str, Any]:
+def describe(ws: str, conn: Connection) -> dict[str, Any]:
     """Everything a tester wants to see about a connection; token values are redacted."""
     rt = runtime()
-    token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
+    tokens = attempts.tokens_of(rt, ws, conn.attempt_id)
     jobs = [
         job
-        for key in (keepalive.job_key(row["attempt_id"]), pulls.job_key(row["attempt_id"]))
+        for key in (keepalive.job_key(conn.attempt_id), pulls.job_key(conn.attempt_id))
         for job in rt.scheduler.pending(ws, key=key)
     ]
     return {
-        **connections.patient_item(row),
+        **connections.patient_item(conn),
         "tokens": None
-        if token_row is None
+        if tokens is None
         else {
-            "access_token": "[redacted]" if token_row["access_token"] else None,
-            "refresh_token": "[redacted]" if token_row["refresh_token"] else None,
-            "access_expires_at": iso(token_row["access_expires_ms"]),
-            "scope": token_row["scope"],
-            "portal_patient": token_row["portal_patient"],
-            "refresh_count": token_row["refresh_count"],
-            "last_refresh_error": token_row["last_refresh_error"],
+            "access_token": "[redacted]" if tokens.access_token else None,
+            "refresh_token": "[redacted]" if tokens.refresh_token else None,
+            "access_expires_at": iso(tokens.access_expires_ms),
+            "scope": tokens.scope,
+            "portal_patient": tokens.portal_patient,
+            "refresh_count": tokens.refresh_count,
+            "last_refresh_error": tokens.last_refresh_error,
         },
-        "last_pull": _pull_view(pulls.last_pull(rt, ws, row["attempt_id"])),
+        "last_pull": _pull_view(pulls.last_pull(rt, ws, conn.attempt_id)),
         "scheduled": sorted(
             [{"kind": j.kind, "due_at": iso(j.due_ms)} for j in jobs], key=lambda j: j["due_at"]
         ),
@@ -69,11 +71,11 @@ def get_connection(conn_id: str) -> dict[str, Any]:
 def refresh_failure(conn_id: str):
     """The grant is revoked at the portal now; the refresh tried at once is rejected."""
     rt, ws = runtime(), workspace_id()
-    row = connections.get_active(rt.store, ws, conn_id)
-    token_row = attempts.tokens_of(rt, ws, row["attempt_id"])
-    if token_row is None or not token_row["refresh_token"]:
+    conn = connections.get_active(rt.store, ws, conn_id)
+    tokens = attempts.tokens_of(rt, ws, conn.attempt_id)
+    if tokens is None or not tokens.refresh_token:
         raise ApiError("resource_conflict", f"Connection {conn_id} has no refresh token")
-    keepalive.revoke_and_refresh(rt, ws, row)
+    keepalive.revoke_and_refresh(rt, ws, conn)
     return describe(ws, connections.get(rt.store, ws, conn_id))
 
 
@@ -81,8 +83,8 @@ def refresh_failure(conn_id: str):
 def pull_now(conn_id: str) -> dict[str, Any]:
     """Start a pull now (it runs before this call answers)."""
     rt, ws = runtime(), workspace_id()
-    row = connections.get_active(rt.store, ws, conn_id)
-    pulls.start(rt, ws, row["attempt_id"], reason="manual")
+    conn = connections.get_active(rt.store, ws, conn_id)
+    pulls.start(rt, ws, conn.attempt_id, reason="manual")
     rt.scheduler.try_run_due(ws)
     return describe(ws, connections.get(rt.store, ws, conn_id))
 

@@ -13,6 +13,7 @@ from flask import Blueprint
 from simulator.clients import patient
 from simulator.core.errors import invalid
 from simulator.domain import connections, sessions
+from simulator.domain.sessions import Session
 from simulator.web.http import json_body, runtime, workspace_id
 
 bp = Blueprint("sim_patient", __name__, url_prefix="/_sim/patient-sessions")
@@ -40,24 +41,24 @@ ABANDON_INPUT = {
 
 def _result(ws: str, session_id: str, result: patient.Result, **extra: Any) -> dict[str, Any]:
     rt = runtime()
-    row = sessions.get_row(rt.store, ws, session_id)
+    session = sessions.get_row(rt.store, ws, session_id)
     return {
         **extra,
         "location": result.location,
         "stopped_at": result.stopped_at,
         "status_code": result.status,
-        "session": sessions.to_api(rt, ws, row),
+        "session": sessions.to_api(rt, ws, session),
     }
 
 
-def _source_id(body: dict[str, Any], row: Any) -> str | None:
+def _source_id(body: dict[str, Any], session: Session) -> str | None:
     ident = body.get("source")
     if ident is None:
         return None
     source = runtime().catalog.get(ident)
     if source is None:
         raise invalid(f"No source '{ident}' in the catalog", "source")
-    if row["connection_id"] is not None and source.id != row["connection_id"]:
+    if session.connection_id is not None and source.id != session.connection_id:
         raise invalid("This Direct-mode session connects only its own source", "source")
     return source.id
 
@@ -68,13 +69,13 @@ def connect(session_id: str) -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(CONNECT_INPUT)
     rt = runtime()
-    row = sessions.get_row(rt.store, ws, session_id)
-    source_id = _source_id(body, row)
-    if source_id is None and row["connection_id"] is None:
+    session = sessions.get_row(rt.store, ws, session_id)
+    source_id = _source_id(body, session)
+    if source_id is None and session.connection_id is None:
         raise invalid("Picker-mode sessions need 'source' (a fhirsrc_ id)", "source")
     before = connections.last_seq(rt.store, ws, session_id)
     result = patient.connect(
-        sessions.hosted_url(rt, row["token"]),
+        sessions.hosted_url(rt, session.token),
         source_id=source_id,
         username=body["username"],
         password=body.get("password", "password"),
@@ -91,8 +92,8 @@ def done(session_id: str) -> dict[str, Any]:
     """Press Done on the completion screen; answers the URL the browser reaches."""
     ws = workspace_id()
     rt = runtime()
-    row = sessions.get_row(rt.store, ws, session_id)
-    result = patient.done(sessions.hosted_url(rt, row["token"]), session=rt.browser_session())
+    session = sessions.get_row(rt.store, ws, session_id)
+    result = patient.done(sessions.hosted_url(rt, session.token), session=rt.browser_session())
     return_url = result.location if result.stopped_at == "return_url" else None
     return _result(ws, session_id, result, return_url=return_url)
 
@@ -103,10 +104,10 @@ def abandon(session_id: str) -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(ABANDON_INPUT, optional=True)
     rt = runtime()
-    row = sessions.get_row(rt.store, ws, session_id)
+    session = sessions.get_row(rt.store, ws, session_id)
     result = patient.open_portal(
-        sessions.hosted_url(rt, row["token"]),
-        source_id=_source_id(body, row),
+        sessions.hosted_url(rt, session.token),
+        source_id=_source_id(body, session),
         session=rt.browser_session(),
     )
     return _result(ws, session_id, result)
