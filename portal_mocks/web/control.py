@@ -117,7 +117,7 @@ def _slug(slug: str) -> str:
 
 
 @bp.get("/faults/catalog")
-def fault_catalog():
+def fault_catalog() -> dict[str, Any]:
     return {
         "object": "list",
         "data": portal_mocks.fault_catalog(runtime()),
@@ -127,7 +127,7 @@ def fault_catalog():
 
 
 @bp.get("/portals")
-def list_portals():
+def list_portals() -> dict[str, Any]:
     rt = runtime()
     data = []
     for p in profiles.PORTALS.values():
@@ -156,7 +156,7 @@ def list_portals():
 
 
 @bp.post("/portals/<slug>/faults")
-def add_fault(slug: str):
+def add_fault(slug: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     slug = _slug(slug)
     body = json_body(FAULT_INPUT)
@@ -185,20 +185,20 @@ def add_fault(slug: str):
 
 
 @bp.get("/portals/<slug>/faults")
-def list_faults(slug: str):
+def list_faults(slug: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     listed = portal_mocks.list_portal_faults(rt, ws, _slug(slug))
     return {"object": "list", "data": [f.to_api() for f in listed]}
 
 
 @bp.delete("/portals/<slug>/faults")
-def clear_faults(slug: str):
+def clear_faults(slug: str) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     return {"deleted": portal_mocks.clear_portal_faults(rt, ws, _slug(slug))}
 
 
 @bp.delete("/portals/<slug>/faults/<int:fault_id>")
-def delete_fault(slug: str, fault_id: int):
+def delete_fault(slug: str, fault_id: int) -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
     deleted = portal_mocks.clear_portal_faults(rt, ws, _slug(slug), fault_id)
     if not deleted:

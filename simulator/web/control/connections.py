@@ -68,7 +68,7 @@ def get_connection(conn_id: str) -> dict[str, Any]:
 
 
 @bp.post("/<conn_id>/refresh-failure")
-def refresh_failure(conn_id: str):
+def refresh_failure(conn_id: str) -> dict[str, Any]:
     """The grant is revoked at the portal now; the refresh tried at once is rejected."""
     rt, ws = runtime(), workspace_id()
     conn = connections.get_active(rt.store, ws, conn_id)
