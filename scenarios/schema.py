@@ -251,6 +251,14 @@ STEP_DEFS: dict[str, dict[str, Any]] = {
 STEP_DEFS["app"]["properties"]["with"] = STEP_DEFS["app"]["properties"].pop("with_")
 
 
+def _kind_test(kind: str) -> dict[str, Any]:
+    """`expect` beside a call step is that call's check, not a step kind of its own."""
+    if kind != "expect":
+        return {"required": [kind]}
+    others = [{"required": [k]} for k in STEP_KINDS if k != "expect"]
+    return {"required": ["expect"], "not": {"anyOf": others}}
+
+
 def build_schema() -> dict[str, Any]:
     """The whole JSON Schema (draft 2020-12)."""
     return {
@@ -280,7 +288,7 @@ def build_schema() -> dict[str, Any]:
             "step": {
                 "type": "object",
                 "allOf": [
-                    {"if": {"required": [kind]}, "then": {"$ref": f"#/$defs/{kind}_step"}}
+                    {"if": _kind_test(kind), "then": {"$ref": f"#/$defs/{kind}_step"}}
                     for kind in STEP_KINDS
                 ],
             },
