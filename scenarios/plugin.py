@@ -88,9 +88,13 @@ class ScenarioItem(pytest.Item):
         self.result: ScenarioResult | None = None
 
     def runtest(self) -> None:
-        from scenarios.runner import run_scenario
+        from scenarios.runner import in_process_transport, run_scenario
 
-        self.result = run_scenario(self.scenario, _transport(self.config))
+        if self.config.getoption("--scenario-base-url", default=None):
+            self.result = run_scenario(self.scenario, _transport(self.config))
+        else:
+            with in_process_transport() as transport:
+                self.result = run_scenario(self.scenario, transport)
         if not self.result.passed:
             assert self.result.failure is not None
             raise ScenarioFailed(self.result.failure.text())

@@ -219,36 +219,26 @@ def run_all(
     opts = options or RunOptions()
     jobs = max(1, min(opts.jobs, len(scenarios) or 1))
     results: list[ScenarioResult | None] = [None] * len(scenarios)
-    local = threading.local()
-    stack: list[Any] = []
     lock = threading.Lock()
-
-    def transport() -> Transport:
-        if getattr(local, "transport", None) is None:
-            if opts.base_url:
-                local.transport = HttpTransport(opts.base_url)
-            else:
-                cm = in_process_transport()
-                local.transport = cm.__enter__()
-                with lock:
-                    stack.append(cm)
-        return local.transport
+    local = threading.local()
 
     def one(i: int) -> None:
-        res = run_scenario(scenarios[i], transport(), opts.api_key)
+        if opts.base_url:  # one HTTP session per worker thread
+            if getattr(local, "transport", None) is None:
+                local.transport = HttpTransport(opts.base_url)
+            res = run_scenario(scenarios[i], local.transport, opts.api_key)
+        else:  # a fresh simulator per scenario: nothing is shared between scenarios
+            with in_process_transport() as transport:
+                res = run_scenario(scenarios[i], transport, opts.api_key)
         results[i] = res
         if on_result is not None:
             with lock:
                 on_result(res)
 
-    try:
-        if jobs == 1:
-            for i in range(len(scenarios)):
-                one(i)
-        else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                list(pool.map(one, range(len(scenarios))))
-    finally:
-        for cm in stack:
-            cm.__exit__(None, None, None)
+    if jobs == 1:
+        for i in range(len(scenarios)):
+            one(i)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, range(len(scenarios))))
     return [r for r in results if r is not None]
