@@ -33,4 +33,4 @@ def test_the_library_is_collected_and_run(pytester: pytest.Pytester) -> None:
     collected = pytester.runpytest("--collect-only", "-q", str(library))
     assert sum(".scenario.yaml" in line for line in collected.stdout.lines) >= 30
     result = pytester.runpytest("-p", "no:cacheprovider", str(library), "-k", "direct")
-    result.assert_outcomes(passed=5)  # 4 direct_* files and "Reconnect after failed"
+    result.assert_outcomes(passed=5)
