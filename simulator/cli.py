@@ -117,5 +117,14 @@ def portals(host: str, port: int, db: str, seed: int, base_url: str | None, thre
     waitress.serve(wsgi, host=host, port=port, threads=threads, ident="connect-sim-portals")
 
 
+def _add_scenarios() -> None:
+    from scenarios.cli import scenario
+
+    main.add_command(scenario)
+
+
+_add_scenarios()
+
+
 if __name__ == "__main__":
     main()

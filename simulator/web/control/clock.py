@@ -1,4 +1,4 @@
-"""`/_sim/clock`: read, advance, set forward, run until idle, switch mode."""
+"""`/_sim/clock`: read, advance, set forward, step to the next job, run until idle, switch mode."""
 
 from __future__ import annotations
 
@@ -63,6 +63,43 @@ def run_until_idle() -> dict[str, Any]:
     return _result(ws, runtime().scheduler.run_until_idle(ws, int(limit_s * SECOND)))
 
 
+CLOCK_STEP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"max_seconds": {"type": "number", "minimum": 0, "maximum": 3153600000}},
+}
+
+CLOCK_STEP_RESULT: dict[str, Any] = {
+    **schemas.CLOCK_RESULT,
+    "required": [*schemas.CLOCK_RESULT["required"], "next_due_at"],
+    "properties": {
+        **schemas.CLOCK_RESULT["properties"],
+        "next_due_at": {
+            "anyOf": [schemas.TIMESTAMP, {"type": "null"}],
+            "description": "When the next pending job is due after this step (null: none)",
+        },
+    },
+}
+
+
+@bp.post("/step")
+def step() -> dict[str, Any]:
+    """Move to the next job's due time (at most `max_seconds` ahead) and run what is due."""
+    ws = workspace_id()
+    body = json_body(CLOCK_STEP, optional=True)
+    rt = runtime()
+    limit_ms = int(body.get("max_seconds", DEFAULT_IDLE_LIMIT_S) * SECOND)
+    with rt.scheduler.lock(ws):
+        now = rt.now(ws)
+        due = rt.scheduler.next_due(ws)
+        target = now + limit_ms if due is None else min(max(due, now), now + limit_ms)
+        ran = rt.scheduler.advance_to(ws, target)
+        following = rt.scheduler.next_due(ws)
+    result = _result(ws, ran)
+    result["next_due_at"] = None if following is None else iso(following)
+    return result
+
+
 @bp.post("/mode")
 def set_mode() -> dict[str, Any]:
     ws = workspace_id()
@@ -106,6 +143,18 @@ OPENAPI_PATHS = {
             schemas.CLOCK_SET,
             "Forward only: an instant before the current time is 400 `invalid_data`.",
         )
+    },
+    "/_sim/clock/step": {
+        "post": {
+            "operationId": "sim.stepClock",
+            "summary": "Move the clock to the next due job and run it",
+            "description": "Moves the clock to the due time of the next pending job (or by "
+            "`max_seconds`, default 7 days, when none is due sooner) and runs every job due "
+            "by then, so a caller can check a condition after each instant something "
+            "happens. Answers where the clock is and when the next job is due.",
+            "requestBody": request_body(CLOCK_STEP, required=False),
+            "responses": ok(CLOCK_STEP_RESULT, "Where the clock is, jobs run, the next due"),
+        }
     },
     "/_sim/clock/run-until-idle": {
         "post": _clock_op(
