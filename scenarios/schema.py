@@ -135,6 +135,11 @@ STEP_DEFS: dict[str, dict[str, Any]] = {
         username={"type": "string", "description": "Persona and faults: alice+deny"},
         password={"type": "string"},
         consent={"enum": ["approve", "deny"]},
+        linger={
+            **_DURATION,
+            "description": "connect/deny: virtual time the patient waits on the portal's login"
+            " page before signing in (the clock advances meanwhile), e.g. 10m",
+        },
         **_CALL_EXTRAS,
     ),
     "clock": _step(

@@ -199,6 +199,8 @@ def run_patient_step(ctx: Context, step: dict[str, Any], base: DataPath) -> None
         }
         if "source" in args:
             body["source"] = ctx.source_id(args["source"], (*base, "source"))
+        if "linger" in args:
+            body["linger_seconds"] = parse_duration(args["linger"]) // 1000
         resp = ctx.client.call("POST", f"{sim}/connect", body)
     elif action == "done":
         resp = ctx.client.call("POST", f"{sim}/done")

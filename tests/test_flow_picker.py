@@ -6,6 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from flowkit import ATHENA, CERNER, EPIC, RETURN_URL, connect, done, events_of, new_session
 
+from simulator.core.timeutil import iso, parse_iso
+
 
 def test_approve_activates_a_connection_and_done_returns(api):
     session = new_session(api, metadata={"order": "42"})
@@ -202,3 +204,13 @@ def test_pytest_helper_wraps_the_headless_patient(api):
     assert api.done(session["id"])["return_url"].startswith(RETURN_URL)
     other = new_session(api, "p2")
     assert api.abandon(other["id"], EPIC)["stopped_at"] == "portal"
+
+
+def test_a_patient_lingering_at_the_portal_past_the_state_lifetime_fails_state_expired(api):
+    session = new_session(api, expires_in=3600)
+    late = connect(api, session["id"], "alice", EPIC, linger_seconds=600)
+    assert late["connection"]["status"] == "failed"
+    assert late["connection"]["failure_code"] == "oauth_state_expired"
+    in_time = connect(api, session["id"], "alice", EPIC, linger_seconds=599)
+    assert in_time["connection"]["status"] == "active"
+    assert api.now() == iso(parse_iso(session["created_at"]) + 1199_000)

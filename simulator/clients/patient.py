@@ -9,6 +9,7 @@ in-process transport; given none, over the network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -59,8 +60,13 @@ def connect(
     consent: str = "approve",
     timeout: float = 10.0,
     session: requests.Session | None = None,
+    at_portal: Callable[[], None] | None = None,
 ) -> Result:
-    """Open the session link, choose the source (Picker), log in at the portal, consent."""
+    """Open the session link, choose the source (Picker), log in at the portal, consent.
+
+    `at_portal`, when given, is called on the portal's login page before signing in
+    (the patient lingering there while time passes).
+    """
     browser = Browser(origin_of(session_url), timeout, session)
     browser.get(session_url)
     if browser.url.startswith(session_url) and browser.response is not None:
@@ -72,6 +78,8 @@ def connect(
     login = browser.find_form(form_id="login-form")
     if login is None:
         return _classify(browser, session_url)
+    if at_portal is not None:
+        at_portal()
     browser.submit(login, {"username": username, "password": password})
     consent_form = browser.find_form(form_id="consent-form")
     if consent_form is not None:

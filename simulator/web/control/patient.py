@@ -6,6 +6,7 @@ so what it causes is exactly what a real browser would cause.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
@@ -30,6 +31,13 @@ CONNECT_INPUT = {
         "username": {"type": "string", "minLength": 1, "maxLength": 200},
         "password": {"type": "string", "maxLength": 200},
         "consent": {"enum": ["approve", "deny"]},
+        "linger_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 86400,
+            "description": "Virtual seconds the patient waits on the portal's login page before"
+            " signing in (the clock advances, running what falls due)",
+        },
     },
 }
 ABANDON_INPUT = {
@@ -63,6 +71,13 @@ def _source_id(body: dict[str, Any], session: Session) -> str | None:
     return source.id
 
 
+def _linger(ws: str, seconds: int) -> Callable[[], None] | None:
+    """What the patient does on reaching the portal's login page: wait `seconds` of the clock."""
+    if not seconds:
+        return None
+    return lambda: runtime().scheduler.advance(ws, seconds)
+
+
 @bp.post("/<session_id>/connect")
 def connect(session_id: str) -> dict[str, Any]:
     """Open the link, choose the source, log in as `username`, approve or deny."""
@@ -82,6 +97,7 @@ def connect(session_id: str) -> dict[str, Any]:
         consent=body.get("consent", "approve"),
         timeout=max(rt.config.http_timeout * 2, 10.0),
         session=rt.browser_session(),
+        at_portal=_linger(ws, body.get("linger_seconds", 0)),
     )
     connection = connections.settled_since(rt.store, ws, session_id, before)
     return _result(ws, session_id, result, connection=connection)
