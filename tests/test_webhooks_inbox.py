@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from webhooks_support import fire_sync_failed, inbox, inbox_endpoint, received
 
+from simulator.core import ids
 from simulator.core.timeutil import parse_iso
 from simulator.domain.webhooks.signature import signature_header
 from simulator.testing import Api, Sim
@@ -100,3 +101,19 @@ def test_inbox_input_validation(api: Api) -> None:
     assert api.post("/_sim/inboxes", {"sequence": []}).status_code == 400
     assert api.post("/_sim/inboxes", {"delay_ms": 10**9}).status_code == 400
     assert api.post("/_sim/inboxes", {"colour": "red"}).status_code == 400
+
+
+def test_two_workspaces_with_one_seed_each_get_their_own_inbox(sim: Sim) -> None:
+    first, _ = sim.new_workspace(seed=42)
+    second, _ = sim.new_workspace(seed=42)
+    one, two = inbox(first), inbox(second)
+    assert one["id"] != two["id"]
+    assert all(ids.is_ulid_shaped(box["id"], "inb_") for box in (one, two))
+    assert post_raw(sim, one["url"], b'{"id":"evt_1","type":"t"}').status_code == 200
+    assert post_raw(sim, two["url"], b'{"id":"evt_2","type":"t"}').status_code == 200
+    assert [r["event_id"] for r in received(first, one["id"])] == ["evt_1"]
+    assert [r["event_id"] for r in received(second, two["id"])] == ["evt_2"]
+    # the first workspace's ids stay those of its seed: a fresh server gives the same one
+    with Sim() as again:
+        fresh, _ = again.new_workspace(seed=42)
+        assert inbox(fresh)["id"] == one["id"]

@@ -46,6 +46,14 @@ def make_id(prefix: str, seed: int, sequence: int, ms: int | None = None) -> str
     return prefix + ulid(stamp, seeded_bytes(seed, "id", sequence))
 
 
+def salted_id(prefix: str, seed: int, sequence: int, *salt: object) -> str:
+    """Another id of the same shape and creation order for the same sequence number,
+    for objects whose id must be unique beyond their workspace (the salt tells them apart).
+    """
+    entropy = seeded_bytes(seed, "id", sequence, *salt)
+    return prefix + ulid(ID_EPOCH_MS + sequence, entropy)
+
+
 def seeded_hex(seed: int, sequence: int, label: str, length: int = 32) -> str:
     return seeded_bytes(seed, label, sequence, size=length).hex()[:length]
 

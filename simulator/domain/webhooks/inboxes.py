@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.core import pagination
+from simulator.core import ids, pagination, workspaces
 from simulator.core.errors import not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
@@ -156,10 +156,22 @@ def receive_url(rt: Runtime, inbox_id: str) -> str:
     return f"{rt.base_url}/_sim/inboxes/{inbox_id}/receive"
 
 
+def _unique_id(rt: Runtime, ws_id: str) -> tuple[str, int]:
+    """A seeded id, unique across workspaces: the receive URL names no workspace, so when
+    another workspace with the same seed already holds the seeded id, the next salted
+    one is used (the same on every run that makes the same calls)."""
+    inbox_id, seq = rt.new_id(ws_id, PREFIX)
+    salt = 0
+    while _by_id(rt.store, inbox_id) is not None:
+        salt += 1
+        inbox_id = ids.salted_id(PREFIX, workspaces.get(rt.store, ws_id).seed, seq, salt)
+    return inbox_id, seq
+
+
 def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> Inbox:
     store = rt.store
     with store.tx():
-        inbox_id, seq = rt.new_id(ws_id, PREFIX)
+        inbox_id, seq = _unique_id(rt, ws_id)
         store.execute(
             "INSERT INTO webhook_inboxes (workspace_id, id, seq, secret, tolerance, responses,"
             " created_ms) VALUES (?,?,?,?,?,?,?)",
