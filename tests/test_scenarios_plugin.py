@@ -32,5 +32,7 @@ def test_the_library_is_collected_and_run(pytester: pytest.Pytester) -> None:
     assert len(list(library.glob("*.scenario.yaml"))) >= 30
     collected = pytester.runpytest("--collect-only", "-q", str(library))
     assert sum(".scenario.yaml" in line for line in collected.stdout.lines) >= 30
+    direct = len(list(library.glob("*direct*.scenario.yaml")))
+    assert direct >= 5
     result = pytester.runpytest("-p", "no:cacheprovider", str(library), "-k", "direct")
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=direct)
