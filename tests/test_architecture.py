@@ -4,7 +4,8 @@ Layers import downward only: `simulator.core` imports nothing above it;
 `simulator.clients` imports core; `simulator.domain` imports core, clients and
 domain; `simulator.web` imports everything below it; the composition root and
 the entry points sit on top. `portal_mocks` depends on `simulator.core` only,
-and the conformance suite on no simulator code at all. No import circle
+the scenario runner only on `simulator.testing` (an in-process server to talk
+HTTP to), and the conformance suite on no simulator code at all. No import circle
 remains, counting imports under `TYPE_CHECKING` and inside functions.
 """
 
@@ -30,6 +31,8 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("simulator.web", ("simulator.core", "simulator.clients", "simulator.domain", "simulator.web")),
     ("portal_mocks", ("portal_mocks", "simulator.core")),
     ("conformance", ("conformance",)),
+    # scenarios talk HTTP only; `simulator.testing` gives them an in-process server
+    ("scenarios", ("scenarios", "simulator.testing")),
 )
 
 
