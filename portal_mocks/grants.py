@@ -241,12 +241,12 @@ def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
     fields["updated_ms"] = rt.now(grant.workspace_id)
     assignments = ", ".join(f"{k} = ?" for k in fields)
     with rt.store.tx():
-        rt.store.execute(
-            f"UPDATE portal_grants SET {assignments} WHERE id = ?", (*fields.values(), grant.id)
+        row = rt.store.one(
+            f"UPDATE portal_grants SET {assignments} WHERE id = ? RETURNING *",
+            (*fields.values(), grant.id),
         )
-    found = get(rt, grant.id)
-    assert found is not None
-    return found
+    assert row is not None
+    return _grant(row)
 
 
 def move(rt: Runtime, grant: Grant, event: str, **fields: Any) -> Grant:
@@ -299,9 +299,9 @@ def add_token(
     token = new_secret(32)
     now = rt.now(grant.workspace_id)
     with rt.store.tx():
-        rt.store.execute(
+        row = rt.store.one(
             "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
-            " created_ms, expires_ms, sim_error) VALUES (?,?,?,?,?,?,?,?,?)",
+            " created_ms, expires_ms, sim_error) VALUES (?,?,?,?,?,?,?,?,?) RETURNING *",
             (
                 token,
                 grant.workspace_id,
@@ -314,9 +314,7 @@ def add_token(
                 sim_error,
             ),
         )
-    found = lookup(rt, grant.slug, token)
-    assert found is not None
-    return found
+    return _token(row)
 
 
 def lookup(rt: Runtime, slug: str, token: str | None) -> Token | None:
