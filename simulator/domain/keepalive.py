@@ -52,10 +52,16 @@ def refresh_due_ms(rt: Runtime, tokens: ConnectionTokens) -> int | None:
     return expires - lead
 
 
-def schedule_keepalive(rt: Runtime, ws_id: str, attempt_id: str) -> None:
-    """(Re)schedule the refresh, or the lapse of a grant that cannot be refreshed."""
+def schedule_keepalive(
+    rt: Runtime, ws_id: str, attempt_id: str, tokens: ConnectionTokens | None = None
+) -> None:
+    """(Re)schedule the refresh, or the lapse of a grant that cannot be refreshed.
+
+    `tokens` are the connection's tokens when the caller has just written them.
+    """
     rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
-    tokens = attempts.tokens_of(rt, ws_id, attempt_id)
+    if tokens is None:
+        tokens = attempts.tokens_of(rt, ws_id, attempt_id)
     if tokens is None or tokens.access_expires_ms is None:
         return
     if tokens.refresh_token:
@@ -132,11 +138,11 @@ def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, 
             return  # disconnected meanwhile: the new tokens are not kept
         now = rt.now(ws_id)
         expires_in = token.get("expires_in")
-        rt.store.execute(
+        row = rt.store.one(
             "UPDATE connection_tokens SET access_token = ?, refresh_token = ?,"
             " access_expires_ms = ?, scope = COALESCE(?, scope), updated_ms = ?,"
             " refresh_count = refresh_count + 1, transient_since_ms = NULL, transient_failures = 0"
-            " WHERE workspace_id = ? AND attempt_id = ?",
+            " WHERE workspace_id = ? AND attempt_id = ? RETURNING *",
             (
                 token["access_token"],
                 token.get("refresh_token"),
@@ -147,7 +153,7 @@ def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, 
                 attempt_id,
             ),
         )
-        schedule_keepalive(rt, ws_id, attempt_id)
+        schedule_keepalive(rt, ws_id, attempt_id, ConnectionTokens.maybe(row))
 
 
 def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str:
