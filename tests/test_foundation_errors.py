@@ -408,3 +408,28 @@ def test_odd_queries_never_give_a_500(api: Api, query: dict) -> None:
     for path in ("/patients", "/patients/p1/patient-sessions", "/connections"):
         resp = api.get(path, **query)
         assert resp.status_code < 500, (path, resp.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "word"),
+    [
+        ("/patients", '{"patient_id": "p1", "metadata": {"score": NaN}}', "NaN"),
+        ("/patients", '{"patient_id": "p1", "metadata": {"score": -Infinity}}', "-Infinity"),
+        ("/patients", '{"patient_id": "p1", "metadata": {"score": 1e999}}', "1e999"),
+        ("/_sim/clock/advance", '{"seconds": NaN}', "NaN"),
+        ("/_sim/clock/run-until-idle", '{"max_seconds": Infinity}', "Infinity"),
+    ],
+)
+def test_non_finite_numbers_are_refused_and_nothing_is_stored(
+    api: Api, path: str, raw: str, word: str
+) -> None:
+    before = api.get("/_sim/clock").json["now"]
+    resp = api.client.post(
+        path,
+        data=raw,
+        headers={"Authorization": f"Bearer {api.api_key}", "Content-Type": "application/json"},
+    )
+    error = assert_error(resp, 400, "bad_request")
+    assert f"{word} is not a JSON number" in error["message"]
+    assert api.get("/patients").json["data"] == []
+    assert api.get("/_sim/clock").json["now"] == before

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,21 @@ def _encodable(body: Any) -> bool:
     return True
 
 
+class NonFiniteNumber(ValueError):
+    """`NaN`, `Infinity` or `-Infinity` in a request body: Python reads them, JSON has none."""
+
+
+def _non_finite(name: str) -> Any:
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 overflows to infinity
+        raise NonFiniteNumber(text)
+    return value
+
+
 def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -> dict[str, Any]:
     """The decoded JSON object of the request, validated against `schema`."""
     raw = request.get_data(cache=True)
@@ -144,8 +160,14 @@ def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -
             raise ApiError("bad_request", "A JSON request body is required")
     else:
         try:
-            body = request.get_json(force=True, silent=False)
-        except Exception:
+            body = json.loads(raw, parse_constant=_non_finite, parse_float=_finite_float)
+        except NonFiniteNumber as exc:
+            raise ApiError(
+                "bad_request",
+                f"The request body is not valid JSON: {exc} is not a JSON number"
+                " (send a finite number)",
+            ) from None
+        except (ValueError, RecursionError):
             raise ApiError("bad_request", "The request body is not valid JSON") from None
         if _SURROGATE_ESCAPE.search(raw) and not _encodable(body):
             raise ApiError("bad_request", "The request body has an unpaired \\u surrogate escape")
