@@ -117,3 +117,17 @@ def test_two_workspaces_with_one_seed_each_get_their_own_inbox(sim: Sim) -> None
     with Sim() as again:
         fresh, _ = again.new_workspace(seed=42)
         assert inbox(fresh)["id"] == one["id"]
+
+
+def test_whole_floats_are_statuses_and_1xx_is_refused(sim: Sim, api: Api) -> None:
+    box = api.post("/_sim/inboxes", {"status": 202.0, "sequence": [500.0, {"status": 503.0}]})
+    assert box.status_code == 200, box.json
+    url = box.json["url"]
+    answered = [post_raw(sim, url, b'{"id":"evt_x","type":"t"}').status_code for _ in range(3)]
+    assert answered == [500, 503, 503]  # the sequence's last answer repeats
+    plain = api.post("/_sim/inboxes", {"status": 202.0}).json["url"]
+    assert post_raw(sim, plain, b'{"id":"evt_y","type":"t"}').status_code == 202
+    for bad in ({"status": 101}, {"sequence": [199]}, {"sequence": [{"status": 100}]}):
+        resp = api.post("/_sim/inboxes", bad)
+        assert resp.status_code == 400, (bad, resp.json)
+        assert resp.json["error"]["code"] == "invalid_data"

@@ -65,12 +65,14 @@ PREFIX = "inb_"
 MAX_DELAY_MS = 60_000
 RECENT_LIMIT = 100
 
+# A final answer's status: an inbox cannot answer 1xx (that is not a final response).
+_STATUS = {"type": "integer", "minimum": 200, "maximum": 599}
 _ANSWER = {
     "type": "object",
     "additionalProperties": False,
     "required": ["status"],
     "properties": {
-        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "status": _STATUS,
         "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
         "body": {"type": "string", "maxLength": 65536},
     },
@@ -79,7 +81,7 @@ INBOX_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "status": _STATUS,
         "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
         "body": {"type": "string", "maxLength": 65536},
         "sequence": {
@@ -87,7 +89,7 @@ INBOX_INPUT: dict[str, Any] = {
             "minItems": 1,
             "maxItems": 1000,
             "items": {
-                "anyOf": [{"type": "integer", "minimum": 100, "maximum": 599}, _ANSWER],
+                "anyOf": [_STATUS, _ANSWER],
             },
         },
         "secret": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
@@ -139,13 +141,14 @@ class InboxRequest(Row):
 def responses_of(body: dict[str, Any]) -> dict[str, Any]:
     """The stored answer plan of an inbox input."""
     default = {
-        "status": body.get("status", 200),
+        "status": int(body.get("status", 200)),  # JSON 500.0 is the integer 500
         "delay_ms": body.get("delay_ms", 0),
         "body": body.get("body"),
     }
     sequence = []
     for item in body.get("sequence") or []:
-        answer = {"status": item} if isinstance(item, int) else dict(item)
+        answer = {"status": item} if isinstance(item, int | float) else dict(item)
+        answer["status"] = int(answer["status"])
         answer.setdefault("delay_ms", default["delay_ms"])
         answer.setdefault("body", default["body"])
         sequence.append(answer)
