@@ -137,17 +137,6 @@ def by_registration_token(store: Store, token: str) -> Workspace | None:
     return None if row is None else _row_to_ws(row)
 
 
-def all_ids(store: Store, clock_mode: str | None = None) -> list[str]:
-    if clock_mode is None:
-        return [r[0] for r in store.all("SELECT id FROM workspaces ORDER BY created_ms")]
-    return [
-        r[0]
-        for r in store.all(
-            "SELECT id FROM workspaces WHERE clock_mode = ? ORDER BY created_ms", (clock_mode,)
-        )
-    ]
-
-
 def next_sequence(store: Store, ws_id: str) -> tuple[int, int]:
     """Take the workspace's next sequence number; answers (sequence, seed) in one statement."""
     with store.tx():
