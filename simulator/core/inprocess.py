@@ -27,19 +27,14 @@ import responses
 from requests import PreparedRequest
 from werkzeug.test import Client
 
+from simulator.core.transport import read_timeout
+
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-
-
-def _read_timeout(request: PreparedRequest) -> float | None:
-    timeout = getattr(request, "req_kwargs", {}).get("timeout")
-    if isinstance(timeout, tuple):
-        timeout = timeout[-1]
-    return float(timeout) if timeout is not None else None
 
 
 def _forward(client: Client, request: PreparedRequest) -> tuple[int, dict[str, str], bytes]:
     """Call the WSGI app; an answer slower than the caller's timeout is a ReadTimeout."""
-    limit = _read_timeout(request)
+    limit = read_timeout(getattr(request, "req_kwargs", {}).get("timeout"))
     started = time.monotonic()
     answer = _call(client, request)
     if limit is not None and time.monotonic() - started > limit:

@@ -34,7 +34,8 @@ from requests.utils import get_encoding_from_headers
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def _read_timeout(timeout: Any) -> float | None:
+def read_timeout(timeout: Any) -> float | None:
+    """The read part of a `requests` timeout (a number or a (connect, read) pair)."""
     if isinstance(timeout, tuple):
         timeout = timeout[-1]
     return None if timeout is None else float(timeout)
@@ -95,7 +96,7 @@ class WsgiAdapter(BaseAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
-        limit = _read_timeout(timeout)
+        limit = read_timeout(timeout)
         started = self.monotonic()
         status, header_list, body = self._call(request)
         if limit is not None and self.monotonic() - started > limit:
