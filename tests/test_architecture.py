@@ -5,7 +5,8 @@ Layers import downward only: `simulator.core` imports nothing above it;
 domain; `simulator.web` imports everything below it; the composition root and
 the entry points sit on top. `portal_mocks` depends on `simulator.core` only,
 the scenario runner only on `simulator.testing` (an in-process server to talk
-HTTP to), and the conformance suite on no simulator code at all. No import circle
+HTTP to), and the conformance suite on no simulator code at all (only its in-process
+target builds a `simulator.testing.Sim` to talk HTTP to). No import circle
 remains, counting imports under `TYPE_CHECKING` and inside functions.
 """
 
@@ -30,6 +31,8 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("simulator.domain", ("simulator.core", "simulator.clients", "simulator.domain")),
     ("simulator.web", ("simulator.core", "simulator.clients", "simulator.domain", "simulator.web")),
     ("portal_mocks", ("portal_mocks", "simulator.core")),
+    # the in-process target is the suite's one door to simulator code (its test entry point)
+    ("conformance.target", ("conformance", "simulator.testing")),
     ("conformance", ("conformance",)),
     # scenarios talk HTTP only; `simulator.testing` gives them an in-process server
     ("scenarios", ("scenarios", "simulator.testing")),
@@ -131,17 +134,19 @@ def _within(name: str, prefix: str) -> bool:
 
 
 def violations(graph: dict[str, set[str]]) -> list[str]:
-    """Imports that break a layer rule, as `importer -> imported` lines."""
+    """Imports that break a layer rule, as `importer -> imported` lines.
+
+    The first rule whose prefix holds the importer is its rule."""
     broken = []
     for importer, imported in sorted(graph.items()):
-        for prefix, allowed in RULES:
-            if not _within(importer, prefix):
+        rule = next((allowed for prefix, allowed in RULES if _within(importer, prefix)), None)
+        if rule is None:
+            continue
+        for target in sorted(imported):
+            if target == "simulator":  # the package itself holds only its version
                 continue
-            for target in sorted(imported):
-                if target == "simulator":  # the package itself holds only its version
-                    continue
-                if not any(_within(target, ok) for ok in allowed):
-                    broken.append(f"{importer} -> {target}")
+            if not any(_within(target, ok) for ok in rule):
+                broken.append(f"{importer} -> {target}")
     return broken
 
 
@@ -212,6 +217,27 @@ def test_portals_importing_simulator_domain_or_web_is_refused(tmp_path: Path) ->
     assert violations(graph) == [
         "portal_mocks.grants -> simulator.web.app",
         "portal_mocks.tokens -> simulator.domain.sessions",
+    ]
+
+
+def test_the_conformance_model_and_checks_importing_simulator_code_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A suite that reused the simulator's own rules would pass a wrong rule."""
+    files = {
+        **BASE,
+        "simulator/testing.py": "",
+        "conformance/__init__.py": "",
+        "conformance/target.py": "def f():\n    from simulator.testing import Sim\n",
+        "conformance/model/__init__.py": "",
+        "conformance/model/sessions.py": "from simulator.domain import sessions\n",
+        "conformance/checks/__init__.py": "",
+        "conformance/checks/records.py": "def f():\n    from simulator.testing import Sim\n",
+    }
+    graph = import_graph(_tree(tmp_path, files), ("simulator", "portal_mocks", "conformance"))
+    assert violations(graph) == [
+        "conformance.checks.records -> simulator.testing",
+        "conformance.model.sessions -> simulator.domain.sessions",
     ]
 
 
