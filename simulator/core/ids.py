@@ -1,14 +1,20 @@
-"""Identifiers: prefix + 26-character ULID shape, deterministic from a workspace seed.
+"""Identifiers (seeded) and secrets (never seeded).
+
+Ids: prefix + 26-character ULID shape, deterministic from a workspace seed.
 
 A ULID is 48 bits of milliseconds followed by 80 bits of randomness, written
 in Crockford base32. Here the "randomness" is derived from the workspace seed
 and its id sequence number, and so is the time part, so the same seed and the
 same calls give the same ids on every run, whatever the clocks say.
+
+Secrets (hosted link tokens, webhook secrets, API keys, OAuth codes, tokens and
+`state`) come from the operating system's CSPRNG instead: a seed is no secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -54,8 +60,9 @@ def salted_id(prefix: str, seed: int, sequence: int, *salt: object) -> str:
     return prefix + ulid(ID_EPOCH_MS + sequence, entropy)
 
 
-def seeded_hex(seed: int, sequence: int, label: str, length: int = 32) -> str:
-    return seeded_bytes(seed, label, sequence, size=length).hex()[:length]
+def secret_hex(length: int = 32) -> str:
+    """`length` hex characters from the CSPRNG (4 bits each)."""
+    return secrets.token_hex((length + 1) // 2)[:length]
 
 
 def is_ulid_shaped(value: str, prefix: str) -> bool:

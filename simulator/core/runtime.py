@@ -83,11 +83,6 @@ class Runtime:
         seq, seed = workspaces.next_sequence(self.store, ws_id)
         return ids.make_id(prefix, seed, seq), seq
 
-    def seeded_hex(self, ws_id: str, label: str, length: int = 32) -> str:
-        """Deterministic hex from the workspace seed and a fresh sequence number."""
-        seq, seed = workspaces.next_sequence(self.store, ws_id)
-        return ids.seeded_hex(seed, seq, label, length)
-
     def rng(self, ws_id: str, *labels: object) -> random.Random:
         """A random generator fixed by the workspace seed and the labels."""
         ws = workspaces.get(self.store, ws_id)

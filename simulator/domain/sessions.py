@@ -175,17 +175,13 @@ def by_token(store: Store, token: str) -> Session | None:
 
 
 def new_token(rt: Runtime, ws_id: str) -> str:
-    """The hosted URL token: from the workspace seed, so a run repeats, yet unique overall.
+    """The hosted URL token: 128 bits from the CSPRNG (it is the only key to the page).
 
-    `/c/<token>` is looked up without a workspace, so when another workspace with
-    the same seed already holds the seeded token, a token salted with this
-    workspace's id is used instead.
+    `/c/<token>` is looked up without a workspace, so it must be unique overall.
     """
-    token = rt.seeded_hex(ws_id, "hosted-url")
-    salt = 0
+    token = ids.secret_hex(32)
     while by_token(rt.store, token) is not None:
-        salt += 1
-        token = ids.seeded_bytes(0, "hosted-url", ws_id, token, salt, size=16).hex()
+        token = ids.secret_hex(32)
     return token
 
 
