@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import DATA_ACCESS_TYPES, THIRTEEN_MONTH
 from simulator.core.store import dumps, loads
+from simulator.core.validation import is_local_host, url_host
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -227,8 +228,24 @@ def check_redirect_uri(uri: Any) -> str:
     return uri
 
 
-def register(rt: Runtime, ws_id: str, slug: str, metadata: Mapping[str, Any]) -> ClientInfo:
-    """RFC 7591 dynamic client registration."""
+def is_local_url(rt: Runtime, url: str) -> bool:
+    """A URL on a loopback host or on this server: the only places an anonymous
+    registration may send a browser or make the server fetch from."""
+    host = url_host(url)
+    if host is None:
+        return False
+    return is_local_host(host) or url.startswith(rt.base_url.rstrip("/") + "/")
+
+
+def register(
+    rt: Runtime, ws_id: str, slug: str, metadata: Mapping[str, Any], *, anonymous: bool = False
+) -> ClientInfo:
+    """RFC 7591 dynamic client registration.
+
+    An `anonymous` registration (no initial access token) may name only loopback
+    or this server's redirect URIs: otherwise anyone could make the authorize
+    endpoint redirect a patient, with a code, to a host of their choosing.
+    """
     if not isinstance(metadata, Mapping):
         raise RegistrationError("invalid_client_metadata", "The body must be a JSON object")
     uris = metadata.get("redirect_uris")
@@ -237,6 +254,14 @@ def register(rt: Runtime, ws_id: str, slug: str, metadata: Mapping[str, Any]) ->
             "invalid_redirect_uri", "redirect_uris is required: a non-empty array of URLs"
         )
     uris = [check_redirect_uri(u) for u in uris]
+    if anonymous:
+        for uri in uris:
+            if not is_local_url(rt, uri):
+                raise RegistrationError(
+                    "invalid_redirect_uri",
+                    "Without an initial access token (Authorization: Bearer <workspace API key>)"
+                    f" redirect URIs must be on localhost or a loopback address: {uri}",
+                )
     method = metadata.get("token_endpoint_auth_method", "client_secret_basic")
     if method not in AUTH_METHODS:
         raise RegistrationError(
@@ -268,6 +293,12 @@ def register(rt: Runtime, ws_id: str, slug: str, metadata: Mapping[str, Any]) ->
             isinstance(jwks_uri, str) and urlsplit(jwks_uri).scheme in ("http", "https")
         ):
             raise RegistrationError("invalid_client_metadata", "jwks_uri must be an http(s) URL")
+        if jwks_uri is not None and not is_local_url(rt, jwks_uri):
+            raise RegistrationError(
+                "invalid_client_metadata",
+                "jwks_uri must be on localhost, a loopback address or this server"
+                " (the portal fetches it; send the keys inline as jwks instead)",
+            )
     elif jwks is not None or jwks_uri is not None:
         jwks = jwks_uri = None
     for key in ("client_name", "scope"):

@@ -24,6 +24,8 @@ from simulator.testing import Sim
 
 SLUGS = list(PORTALS)
 REDIRECT = "https://app.example/callback"
+# a registration without a key may name only loopback (or this server's) redirect URIs
+LOCAL_REDIRECT = "http://localhost:8765/callback"
 SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
 
 
@@ -40,7 +42,8 @@ def discover(sim: Sim, slug: str) -> dict[str, Any]:
 def register(
     sim: Sim, slug: str, api_key: str | None, *, method: str = "client_secret_basic", **meta: Any
 ) -> dict[str, Any]:
-    body = {"redirect_uris": [REDIRECT], "token_endpoint_auth_method": method, **meta}
+    redirect = REDIRECT if api_key else LOCAL_REDIRECT
+    body = {"redirect_uris": [redirect], "token_endpoint_auth_method": method, **meta}
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     resp = requests.post(discover(sim, slug)["registration_endpoint"], json=body, headers=headers)
     assert resp.status_code == 201, resp.text
@@ -150,7 +153,7 @@ def new_launch(
         client["client_id"],
         client.get("client_secret"),
         scope=scope,
-        redirect_uri=REDIRECT,
+        redirect_uri=client["redirect_uris"][0],
         code_challenge_method="S256",
         token_endpoint_auth_method=method,
     )

@@ -13,7 +13,17 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
-from portalkit import REDIRECT, SCOPE, SLUGS, discover, fhir_base, new_launch, pages, register
+from portalkit import (
+    LOCAL_REDIRECT,
+    REDIRECT,
+    SCOPE,
+    SLUGS,
+    discover,
+    fhir_base,
+    new_launch,
+    pages,
+    register,
+)
 
 import portal_mocks
 from simulator.testing import Sim
@@ -362,11 +372,12 @@ def test_registration_errors(sim: Sim) -> None:
     missing = requests.post(url, json={"client_name": "x"})
     assert missing.json()["error"] == "invalid_redirect_uri"
     method = requests.post(
-        url, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "tls_client_auth"}
+        url,
+        json={"redirect_uris": [LOCAL_REDIRECT], "token_endpoint_auth_method": "tls_client_auth"},
     )
     assert method.status_code == 400 and method.json()["error"] == "invalid_client_metadata"
     ok = requests.post(
-        url, json={"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+        url, json={"redirect_uris": [LOCAL_REDIRECT], "token_endpoint_auth_method": "none"}
     )
     assert ok.status_code == 201 and ok.headers["Cache-Control"] == "no-store"
 

@@ -4,7 +4,7 @@ A registration sent with `Authorization: Bearer <token>` belongs to the
 workspace the token names (its clock, seed and faults): the token is the
 workspace's API key or its registration token (the RFC 7591 initial access
 token the simulator sends for its own app). One sent without belongs to the
-default workspace.
+default workspace and may name only loopback (or this server's) redirect URIs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _error(error: str, description: str, status: int = 400) -> Response:
 @bp.post("/register")
 def register() -> Response:
     rt = runtime()
-    ws_id = rt.default_workspace.id
+    ws_id, anonymous = rt.default_workspace.id, True
     header = request.headers.get("Authorization", "").strip()
     if header:
         scheme, _, key = header.partition(" ")
@@ -43,12 +43,12 @@ def register() -> Response:
             )
             resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             return resp
-        ws_id = ws.id
+        ws_id, anonymous = ws.id, False
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _error("invalid_client_metadata", "The body must be a JSON object")
     try:
-        client = clients.register(rt, ws_id, portal().slug, body)
+        client = clients.register(rt, ws_id, portal().slug, body, anonymous=anonymous)
     except clients.RegistrationError as err:
         return _error(err.error, err.description)
     return json_response(client.registration_response(), 201)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from simulator.core.errors import ApiError, invalid
 from simulator.core.timeutil import parse_iso
@@ -138,11 +141,39 @@ def validate(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+# Characters on which URL parsers disagree: a browser reads `\\` as `/`, `requests`
+# (urllib3) ends the host there, `urllib.parse` does not.
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+
+
+def url_host(value: str) -> str | None:
+    """The host an http(s) URL is really sent to, or None when clients would disagree.
+
+    The host is checked as `requests` (urllib3) will parse it, and it must be the
+    host `urllib.parse` sees too, so a check on one cannot be passed with a URL
+    the other sends elsewhere (`http://evil.example\\@localhost/`).
+    """
+    if _AMBIGUOUS.search(value):
+        return None
+    parts = urlsplit(value)
+    try:
+        sent_to = parse_url(value).host
+    except (LocationParseError, ValueError):
+        return None
+    if not parts.hostname or sent_to is None:
+        return None
+    if sent_to.lower().strip("[]") != parts.hostname.lower():
+        return None
+    return parts.hostname
+
+
 def check_return_url(value: str, param: str = "return_url") -> str:
     """An absolute http(s) URL; https unless the host is localhost or a loopback address."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or not parts.hostname:
         raise invalid(f"'{param}' must be an absolute http or https URL", param)
+    if url_host(value) is None:
+        raise invalid(ambiguous_url(param), param)
     if parts.scheme == "http" and not is_local_host(parts.hostname):
         raise invalid(f"'{param}' must use https (http is allowed for localhost only)", param)
     if parts.fragment:
@@ -150,6 +181,19 @@ def check_return_url(value: str, param: str = "return_url") -> str:
     return value
 
 
+def ambiguous_url(param: str) -> str:
+    return (
+        f"'{param}' is not a URL every client reads the same way"
+        " (backslashes, spaces and control characters are not allowed)"
+    )
+
+
 def is_local_host(host: str) -> bool:
-    host = host.lower().strip("[]")
-    return host in ("localhost", "::1") or host.endswith(".localhost") or host.startswith("127.")
+    """`localhost`, a `*.localhost` name, or a loopback IP address (127.0.0.0/8, ::1)."""
+    host = host.lower().strip("[]").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

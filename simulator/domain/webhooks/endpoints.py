@@ -14,7 +14,7 @@ from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import event_to, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
-from simulator.core.validation import is_local_host
+from simulator.core.validation import ambiguous_url, is_local_host, url_host
 from simulator.domain.rows import Row
 from simulator.domain.webhooks.occurrences import EVENT_TYPES, LEGACY_TYPES, canonical_type
 
@@ -93,6 +93,8 @@ def check_url(rt: Runtime, url: str, param: str = "url") -> str:
         raise invalid(f"'{param}' must be an absolute https URL", param)
     if parts.fragment:
         raise invalid(f"'{param}' must not contain a fragment", param)
+    if url_host(url) is None:
+        raise invalid(ambiguous_url(param), param)
     if parts.scheme == "http" and not (
         is_local_host(parts.hostname) or url.startswith(rt.base_url + "/")
     ):
