@@ -13,6 +13,7 @@ from flask import Blueprint, Response, redirect, render_template, request
 from portal_mocks import authorization, personas, scopes
 from portal_mocks.authorization import Outcome
 from portal_mocks.web.common import display_name, local_path, no_store, portal, runtime
+from simulator.core.webkit import private_page
 
 bp = Blueprint("portal_authorize", __name__, url_prefix="/<slug>")
 
@@ -20,9 +21,7 @@ bp = Blueprint("portal_authorize", __name__, url_prefix="/<slug>")
 def _page(template: str, status: int = 200, **context: object) -> Response:
     p = portal()
     html = render_template(template, portal_name=display_name(), colour=p.colour, **context)
-    resp = Response(html, status=status, mimetype="text/html")
-    resp.headers["X-Frame-Options"] = "DENY"
-    return no_store(resp)
+    return private_page(Response(html, status=status, mimetype="text/html"))
 
 
 def _render(outcome: Outcome) -> Response:

@@ -105,6 +105,17 @@ def install_error_handling(app: Flask) -> None:
         return resp
 
 
+def private_page(resp: Response) -> Response:
+    """Headers for a page that holds a patient's data or a secret in its URL: never
+    cached, never framed (clickjacking), and its URL never sent on as a referrer."""
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
 def run_work_due_now(resp: Response) -> None:
     """Work that a changing request made due at the current instant runs before it answers.
 

@@ -14,11 +14,13 @@ from werkzeug.wrappers import Response
 
 from simulator.core.sources import Source
 from simulator.core.store import loads
+from simulator.core.webkit import private_page
 from simulator.domain import attempts, connections, patients, sessions
 from simulator.domain.sessions import Session
 from simulator.web.http import acting_for, runtime
 
 bp = Blueprint("hosted", __name__)
+bp.after_request(private_page)
 
 MIN_QUERY = 2
 
