@@ -27,7 +27,7 @@ from conformance.grader.deliveries import Expect, event_body, tamper
 from conformance.grader.signing import HEADER, sign, signature_header
 from conformance.reports import as_json
 from conformance.results import Outcome, Result
-from simulator.testing import Sim
+from simulator.testing import Api, Sim
 
 ROOT = Path(__file__).resolve().parent.parent
 RECEIVERS = ROOT / "examples" / "receivers"
@@ -170,8 +170,11 @@ class InThread:
         self.server.server_close()
 
 
+MakeReceiver = Callable[..., InThread]
+
+
 @pytest.fixture
-def in_thread() -> Iterator[Callable[..., InThread]]:
+def in_thread() -> Iterator[MakeReceiver]:
     started: list[InThread] = []
 
     def make(answer: Answer, refusal: int = 400) -> InThread:
@@ -263,17 +266,23 @@ def outcomes_message(results: list[Result], item_id: str) -> str:
     return next(r.message for r in results if r.id == item_id)
 
 
-@pytest.mark.parametrize("script", ["python_receiver.py", "careless_receiver.py"])
+@pytest.mark.parametrize(
+    "script", ["python_receiver.py", "careless_receiver.py", "node_receiver.js"]
+)
 def test_example_receivers_refuse_a_bad_port(script: str) -> None:
+    runner = sys.executable if script.endswith(".py") else NODE
+    if runner is None:
+        pytest.skip("node is not installed (make node installs it)")
     got = subprocess.run(
-        [sys.executable, str(RECEIVERS / script), "eighty"],
+        [runner, str(RECEIVERS / script), "eighty"],
         capture_output=True,
         text=True,
         env={**os.environ, "CONNECT_SIM_WEBHOOK_SECRET": SECRET},
         timeout=10,
     )
     assert got.returncode == 2
-    assert "port must be a number" in got.stderr and "Traceback" not in got.stderr
+    assert "port must be a number" in got.stderr
+    assert "Traceback" not in got.stderr and "at " not in got.stderr
 
 
 def test_python_receiver_refuses_to_start_without_a_secret() -> None:
@@ -291,7 +300,7 @@ def test_python_receiver_refuses_to_start_without_a_secret() -> None:
 # -- broken receivers ------------------------------------------------------------------------
 
 
-def test_a_receiver_answering_500_to_valid_deliveries_fails_them(in_thread) -> None:
+def test_a_receiver_answering_500_to_valid_deliveries_fails_them(in_thread: MakeReceiver) -> None:
     receiver = in_thread(lambda event: (500, f"boom, secret {SECRET}".encode()))
     results = grade(receiver.url, SECRET)
     assert failing(results) == ACKS
@@ -304,7 +313,7 @@ def test_a_receiver_answering_500_to_valid_deliveries_fails_them(in_thread) -> N
     assert SECRET not in dumped and "[redacted]" in dumped
 
 
-def test_a_receiver_answering_5xx_to_forgeries_fails_them(in_thread) -> None:
+def test_a_receiver_answering_5xx_to_forgeries_fails_them(in_thread: MakeReceiver) -> None:
     receiver = in_thread(lambda event: (200, b"ok"), refusal=503)
     results = grade(receiver.url, SECRET)
     assert failing(results) == FORGERIES
@@ -312,7 +321,7 @@ def test_a_receiver_answering_5xx_to_forgeries_fails_them(in_thread) -> None:
     assert "forgery was accepted" not in outcomes_message(results, "RCV-005")
 
 
-def test_a_slow_acknowledgement_fails_on_the_timeout(in_thread) -> None:
+def test_a_slow_acknowledgement_fails_on_the_timeout(in_thread: MakeReceiver) -> None:
     def slow_for_sync_completed(event: dict[str, Any]) -> tuple[int, bytes]:
         if event["type"] == grader_events.SYNC_COMPLETED:
             time.sleep(0.6)
@@ -338,7 +347,7 @@ def test_nothing_listening_fails_every_item() -> None:
 # -- what is sent, and what is kept ----------------------------------------------------------
 
 
-def test_results_carry_requirement_source_and_redacted_exchanges(python_receiver) -> None:
+def test_results_carry_requirement_source_and_redacted_exchanges(python_receiver: Running) -> None:
     results = grade(python_receiver.url, SECRET)
     by_id = {r.id: r for r in results}
     assert by_id["RCV-008"].source == "§4.3"
@@ -373,7 +382,7 @@ def test_tampering_changes_exactly_one_byte_of_valid_json() -> None:
     )
 
 
-def test_the_grade_card_lists_every_item_and_the_verdict(careless_receiver) -> None:
+def test_the_grade_card_lists_every_item_and_the_verdict(careless_receiver: Running) -> None:
     from rich.console import Console
 
     results = grade(careless_receiver.url, SECRET)
@@ -389,7 +398,7 @@ def test_the_grade_card_lists_every_item_and_the_verdict(careless_receiver) -> N
 # -- the grader signs as the simulator does ----------------------------------------------
 
 
-def emit_all_four(api) -> None:
+def emit_all_four(api: Api) -> None:
     """A patient connects and finishes (session completed, records synced), the refresh
     fails, and a sync failure is fired: one event of each type."""
     session = api.post(
@@ -461,7 +470,7 @@ def test_the_simulators_real_deliveries_are_acknowledged_by_the_examples(which: 
 # -- the command ---------------------------------------------------------------------------------
 
 
-def test_cli_passes_and_writes_both_reports(python_receiver, tmp_path: Path) -> None:
+def test_cli_passes_and_writes_both_reports(python_receiver: Running, tmp_path: Path) -> None:
     report, junit = tmp_path / "grade.json", tmp_path / "grade.xml"
     got = CliRunner().invoke(
         grade_receiver,
@@ -479,7 +488,7 @@ def test_cli_passes_and_writes_both_reports(python_receiver, tmp_path: Path) -> 
     assert suite is not None and suite.get("tests") == "13" and suite.get("failures") == "0"
 
 
-def test_cli_exits_1_when_an_item_fails(careless_receiver, tmp_path: Path) -> None:
+def test_cli_exits_1_when_an_item_fails(careless_receiver: Running, tmp_path: Path) -> None:
     junit = tmp_path / "grade.xml"
     got = CliRunner().invoke(
         grade_receiver,
@@ -500,6 +509,7 @@ def test_cli_exits_1_when_an_item_fails(careless_receiver, tmp_path: Path) -> No
         (["--url", "ftp://example.com/hooks", "--secret", SECRET], "http:// or https://"),
         (["--url", "example.com/hooks", "--secret", SECRET], "http:// or https://"),
         (["--url", "http://127.0.0.1:port/", "--secret", SECRET], "port that is not a number"),
+        (["--url", "http://[::1/", "--secret", SECRET], "is not a URL"),
         (["--url", "http://127.0.0.1:1/", "--secret", SECRET, "--timeout", "0"], "more than 0"),
     ],
 )
@@ -512,7 +522,7 @@ def test_cli_refuses_bad_options_clearly(args: list[str], says: str) -> None:
     assert "sk_live_oops_123" not in got.output
 
 
-def test_cli_reports_an_unwritable_report_path(careless_receiver, tmp_path: Path) -> None:
+def test_cli_reports_an_unwritable_report_path(careless_receiver: Running, tmp_path: Path) -> None:
     got = CliRunner().invoke(
         grade_receiver,
         [

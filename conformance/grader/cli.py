@@ -18,7 +18,10 @@ SECRET_PREFIX = "whsec_"
 
 
 def check_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise click.BadParameter("is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.BadParameter("must be an absolute http:// or https:// URL of the receiver")
     try:

@@ -60,7 +60,7 @@ def send(
         error = f"timeout: no response within {timeout:g} s"
     except requests.ConnectionError as exc:
         error = f"no response: connection failed ({type(exc).__name__})"
-    except requests.RequestException as exc:
+    except (requests.RequestException, ValueError, UnicodeError) as exc:
         error = f"no response: {type(exc).__name__}"
     elapsed = time.perf_counter() - start
     if error is None and elapsed > timeout:
