@@ -23,7 +23,7 @@ from conformance.grader import ITEMS, grade
 from conformance.grader import events as grader_events
 from conformance.grader.card import passed, render, verdict_line
 from conformance.grader.cli import grade_receiver
-from conformance.grader.deliveries import Expect, event_body, tamper
+from conformance.grader.deliveries import Expect, Item, event_body, tamper
 from conformance.grader.signing import HEADER, sign, signature_header
 from conformance.reports import as_json
 from conformance.results import Outcome, Result
@@ -368,6 +368,19 @@ def test_results_carry_requirement_source_and_redacted_exchanges(python_receiver
     later, earlier = sent_events(by_id["RCV-012"])
     assert later["created_at"] > earlier["created_at"]
     assert SECRET not in as_json("receiver-grader", results)
+
+
+def test_a_fault_in_the_grader_is_an_error_and_the_rest_still_run(
+    python_receiver: Running,
+) -> None:
+    def broken(story: grader_events.Story, secret: str, now: float) -> list:
+        raise ValueError(f"cannot build with {secret}")
+
+    item = Item("RCV-999", "A broken item", "§4.3", Expect.ACK, broken)
+    results = grade(python_receiver.url, SECRET, items=(item, ITEMS[0]))
+    assert [r.outcome for r in results] == [Outcome.ERROR, Outcome.PASS]
+    assert results[0].message.startswith("the grader failed: ValueError")
+    assert SECRET not in results[0].message
 
 
 def test_tampering_changes_exactly_one_byte_of_valid_json() -> None:

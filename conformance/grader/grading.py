@@ -10,6 +10,7 @@ import requests
 from conformance.grader.deliveries import ITEMS, Expect, Item
 from conformance.grader.events import Story
 from conformance.grader.sender import Answer, send
+from conformance.http import REDACTED, redact_text
 from conformance.results import Outcome, Result
 
 AREA = "receiver"
@@ -44,34 +45,40 @@ def grade_item(
 ) -> Result:
     """Send the item's deliveries in order; it passes when every answer is as expected."""
     start = time.perf_counter()
-    deliveries = item.build(story, secret, now())
     answers: list[Answer] = []
     problems: list[str] = []
-    for number, delivery in enumerate(deliveries, start=1):
-        answer = send(session, url, delivery, timeout, secret)
-        answers.append(answer)
-        problem = verdict(item.expect, answer)
-        if problem is not None:
-            where = f"delivery {number} of {len(deliveries)} ({delivery.label})"
-            problems.append(f"{where}: {problem}")
-    if problems:
-        outcome, message = Outcome.FAIL, "; ".join(problems)
+    try:
+        deliveries = item.build(story, secret, now())
+        for number, delivery in enumerate(deliveries, start=1):
+            answer = send(session, url, delivery, timeout, secret)
+            answers.append(answer)
+            problem = verdict(item.expect, answer)
+            if problem is not None:
+                where = f"delivery {number} of {len(deliveries)} ({delivery.label})"
+                problems.append(f"{where}: {problem}")
+    except Exception as crashed:  # noqa: BLE001 - a grader fault is reported, not raised
+        outcome, message = Outcome.ERROR, f"the grader failed: {type(crashed).__name__}: {crashed}"
     else:
-        statuses = ", ".join(str(a.status) for a in answers)
-        slowest = max(a.elapsed_s for a in answers) * 1000
-        what = "acknowledged" if item.expect is Expect.ACK else "refused"
-        message = f"{what} ({statuses}), slowest answer {slowest:.0f} ms"
-        outcome = Outcome.PASS
+        outcome, message = _judged(item, answers, problems)
     return Result(
         id=item.id,
         area=AREA,
         requirement=item.requirement,
         source=item.source,
         outcome=outcome,
-        message=message,
+        message=redact_text(message).replace(secret, REDACTED) if secret else message,
         exchanges=[a.exchange for a in answers],
         duration_s=round(time.perf_counter() - start, 4),
     )
+
+
+def _judged(item: Item, answers: list[Answer], problems: list[str]) -> tuple[Outcome, str]:
+    if problems:
+        return Outcome.FAIL, "; ".join(problems)
+    statuses = ", ".join(str(a.status) for a in answers)
+    slowest = max(a.elapsed_s for a in answers) * 1000
+    what = "acknowledged" if item.expect is Expect.ACK else "refused"
+    return Outcome.PASS, f"{what} ({statuses}), slowest answer {slowest:.0f} ms"
 
 
 def grade(
