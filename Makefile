@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
 
-.PHONY: venv run test lint format bench browser clean
+.PHONY: venv run test lint format bench browser node clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,10 @@ run: venv
 browser:
 	@bash scripts/install-chromium.sh
 
-test: venv browser
+node:
+	@bash scripts/install-node.sh
+
+test: venv browser node
 	$(BIN)/python -m pytest
 
 lint: venv
