@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 
 import click
 
@@ -52,6 +50,13 @@ def main() -> None:
     envvar="CONNECT_SIM_API_KEY",
     help="fixed API key of the default workspace (default: a random key made on first start)",
 )
+@click.option(
+    "--drain-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="on SIGTERM, how long running requests and jobs may take to finish",
+)
 def serve(
     host: str,
     port: int,
@@ -61,11 +66,15 @@ def serve(
     base_url: str | None,
     threads: int,
     api_key: str | None,
+    drain_seconds: float,
 ) -> None:
-    """Serve the Connect API, the control plane and every mock portal from one process."""
-    import waitress
+    """Serve the Connect API, the control plane and every mock portal from one process.
 
+    SIGTERM stops accepting, lets running requests and jobs finish (at most
+    --drain-seconds), then closes the database.
+    """
     from simulator.compose import build
+    from simulator.serving import Server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -81,14 +90,9 @@ def serve(
         start_ticker=True,
     )
     rt, wsgi = build(config)
+    server = Server(rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds)
     click.echo(_banner(base, rt.default_api_key, db))
-
-    def _stop(signum: int, frame: object) -> None:
-        rt.close()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    waitress.serve(wsgi, host=host, port=port, threads=threads, ident="connect-sim")
+    server.serve()
 
 
 @main.command()

@@ -95,10 +95,14 @@ class Runtime:
             self._ticker = Ticker(self, self.config.tick_interval)
             self._ticker.start()
 
-    def close(self) -> None:
+    def stop_background(self) -> None:
+        """Stop the ticker, letting a job it is running finish."""
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
+
+    def close(self) -> None:
+        self.stop_background()
         self.http.close()
         self.store.close()
 
