@@ -52,6 +52,12 @@ def set_now() -> dict[str, Any]:
             f"The clock only moves forward: {body['now']} is before the current time {iso(current)}",
             "now",
         )
+    if target - current > schemas.MAX_CLOCK_MOVE_S * SECOND:
+        raise invalid(
+            f"One call moves the clock at most {schemas.MAX_CLOCK_MOVE_S // 86400} days"
+            f" (to {iso(current + schemas.MAX_CLOCK_MOVE_S * SECOND)}); set it again from there",
+            "now",
+        )
     return _result(ws, rt.scheduler.advance_to(ws, target))
 
 
@@ -66,7 +72,7 @@ def run_until_idle() -> dict[str, Any]:
 CLOCK_STEP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"max_seconds": {"type": "number", "minimum": 0, "maximum": 3153600000}},
+    "properties": {"max_seconds": schemas.CLOCK_SECONDS},
 }
 
 CLOCK_STEP_RESULT: dict[str, Any] = {

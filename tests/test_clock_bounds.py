@@ -1,0 +1,32 @@
+"""One clock call does bounded work: it moves the clock at most 366 days."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.testing import Api
+
+YEAR_S = 366 * 86400
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/_sim/clock/advance", "seconds"), ("/_sim/clock/run-until-idle", "max_seconds")],
+)
+def test_a_move_longer_than_366_days_is_refused_and_the_clock_stays(
+    api: Api, path: str, field: str
+) -> None:
+    before = api.now()
+    resp = api.post(path, {field: YEAR_S + 1})
+    assert resp.status_code == 400
+    assert resp.json["error"]["code"] == "invalid_data" and resp.json["error"]["param"] == field
+    assert api.now() == before
+    assert api.post(path, {field: YEAR_S}).status_code == 200
+
+
+def test_set_is_bounded_the_same_way(api: Api) -> None:
+    before = api.now()
+    resp = api.post("/_sim/clock/set", {"now": "2199-01-01T00:00:00Z"})
+    assert resp.status_code == 400 and resp.json["error"]["param"] == "now"
+    assert "366 days" in resp.json["error"]["message"]
+    assert api.now() == before
