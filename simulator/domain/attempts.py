@@ -336,7 +336,14 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
     with rt.store.tx():
         now = rt.now(ws_id)
         current = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if attempt.state_used_ms is not None or current is None or current.status != "pending":
+        # Claim the state in the same statement that checks it: of two callbacks
+        # racing with one state, exactly one gets the row back.
+        claimed = rt.store.one(
+            "UPDATE oauth_attempts SET state_used_ms = ? WHERE workspace_id = ? AND attempt_id = ?"
+            " AND state_used_ms IS NULL RETURNING attempt_id",
+            (now, ws_id, attempt_id),
+        )
+        if claimed is None or current is None or current.status != "pending":
             if current is not None and current.status == "expired":
                 return closed_outcome(rt, session)
             return Outcome(
@@ -350,10 +357,6 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
                     else None,
                 },
             )
-        rt.store.execute(
-            "UPDATE oauth_attempts SET state_used_ms = ? WHERE workspace_id = ? AND attempt_id = ?",
-            (now, ws_id, attempt_id),
-        )
         if session.status != "open" or now >= session.expires_ms:
             return closed_outcome(rt, session)
         if now >= attempt.state_expires_ms:
