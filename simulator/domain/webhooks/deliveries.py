@@ -179,6 +179,13 @@ def job_key(delivery_id: str) -> str:
     return f"webhook:{delivery_id}"
 
 
+def schedule_attempt(rt: Runtime, ws_id: str, delivery_id: str, number: int, due: int) -> None:
+    """The job of automatic attempt `number`; it carries the number, so a job run
+    again after a crash (its attempt already recorded) knows it is stale."""
+    payload = {"delivery_id": delivery_id, "attempt": number}
+    rt.scheduler.schedule(ws_id, ATTEMPT_JOB, due, payload, key=job_key(delivery_id))
+
+
 # -- creating deliveries ------------------------------------------------------------
 
 
@@ -217,9 +224,7 @@ def fan_out(rt: Runtime, ws_id: str, occurrence: Occurrence) -> list[str]:
                 ),
             )
             if active:
-                rt.scheduler.schedule(
-                    ws_id, ATTEMPT_JOB, due, {"delivery_id": delivery_id}, key=job_key(delivery_id)
-                )
+                schedule_attempt(rt, ws_id, delivery_id, 1, due)
             created.append(delivery_id)
     return created
 
@@ -479,6 +484,8 @@ def attempt_job(rt: Runtime, job: Job) -> None:
     if endpoint is None or endpoint.status != "active":
         return
     number = delivery.auto_attempts + 1
+    if job.payload.get("attempt", number) != number:
+        return  # already made: a crash came between recording it and settling this job
     marks = loads(delivery.chaos, []) if number == 1 else []
     outcome = send(rt, ws_id, delivery, endpoint, number, marks)
     with store.tx():
@@ -511,9 +518,7 @@ def _record_automatic(rt: Runtime, ws_id: str, delivery_id: str, outcome: Outcom
             "UPDATE webhook_deliveries SET next_attempt_ms = ? WHERE workspace_id = ? AND id = ?",
             (due, ws_id, delivery_id),
         )
-        rt.scheduler.schedule(
-            ws_id, ATTEMPT_JOB, due, {"delivery_id": delivery_id}, key=job_key(delivery_id)
-        )
+        schedule_attempt(rt, ws_id, delivery_id, auto + 1, due)
     else:
         move(rt, ws_id, delivery_id, "exhaust", next_attempt_ms=None)
         disable(rt, ws_id, delivery.endpoint_id)
