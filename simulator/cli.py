@@ -74,6 +74,7 @@ def serve(
     --drain-seconds), then closes the database.
     """
     from simulator.compose import build
+    from simulator.core.store import StoreError
     from simulator.serving import Server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -89,7 +90,10 @@ def serve(
         default_api_key=api_key,
         start_ticker=True,
     )
-    rt, wsgi = build(config)
+    try:
+        rt, wsgi = build(config)
+    except StoreError as exc:
+        raise click.ClickException(f"cannot open the database: {exc}") from None
     server = Server(rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds)
     click.echo(_banner(base, rt.default_api_key, db))
     server.serve()

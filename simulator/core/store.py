@@ -16,8 +16,10 @@ touching the domain (`tests/test_architecture.py` checks it).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,13 @@ from typing import Any
 
 Column = tuple[str, str, str]
 """A column added to a table after it first shipped: (table, column, declaration)."""
+
+
+class StoreError(Exception):
+    """The database cannot be used: corrupt, not a database, or gone."""
+
+
+HEALTH_CACHE_S = 5.0
 
 
 class Store:
@@ -42,12 +51,24 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
-        with self._lock:
-            if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=OFF")
-        self.ensure_schema(schemas, columns)
+        self._checked: tuple[float, str | None] | None = None
+        try:
+            with self._lock:
+                if path != ":memory:":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.execute("PRAGMA foreign_keys=OFF")
+            problem = self._problem()
+            if problem is not None:
+                raise StoreError(problem)
+            self.ensure_schema(schemas, columns)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
+        except StoreError:
+            self._conn.close()
+            raise
+        self._inode = os.stat(path).st_ino if path != ":memory:" else None
 
     def ensure_schema(self, schemas: Sequence[str], columns: Sequence[Column] = ()) -> None:
         """Create tables and indexes (idempotent DDL) and add columns missing from older files."""
@@ -117,6 +138,52 @@ class Store:
             for name in names
             if any(col[1] == column for col in self.all(f"PRAGMA table_info({name})"))
         ]
+
+    def health(self) -> str | None:
+        """None when the database is usable, else what is wrong (checked at most every 5 s).
+
+        The shared connection's page cache hides a file truncated or overwritten
+        underneath it, so the check opens the file afresh, read-only, and runs
+        SQLite's `quick_check`; it also notices the file deleted or replaced.
+        """
+        now = time.monotonic()
+        if self._checked is not None and now - self._checked[0] < HEALTH_CACHE_S:
+            return self._checked[1]
+        if self.path != ":memory:":
+            try:
+                inode = os.stat(self.path).st_ino
+            except OSError:
+                inode = None
+            if inode != self._inode:
+                problem: str | None = (
+                    f"the database file {self.path} was deleted or replaced while serving;"
+                    " what is written now is lost at exit: restart the server"
+                )
+                self._checked = (now, problem)
+                return problem
+        try:
+            problem = self._problem()
+        except sqlite3.Error as exc:
+            problem = f"the database cannot be read ({exc})"
+        self._checked = (now, problem)
+        return problem
+
+    def _problem(self) -> str | None:
+        if self.path == ":memory:":
+            with self._lock:
+                self._conn.execute("SELECT 1")
+            return None
+        fresh = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        try:
+            result = fresh.execute("PRAGMA quick_check(1)").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            return f"the database file {self.path} is corrupt ({exc})"
+        finally:
+            fresh.close()
+        if result != "ok":
+            first = str(result).strip().splitlines()[-1]
+            return f"the database file {self.path} is corrupt ({first})"
+        return None
 
     def close(self) -> None:
         with self._lock:

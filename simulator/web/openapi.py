@@ -81,6 +81,7 @@ _STATUS_TEXT = {
     429: "Rate limited; `Retry-After` tells when to try again",
     500: "Unexpected error; the request id identifies it",
     502: "The upstream EHR, OAuth or storage call failed",
+    503: "The simulator's database is unusable (corrupt, truncated, or deleted while serving)",
 }
 _RESPONSE_NAMES = {
     400: "BadRequest",
@@ -91,6 +92,7 @@ _RESPONSE_NAMES = {
     429: "TooManyRequests",
     500: "InternalError",
     502: "UpstreamError",
+    503: "Unavailable",
 }
 
 
