@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.testing import Api
+from simulator.testing import Api, Sim
 
 YEAR_S = 366 * 86400
 
@@ -24,9 +24,18 @@ def test_a_move_longer_than_366_days_is_refused_and_the_clock_stays(
     assert api.post(path, {field: YEAR_S}).status_code == 200
 
 
-def test_set_is_bounded_the_same_way(api: Api) -> None:
+def test_set_is_bounded_the_same_way_while_jobs_are_pending(api: Api) -> None:
+    body = {"patient_id": "p1", "return_url": "https://app.example/done", "expires_in": 3600}
+    api.post("/patient-sessions", body)  # its expiry is a pending job
     before = api.now()
     resp = api.post("/_sim/clock/set", {"now": "2199-01-01T00:00:00Z"})
     assert resp.status_code == 400 and resp.json["error"]["param"] == "now"
     assert "366 days" in resp.json["error"]["message"]
     assert api.now() == before
+
+
+def test_set_far_ahead_with_nothing_pending_is_one_cheap_move(sim: Sim) -> None:
+    api, _ = sim.new_workspace()  # a fresh workspace: no jobs
+    resp = api.post("/_sim/clock/set", {"now": "2199-01-01T00:00:00Z"})
+    assert resp.status_code == 200 and resp.json["jobs_run"] == 0
+    assert api.now().startswith("2199-01-01T00:00:00")

@@ -9,6 +9,25 @@ from typing import Any
 
 DEFAULT_PATH = Path(__file__).parent.parent / "data" / "sources.json"
 
+# Stands for this process's base URL in the catalog file and in stored URLs of its own
+# portals, so a restart on another port or `--base-url` finds them where it serves now.
+BASE_URL = "{base_url}"
+
+
+def portable(url: str | None, base_url: str) -> str | None:
+    """A URL of this process written as `{base_url}/…` (any other URL as it is)."""
+    base = base_url.rstrip("/")
+    if url is not None and (url == base or url.startswith(base + "/")):
+        return BASE_URL + url[len(base) :]
+    return url
+
+
+def localized(value: str | None, base_url: str) -> str | None:
+    """`{base_url}` replaced by where this process serves now."""
+    if value is None:
+        return None
+    return value.replace(BASE_URL, base_url.rstrip("/"))
+
 
 @dataclass(frozen=True)
 class Source:
@@ -43,12 +62,10 @@ class Catalog:
     @classmethod
     def load(cls, base_url: str, path: str | Path | None = None) -> Catalog:
         data = json.loads(Path(path or DEFAULT_PATH).read_text())
-        base = base_url.rstrip("/")
         sources = []
         for entry in data["sources"]:
             fill = {
-                k: (v.replace("{base_url}", base) if isinstance(v, str) else v)
-                for k, v in entry.items()
+                k: (localized(v, base_url) if isinstance(v, str) else v) for k, v in entry.items()
             }
             sources.append(
                 Source(

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
+from simulator.core import sources
 from simulator.core.errors import ApiError
 from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
@@ -168,6 +169,12 @@ def client_for(
     return registrations.client_for(rt, ws_id, source, callback_url(rt), registration_endpoint)
 
 
+def client_of(rt: Runtime, ws_id: str, source: Source, client_id: str) -> ClientCredentials:
+    """The client an attempt or its grant belongs to (registered for the base URL of its
+    time); the current one when that registration is gone. Raises SmartError."""
+    return registrations.issued_to(rt, ws_id, source.id, client_id) or client_for(rt, ws_id, source)
+
+
 def scope_for(source: Source) -> str:
     return smart.DEFAULT_SCOPE
 
@@ -235,8 +242,8 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
                 verifier,
                 callback_url(rt),
                 client.client_id,
-                endpoints.token_endpoint,
-                endpoints.revocation_endpoint,
+                sources.portable(endpoints.token_endpoint, rt.base_url),
+                sources.portable(endpoints.revocation_endpoint, rt.base_url),
                 now + STATE_TTL_MS,
                 now,
             ),
@@ -255,9 +262,12 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
 # -- settling an attempt ------------------------------------------------------------------
 
 
-def endpoints_of(row: Attempt | ConnectionTokens) -> Endpoints:
-    """The token and revocation endpoints stored with an attempt or its tokens."""
-    return Endpoints("", row.token_endpoint, row.revocation_endpoint, ())
+def endpoints_of(rt: Runtime, row: Attempt | ConnectionTokens) -> Endpoints:
+    """The token and revocation endpoints stored with an attempt or its tokens (this
+    process's own portals are stored as `{base_url}/…` and found where it serves now)."""
+    token = sources.localized(row.token_endpoint, rt.base_url)
+    assert token is not None
+    return Endpoints("", token, sources.localized(row.revocation_endpoint, rt.base_url), ())
 
 
 def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Connection:
@@ -368,12 +378,12 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
 
     source = rt.catalog.get(attempt.source_id)
     assert source is not None
-    endpoints = endpoints_of(attempt)
+    endpoints = endpoints_of(rt, attempt)
     try:
         token = smart.exchange_code(
             rt.http,
             endpoints,
-            client_for(rt, ws_id, source),
+            client_of(rt, ws_id, source, attempt.client_id),
             code=args["code"],
             redirect_uri=attempt.redirect_uri,
             code_verifier=attempt.code_verifier,
@@ -392,7 +402,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
             older = connections.superseded(rt.store, ws_id, activated)
     if activated is None:
         # The session expired while the code was being exchanged: the grant is not kept.
-        revoke_at_portal(rt, ws_id, source.id, endpoints, token)
+        revoke_at_portal(rt, ws_id, source.id, endpoints, token, attempt.client_id)
         return closed_outcome(rt, session)
     for conn in older:
         disconnect(rt, ws_id, conn)
@@ -465,7 +475,12 @@ def expire_in_flight(rt: Runtime, ws_id: str, session_id: str) -> None:
 
 
 def revoke_at_portal(
-    rt: Runtime, ws_id: str, source_id: str, endpoints: Endpoints, token: Mapping[str, Any]
+    rt: Runtime,
+    ws_id: str,
+    source_id: str,
+    endpoints: Endpoints,
+    token: Mapping[str, Any],
+    client_id: str,
 ) -> bool:
     """RFC 7009 at the source's portal: the refresh token when there is one (the portal then
     ends the whole grant), else the access token. True when the portal accepted it."""
@@ -475,7 +490,7 @@ def revoke_at_portal(
         return False
     hint = "refresh_token" if token.get("refresh_token") else "access_token"
     try:
-        client = client_for(rt, ws_id, source)
+        client = client_of(rt, ws_id, source, client_id)
     except SmartError:
         return False
     return smart.revoke(
@@ -510,7 +525,8 @@ def disconnect(rt: Runtime, ws_id: str, conn: Connection) -> Connection:
     tokens = tokens_of(rt, ws_id, conn.attempt_id)
     if tokens is not None:
         held = {"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}
-        revoke_at_portal(rt, ws_id, conn.source_id, endpoints_of(tokens), held)
+        endpoints = endpoints_of(rt, tokens)
+        revoke_at_portal(rt, ws_id, conn.source_id, endpoints, held, tokens.client_id)
     with rt.store.tx():
         moved = move(rt, ws_id, conn.attempt_id, "disconnect")
         clear_tokens(rt, ws_id, conn.attempt_id)

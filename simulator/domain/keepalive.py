@@ -81,10 +81,10 @@ def schedule_keepalive(
         )
 
 
-def _client(rt: Runtime, ws_id: str, conn: Connection) -> ClientCredentials:
+def _client(rt: Runtime, ws_id: str, conn: Connection, client_id: str) -> ClientCredentials:
     source = rt.catalog.get(conn.source_id)
     assert source is not None
-    return attempts.client_for(rt, ws_id, source)
+    return attempts.client_of(rt, ws_id, source, client_id)
 
 
 def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
@@ -95,12 +95,12 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
         return "inactive"
     if not tokens.refresh_token:
         return "failed"
-    endpoints = attempts.endpoints_of(tokens)
+    endpoints = attempts.endpoints_of(rt, tokens)
     try:
         token = smart.refresh(
             rt.http,
             endpoints,
-            _client(rt, ws_id, conn),
+            _client(rt, ws_id, conn, tokens.client_id),
             refresh_token=tokens.refresh_token,
             timeout=rt.config.http_timeout,
         )
@@ -125,8 +125,9 @@ def revoke_and_refresh(rt: Runtime, ws_id: str, conn: Connection) -> str:
             rt,
             ws_id,
             conn.source_id,
-            attempts.endpoints_of(tokens),
+            attempts.endpoints_of(rt, tokens),
             {"refresh_token": tokens.refresh_token},
+            tokens.client_id,
         )
     return refresh_now(rt, ws_id, conn.attempt_id)
 

@@ -111,3 +111,16 @@ def client_for(
             )
             stored = _stored(rt, ws_id, source.id, redirect_uri)
     return ClientCredentials(stored.client_id, stored.client_secret)
+
+
+def issued_to(rt: Runtime, ws_id: str, source_id: str, client_id: str) -> ClientCredentials | None:
+    """The registration a grant was issued to, whatever redirect URI (base URL) it was
+    made for: a refresh after a restart elsewhere still authenticates as that client."""
+    stored = Registration.maybe(
+        rt.store.one(
+            "SELECT * FROM client_registrations"
+            " WHERE workspace_id = ? AND source_id = ? AND client_id = ?",
+            (ws_id, source_id, client_id),
+        )
+    )
+    return None if stored is None else ClientCredentials(stored.client_id, stored.client_secret)
