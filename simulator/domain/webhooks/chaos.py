@@ -11,6 +11,12 @@ Configuration (all optional; a probability is a number 0-1, `true` means 1):
 - `tampered_body`: sign the real body, send a modified one.
 - `previous_secret`: sign with the secret in force before the last rotation.
 
+Not a fault but a delivery setting kept beside them: `signing_clock`. Deliveries are
+signed with the wall-clock time of the actual send (`wall`, the default), as every
+receiver checking the 300 s tolerance expects, whatever the workspace's virtual
+clock says; `virtual` signs with the workspace's clock instead, for byte-identical
+replays. The event's own fields always carry virtual time.
+
 Whether a fault applies is drawn from the workspace seed and the delivery, so
 a run is reproducible. Every delivery a fault touched is marked in the log.
 """
@@ -40,6 +46,7 @@ CHAOS_SCHEMA: dict[str, Any] = {
         "reorder_window_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
         "delay_seconds": {"type": "integer", "minimum": 0, "maximum": 7 * 86400},
         **{name: PROBABILITY for name in SIGNATURE_FAULTS},
+        "signing_clock": {"enum": ["wall", "virtual"]},
     },
 }
 
@@ -58,6 +65,9 @@ def normalise(body: dict[str, Any]) -> dict[str, Any]:
         elif name == "delay_seconds":
             if value > 0:
                 config[name] = int(value)
+        elif name == "signing_clock":
+            if value == "virtual":
+                config[name] = value
         else:
             config[name] = value
     if "reorder" not in config:
@@ -72,11 +82,24 @@ def render(config: dict[str, Any]) -> dict[str, Any]:
         "reorder_window_seconds": config.get("reorder_window_seconds", DEFAULT_REORDER_WINDOW),
         "delay_seconds": config.get("delay_seconds", 0),
         **{name: config.get(name, 0) for name in SIGNATURE_FAULTS},
+        "signing_clock": config.get("signing_clock", "wall"),
     }
 
 
 def config_of(endpoint: Endpoint) -> dict[str, Any]:
     return loads(endpoint.chaos, {})
+
+
+def signs_virtually(config: dict[str, Any]) -> bool:
+    """Whether deliveries are signed with the workspace's virtual time (opt-in)."""
+    return config.get("signing_clock") == "virtual"
+
+
+def signing_time(rt: Runtime, ws_id: str, endpoint: Endpoint) -> int:
+    """The `t=` of a delivery sent now, in unix seconds."""
+    if signs_virtually(config_of(endpoint)):
+        return rt.now(ws_id) // 1000
+    return rt.wall() // 1000
 
 
 def save(store: Store, ws_id: str, endpoint_id: str, config: dict[str, Any]) -> None:

@@ -375,8 +375,8 @@ def send(
     started = rt.now(ws_id)
     body = envelope_bytes(store, ws_id, delivery)
     faults = list(marks) + chaos.signature_faults(rt, ws_id, endpoint, delivery.id, attempt)
-    timestamp = started // 1000
-    if "stale_timestamp" in faults:
+    timestamp = chaos.signing_time(rt, ws_id, endpoint)
+    if "stale_timestamp" in faults:  # stale relative to the signing time, whichever clock
         timestamp -= chaos.STALE_SECONDS
     key = endpoint.previous_secret if "previous_secret" in faults else endpoint.secret
     header = signature_header(body, [key], timestamp)

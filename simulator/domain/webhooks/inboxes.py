@@ -19,6 +19,7 @@ from simulator.core.errors import not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.domain.rows import Row
+from simulator.domain.webhooks import chaos
 from simulator.domain.webhooks.signature import (
     DEFAULT_TOLERANCE,
     HEADER,
@@ -316,26 +317,32 @@ def _tristate(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _secrets_for(rt: Runtime, inbox: Inbox) -> list[str]:
+def _secrets_for(rt: Runtime, inbox: Inbox) -> list[tuple[str, bool]]:
+    """The secrets to try, each with whether its sender signs with virtual time."""
     if inbox.secret:
-        return [inbox.secret]
+        return [(inbox.secret, False)]
     found = rt.store.all(
-        "SELECT secret FROM webhook_endpoints WHERE workspace_id = ? AND url = ? ORDER BY seq",
+        "SELECT secret, chaos FROM webhook_endpoints WHERE workspace_id = ? AND url = ?"
+        " ORDER BY seq",
         (inbox.workspace_id, receive_url(rt, inbox.id)),
     )
-    return [r["secret"] for r in found]
+    return [(r["secret"], chaos.signs_virtually(loads(r["chaos"], {}))) for r in found]
 
 
 def verdict(
     rt: Runtime, inbox: Inbox, raw: bytes, header: str | None
 ) -> tuple[bool | None, str | None]:
-    """Whether the signature verifies (None when the inbox knows no secret) and why not."""
+    """Whether the signature verifies (None when the inbox knows no secret) and why not.
+
+    Like a real receiver, the inbox checks the timestamp against the wall clock;
+    against the workspace's clock for an endpoint that opted into virtual signing.
+    """
     secrets = _secrets_for(rt, inbox)
     if not secrets:
         return None, "no_secret_known"
-    now = rt.now(inbox.workspace_id) / 1000
     reason = None
-    for secret in secrets:
+    for secret, virtual in secrets:
+        now = (rt.now(inbox.workspace_id) if virtual else rt.wall()) / 1000
         try:
             verify_signature(raw, header, secret, tolerance=inbox.tolerance, now=now)
             return True, None
