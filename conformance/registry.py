@@ -19,7 +19,13 @@ from conformance.control import Control
 from conformance.http import Client
 from conformance.results import CheckFailed, Skipped
 
-CHECK_MODULES: tuple[str, ...] = ("conformance.checks.errors",)
+CHECK_MODULES: tuple[str, ...] = (
+    "conformance.checks.sessions",
+    "conformance.checks.connections",
+    "conformance.checks.patients",
+    "conformance.checks.catalog",
+    "conformance.checks.errors",
+)
 
 CheckFunc = Callable[["Context"], None]
 
