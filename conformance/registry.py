@@ -24,7 +24,12 @@ CHECK_MODULES: tuple[str, ...] = (
     "conformance.checks.connections",
     "conformance.checks.patients",
     "conformance.checks.catalog",
+    "conformance.checks.records",
+    "conformance.checks.webhooks",
+    "conformance.checks.deliveries",
     "conformance.checks.errors",
+    "conformance.checks.pagination",
+    "conformance.checks.versions",
 )
 
 CheckFunc = Callable[["Context"], None]
