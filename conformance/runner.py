@@ -6,6 +6,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from conformance.http import Client
 from conformance.registry import Check, Context
 from conformance.results import CheckFailed, Omitted, Outcome, Result, Skipped
 from conformance.target import Target
@@ -22,6 +23,8 @@ def run_check(item: Check, target: Target, seed: int) -> Result:
         if item.needs_control and not target.has_control_plane:
             raise Skipped("needs the /_sim control plane (clock, patient, inboxes, faults)")
         api = target.workspace(seed)
+        if target.has_control_plane:
+            _start_clock(api)
         item.func(Context(api=api, seed=seed, has_control_plane=target.has_control_plane))
     except CheckFailed as failed:
         outcome, message = Outcome.FAIL, str(failed) or "requirement not met"
@@ -44,9 +47,17 @@ def run_check(item: Check, target: Target, seed: int) -> Result:
     )
 
 
+def _start_clock(api: Client) -> None:
+    """Note the workspace's virtual time, so the report can place what the check saw."""
+    reply = api.call("GET", "/_sim/clock")
+    if reply.status == 200 and isinstance(reply.json, dict):
+        api.virtual_time = reply.json.get("now")
+
+
 def run(
     checks: list[Check], target: Target, seed: int = 0, progress: Progress | None = None
 ) -> list[Result]:
+    """Each check on a fresh workspace of `target`, in order; `progress` hears each result."""
     results = []
     for index, item in enumerate(checks):
         result = run_check(item, target, seed * 1000 + index)
