@@ -12,6 +12,7 @@ from conformance.results import CheckFailed, Omitted, Outcome, Result, Skipped
 from conformance.target import Target
 
 Progress = Callable[[Result], None]
+CLEANUP = "cleanup"  # Context.extra key: (method, path) calls to undo on a shared workspace
 
 
 def run_check(item: Check, target: Target, seed: int) -> Result:
@@ -25,7 +26,12 @@ def run_check(item: Check, target: Target, seed: int) -> Result:
         api = target.workspace(seed)
         if target.has_control_plane:
             _start_clock(api)
-        item.func(Context(api=api, seed=seed, has_control_plane=target.has_control_plane))
+        ctx = Context(api=api, seed=seed, has_control_plane=target.has_control_plane)
+        try:
+            item.func(ctx)
+        finally:
+            if not target.has_control_plane:
+                _clean_up(ctx)
     except CheckFailed as failed:
         outcome, message = Outcome.FAIL, str(failed) or "requirement not met"
     except Skipped as skipped:
@@ -52,6 +58,15 @@ def _start_clock(api: Client) -> None:
     reply = api.call("GET", "/_sim/clock")
     if reply.status == 200 and isinstance(reply.json, dict):
         api.virtual_time = reply.json.get("now")
+
+
+def _clean_up(ctx: Context) -> None:
+    """On a shared workspace, delete what the check asked to (webhook endpoints are capped)."""
+    for method, path in reversed(ctx.extra.get(CLEANUP, [])):
+        try:
+            ctx.api.call(method, path)
+        except Exception:  # noqa: BLE001 - cleaning up never turns a result into an error
+            continue
 
 
 def run(

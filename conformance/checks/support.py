@@ -113,7 +113,9 @@ def source(ctx: Context, index: int = 0) -> dict[str, Any]:
 
 def new_patient(ctx: Context, **fields: Any) -> dict[str, Any]:
     body = {"patient_id": unique("pat-check"), **fields}
-    return ok(ctx, ctx.api.post("/patients", body), "POST /patients")
+    created = ok(ctx, ctx.api.post("/patients", body), "POST /patients")
+    undo(ctx, "DELETE", f"/patients/{created['id']}")
+    return created
 
 
 def new_session(ctx: Context, patient_id: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -171,7 +173,14 @@ def endpoint(
     ctx: Context, url: str, events: list[str] | None = None, **fields: Any
 ) -> dict[str, Any]:
     body = {"url": url, "events": events or ["*"], **fields}
-    return ok(ctx, ctx.api.post("/webhooks", body), "POST /webhooks")
+    created = ok(ctx, ctx.api.post("/webhooks", body), "POST /webhooks")
+    undo(ctx, "DELETE", f"/webhooks/{created['id']}")
+    return created
+
+
+def undo(ctx: Context, method: str, path: str) -> None:
+    """A call that removes what the check made, run after it on a shared workspace."""
+    ctx.extra.setdefault("cleanup", []).append((method, path))
 
 
 def inbox_endpoint(

@@ -109,6 +109,8 @@ def creates_200(ctx: Context) -> None:
     ):
         reply = ctx.api.post(path, body)
         ctx.require(reply.status == 200, f"POST {path} answered {reply.status}")
+        if path == "/webhooks":
+            s.undo(ctx, "DELETE", f"/webhooks/{reply.json['id']}")
 
 
 @check(

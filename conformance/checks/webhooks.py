@@ -195,6 +195,7 @@ def pinned_version(ctx: Context) -> None:
         "/webhooks", {"url": HOOK_URL, "events": ["*"]}, headers={"Version": "2026-04-25"}
     )
     body = s.ok(ctx, reply, "POST /webhooks")
+    s.undo(ctx, "DELETE", f"/webhooks/{body['id']}")
     ctx.require(body["api_version"] == "2026-04-25", f"api_version {body['api_version']!r}")
     reply = ctx.api.call("PATCH", f"/webhooks/{body['id']}", {"api_version": "2020-01-01"})
     envelope(ctx, reply, 400, "invalid_request_error", "invalid_data")
