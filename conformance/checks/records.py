@@ -14,16 +14,20 @@ PAGE_FIELDS = ("resource_type", "patient_id", "data", "has_more", "next_cursor",
 
 
 def _connected(ctx: Context) -> tuple[str, str]:
-    """A patient with an active connection whose records were pulled; (patient id, source)."""
+    """A patient with an active connection whose first pull settled; (patient id, source).
+
+    The pull may be retried on the clock (rate limits, 5xx), so the clock moves on
+    until its `records.sync.*` event arrives.
+    """
+    box, _ = s.inbox_endpoint(ctx, ["records.sync.completed", "records.sync.failed"])
     walked = s.active(ctx)
-    pid = walked["patient_id"]
     for _ in range(PULL_WAIT_STEPS):
-        if _page(ctx, pid, count=1)["data"]:
+        if s.arrivals(ctx, box["id"]):
             break
-        ctx.control.advance(PULL_WAIT_STEP_S)  # a pull retried on the clock settles meanwhile
+        ctx.control.advance(PULL_WAIT_STEP_S)
     else:
-        ctx.require(False, "no records within 15 virtual minutes of connecting")
-    return pid, walked["source"]["id"]
+        ctx.require(False, "the first pull did not settle within 15 virtual minutes")
+    return walked["patient_id"], walked["source"]["id"]
 
 
 def _page(ctx: Context, pid: str, **query: Any) -> dict[str, Any]:
