@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import requests
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -106,6 +107,7 @@ def run_suite(
     checks = _selected(only, skip)
     console = Console(highlight=False)
     target = http_target(base_url, api_key) if base_url else in_process_target()
+    _reach(target)
     started = datetime.now(UTC)
     clock = time.perf_counter()
     console.print(f"[bold]{SUITE}[/] against {target.label or target.base_url} (seed {seed})")
@@ -132,6 +134,16 @@ def run_suite(
     if html:
         reports.write_html(html, SUITE, results, meta)
     raise SystemExit(1 if any(r.failed for r in results) else 0)
+
+
+def _reach(target: Target) -> None:
+    """Fail early, in one line, when the target does not answer at all."""
+    try:
+        target.has_control_plane  # noqa: B018 - the first request
+    except requests.RequestException as exc:
+        raise click.ClickException(
+            f"cannot reach {target.base_url}: {type(exc).__name__}"
+        ) from None
 
 
 def _explore(
