@@ -169,3 +169,12 @@ def test_times_round_trip() -> None:
     assert support.ms("2026-04-25T15:00:00.000Z") - support.ms("2026-04-25T14:30:00.000Z") == (
         1800_000
     )
+
+
+def test_the_guide_lists_every_check_as_list_does() -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "conformance.md").read_text()
+    rows = re.findall(r"^\| ([A-Z]+-\d{3}) \| (.+?) \| (§[\d.]+) \| (yes)? \|$", guide, re.M)
+    documented = [(i, req.replace("\\*", "*"), src, bool(yes)) for i, req, src, yes in rows]
+    assert documented == [
+        (c.id, c.requirement, c.source, c.needs_control) for c in registry.collect()
+    ]
