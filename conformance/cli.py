@@ -48,9 +48,13 @@ def main() -> None:
 @click.option("--only", default=None, help="Comma-separated ids, areas or globs to keep.")
 @click.option("--skip", default=None, help="Comma-separated ids, areas or globs to leave out.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def list_checks(only: str | None, skip: str | None, as_json: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Markdown tables by area (for the guide).")
+def list_checks(only: str | None, skip: str | None, as_json: bool, markdown: bool) -> None:
     """Every check with its requirement and fact-sheet section."""
     checks = _selected(only, skip)
+    if markdown:
+        click.echo(markdown_table(checks))
+        return
     if as_json:
         rows = [
             {
@@ -70,6 +74,22 @@ def list_checks(only: str | None, skip: str | None, as_json: bool) -> None:
     for c in checks:
         table.add_row(c.id, c.area, c.requirement, c.source)
     Console().print(table)
+
+
+def markdown_table(checks: list[Check]) -> str:
+    """The checks as one Markdown table per area (docs/conformance.md holds this output)."""
+    lines: list[str] = []
+    area = None
+    for c in checks:
+        if c.area != area:
+            area = c.area
+            lines += ["", f"### {area}", "", "| id | requirement | section | needs `/_sim` |"]
+            lines.append("|---|---|---|---|")
+        requirement = c.requirement.replace("*", "\\*").replace("|", "\\|")
+        lines.append(
+            f"| {c.id} | {requirement} | {c.source} | {'yes' if c.needs_control else ''} |"
+        )
+    return "\n".join(lines)
 
 
 @main.command("run")
@@ -116,7 +136,7 @@ def run_suite(
         line = Text.assemble(
             (f"{result.id:<9} ", "bold"), _outcome(result), "  ", result.requirement
         )
-        console.print(line, overflow="ellipsis", no_wrap=True)
+        console.print(line, soft_wrap=True)
         if result.failed or result.outcome is Outcome.SKIP:
             console.print(Text(f"          {result.message.splitlines()[0][:300]}", "dim"))
 

@@ -13,6 +13,7 @@ import pytest
 
 from conformance import registry
 from conformance.checks import support
+from conformance.cli import markdown_table
 from conformance.http import WsgiTransport
 from conformance.results import CheckFailed, Outcome, Result
 from conformance.runner import run
@@ -173,6 +174,7 @@ def test_times_round_trip() -> None:
 
 def test_the_guide_lists_every_check_as_list_does() -> None:
     guide = (Path(__file__).parent.parent / "docs" / "conformance.md").read_text()
+    assert guide.rstrip().endswith(markdown_table(registry.collect()).strip())
     rows = re.findall(r"^\| ([A-Z]+-\d{3}) \| (.+?) \| (§[\d.]+) \| (yes)? \|$", guide, re.M)
     documented = [(i, req.replace("\\*", "*"), src, bool(yes)) for i, req, src, yes in rows]
     assert documented == [

@@ -161,6 +161,15 @@ def test_list_json_matches_the_registry() -> None:
     assert only and {r["area"] for r in only} == {"records"}
 
 
+def test_list_markdown_is_one_table_per_area() -> None:
+    result = invoke("list", "--markdown", "--only", "CAT-00[12],WH-003")
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "### catalog" and "### webhooks" in lines
+    assert sum(line.startswith("| CAT-") for line in lines) == 2
+    assert "'\\*'" in result.output  # a literal * stays literal in Markdown
+
+
 def _broken_target(monkeypatch: pytest.MonkeyPatch) -> None:
     """The in-process target, with successful answers missing their X-Request-Id."""
     from simulator.core import webkit

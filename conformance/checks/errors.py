@@ -190,6 +190,35 @@ def routes(ctx: Context) -> None:
     envelope(ctx, ctx.api.call("PATCH", "/patients"), 405, "invalid_request_error", "bad_request")
 
 
+@check(
+    "ERR-013",
+    "errors",
+    "A second redeliver within 60 s is 429 rate_limit_error/throttled with Retry-After "
+    "(documented choice of code)",
+    "§2.6",
+    needs_control=True,
+)
+def redeliver_rate_limit(ctx: Context) -> None:
+    box = ctx.control.inbox()
+    wh = ctx.api.expect("POST", "/webhooks", 200, {"url": box["url"], "events": ["*"]})
+    pid = unique("rl")
+    ctx.api.expect("POST", "/patients", 200, {"patient_id": pid})
+    sources = ctx.api.expect("GET", "/connections", 200, query={"limit": 1})["data"]
+    ctx.require(sources != [], "the catalog is empty")
+    ctx.api.expect(
+        "POST",
+        "/_sim/events",
+        200,
+        {"type": "records.sync.failed", "patient_id": pid, "connection_id": sources[0]["id"]},
+    )
+    (record,) = ctx.api.expect("GET", f"/webhooks/{wh['id']}/events", 200)["data"]
+    ctx.api.expect("POST", f"/events/{record['id']}/redeliver", 200)
+    reply = ctx.api.post(f"/events/{record['id']}/redeliver")
+    envelope(ctx, reply, 429, "rate_limit_error", "throttled")
+    retry = reply.header("Retry-After") or ""
+    ctx.require(retry.isdigit() and int(retry) >= 1, f"Retry-After {retry!r}")
+
+
 def _fault(ctx: Context, body: dict[str, Any]) -> None:
     ctx.control  # noqa: B018 - skips without a control plane
     reply = ctx.api.post("/_sim/api-faults", body)

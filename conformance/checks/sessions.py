@@ -358,19 +358,22 @@ def _generation(
 @check(
     "SESS-020",
     "sessions",
-    "A generation B session returns patient_flow_id to return_url (documented choice)",
+    "Generation A and B sessions return session_id and patient_flow_id to return_url "
+    "(documented choice)",
     "§0",
     needs_control=True,
 )
-def generation_b_return(ctx: Context) -> None:
-    body = s.ok(
-        ctx,
-        ctx.api.post("/patient-flows", {"patient_id": s.unique("p"), "return_url": s.RETURN_URL}),
-        "POST /patient-flows",
-    )
-    done = ctx.control.done(body["id"])
-    query = parse_qs(urlsplit(done.get("return_url") or "").query)
-    ctx.require(query.get("patient_flow_id") == [body["id"]], f"return query {query}")
+def generation_returns(ctx: Context) -> None:
+    for path, param in (("sessions", "session_id"), ("patient-flows", "patient_flow_id")):
+        body = s.ok(
+            ctx,
+            ctx.api.post(f"/{path}", {"patient_id": s.unique("p"), "return_url": s.RETURN_URL}),
+            f"POST /{path}",
+        )
+        done = ctx.control.done(body["id"])
+        query = parse_qs(urlsplit(done.get("return_url") or "").query)
+        ctx.require(query.get(param) == [body["id"]], f"/{path} return query {query}")
+        ctx.require("patient_session_id" not in query, f"/{path} returns patient_session_id")
 
 
 @check(
