@@ -8,6 +8,7 @@ from typing import Any
 from conformance.checks import support as s
 from conformance.checks.errors import envelope
 from conformance.registry import Context, check
+from conformance.results import Skipped
 
 CONN_ID = re.compile(r"conn_[0-9A-Za-z]{26}")
 # Field names that would carry OAuth material; none belongs in a Connect API answer (§5).
@@ -338,3 +339,38 @@ def _pairs(value: Any) -> list[tuple[str, Any]]:
         elif isinstance(item, list):
             stack.extend(item)
     return found
+
+
+@check(
+    "CONN-015",
+    "connections",
+    "A grant without a refresh token ends expired (access_expired) when its access token "
+    "runs out, with no event (documented choice)",
+    "§3.2",
+    needs_control=True,
+)
+def expires_without_refresh(ctx: Context) -> None:
+    catalog = ctx.control.fault_catalog()
+    fault = next((f for f in catalog.get("data", []) if f.get("name") == "one_time"), None)
+    if fault is None or not fault.get("portals"):
+        raise Skipped("the portals offer no grant without a refresh token (fault one_time)")
+    slug = fault["portals"][0]
+    src = next((x for x in s.sources(ctx) if f"/{slug}/" in x["fhir_base_url"]), None)
+    if src is None:
+        raise Skipped(f"no catalog source is served by portal {slug}")
+    box, _ = s.inbox_endpoint(ctx, ["connection.token_refresh_failed"])
+    body = s.new_session(ctx)
+    result = s.connect(ctx, body["id"], src["id"], username=f"{s.PERSONA}+one_time")
+    conn_id = result["connection"]["id"]
+    ctx.require(result["connection"]["status"] == "active", "the one-time grant did not activate")
+    seen = ctx.api.expect("GET", f"/_sim/connections/{conn_id}", 200)
+    ctx.require(seen["tokens"]["refresh_token"] is None, "the grant has a refresh token")
+    ends = seen["tokens"]["access_expires_at"]
+    ctx.control.set(s.iso(s.ms(ends) - 1))
+    before = s.connection_entry(ctx, body["patient_id"], conn_id)
+    ctx.require(before["status"] == "active", f"{before['status']} before the token ran out")
+    ctx.control.set(ends)
+    after = s.connection_entry(ctx, body["patient_id"], conn_id)
+    ctx.require(after["status"] == "expired", f"{after['status']} when the token ran out")
+    ctx.require(after["failure_code"] == "access_expired", f"failure_code {after['failure_code']}")
+    ctx.require(s.arrivals(ctx, box["id"]) == [], "an event was sent for the lapse")
