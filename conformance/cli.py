@@ -138,22 +138,47 @@ def run_suite(
         )
         console.print(line, soft_wrap=True)
         if result.failed or result.outcome is Outcome.SKIP:
-            console.print(Text(f"          {result.message.splitlines()[0][:300]}", "dim"))
+            first = (result.message.splitlines() or [""])[0]
+            console.print(Text(f"          {first[:300]}", "dim"))
 
-    results = runner.run(checks, target, seed=seed, progress=progress)
-    if examples > 0:
-        for result in _explore(target, seed, examples, max_steps, reproducers):
-            progress(result)
-            results.append(result)
+    try:
+        results = runner.run(checks, target, seed=seed, progress=progress)
+        if examples > 0:
+            for result in _explore(target, seed, examples, max_steps, reproducers):
+                progress(result)
+                results.append(result)
+    finally:
+        _close(target)
     meta = _meta(target, seed, examples, max_steps, started, time.perf_counter() - clock)
     _summary(console, results)
-    if junit:
-        reports.write_junit(junit, SUITE, results)
-    if json_path:
-        reports.write_json(json_path, SUITE, results, meta)
-    if html:
-        reports.write_html(html, SUITE, results, meta)
+    _write_reports(results, meta, junit=junit, json_path=json_path, html=html)
     raise SystemExit(1 if any(r.failed for r in results) else 0)
+
+
+def _write_reports(
+    results: list[Result],
+    meta: dict[str, Any],
+    *,
+    junit: Path | None,
+    json_path: Path | None,
+    html: Path | None,
+) -> None:
+    try:
+        if junit:
+            reports.write_junit(junit, SUITE, results)
+        if json_path:
+            reports.write_json(json_path, SUITE, results, meta)
+        if html:
+            reports.write_html(html, SUITE, results, meta)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write a report: {exc}") from None
+
+
+def _close(target: Target) -> None:
+    """Stop the in-process simulator's background work (a target over HTTP has none)."""
+    sim = getattr(target, "sim", None)
+    if sim is not None:
+        sim.close()
 
 
 def _reach(target: Target) -> None:

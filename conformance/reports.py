@@ -100,7 +100,7 @@ def timeline(result: Result) -> list[tuple[str, str]]:
     Session statuses seen in answers (at the virtual time of the request), webhook
     attempts from `/_sim/webhooks/{id}/attempts` and deliveries an inbox received.
     """
-    seen: dict[tuple[str, str], str] = {}
+    seen: set[tuple[str, str]] = set()
     for exchange in result.exchanges:
         body = _parsed(exchange.response_body)
         at = exchange.virtual_time
@@ -109,19 +109,19 @@ def timeline(result: Result) -> list[tuple[str, str]]:
         for item in _objects(body):
             kind = item.get("resource_type")
             if kind in _SESSION_TYPES and item.get("status") and at:
-                seen.setdefault((at, f"session {item.get('id')} {item['status']}"), at)
+                seen.add((at, f"session {item.get('id')} {item['status']}"))
             elif kind == "webhook_attempt" and item.get("attempted_at"):
                 what = (
                     f"attempt {item.get('attempt')} of {item.get('event_id')} "
                     f"({item.get('trigger')}) → {item.get('status_code') or item.get('error')}"
                 )
-                seen.setdefault((item["attempted_at"], what), item["attempted_at"])
+                seen.add((item["attempted_at"], what))
             elif kind == "inbox_request" and item.get("received_at"):
                 what = (
                     f"inbox received {item.get('event_type')} {item.get('event_id')}"
                     f" → answered {item.get('response_status')}"
                 )
-                seen.setdefault((item["received_at"], what), item["received_at"])
+                seen.add((item["received_at"], what))
     return sorted(seen)
 
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from conformance import cli, registry
 from conformance.results import Outcome, Result
-from conformance.target import Target, in_process_target
+from conformance.target import Target
 
 XSD = Path(__file__).with_name("junit-10.xsd")
 READY_TIMEOUT_S = 30.0
@@ -248,6 +248,8 @@ def test_an_unreachable_base_url_is_reported_not_raised() -> None:
     assert "cannot reach" in result.output and "Traceback" not in result.output
 
 
-def test_in_process_target_is_fresh_per_run() -> None:
-    first, second = in_process_target(), in_process_target()
-    assert first.sim is not second.sim  # type: ignore[attr-defined]
+def test_an_unwritable_report_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "r.json"
+    result = invoke("run", "--examples", "0", "--only", "VER-004", "--json", str(missing))
+    assert result.exit_code == 1
+    assert "cannot write a report" in result.output and "Traceback" not in result.output

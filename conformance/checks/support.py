@@ -16,6 +16,7 @@ from typing import Any
 from conformance.http import Reply
 from conformance.registry import Context
 from conformance.results import CheckFailed, Skipped
+from conformance.runner import CLEANUP
 
 RETURN_URL = "https://app.example/connected"
 PERSONA = "alice"
@@ -180,7 +181,7 @@ def endpoint(
 
 def undo(ctx: Context, method: str, path: str) -> None:
     """A call that removes what the check made, run after it on a shared workspace."""
-    ctx.extra.setdefault("cleanup", []).append((method, path))
+    ctx.extra.setdefault(CLEANUP, []).append((method, path))
 
 
 def inbox_endpoint(
