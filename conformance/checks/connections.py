@@ -83,7 +83,6 @@ def denied_fails(ctx: Context) -> None:
     ctx.require(
         [e["status"] for e in entries] == ["failed"], "PatientDetail does not list the failure"
     )
-    ctx.require(all(e["id"] is None for e in entries), "PatientDetail gives the failure an id")
 
 
 @check(

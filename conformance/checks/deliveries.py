@@ -354,7 +354,8 @@ def rotation_invalidates(ctx: Context) -> None:
 @check(
     "WH-023",
     "webhooks",
-    "A disabled endpoint receives nothing; its events are listed with delivered=false",
+    "A disabled endpoint receives nothing; its events are kept with delivered=false "
+    "(documented choice)",
     "§3.3",
     needs_control=True,
 )

@@ -63,15 +63,23 @@ def shape(ctx: Context) -> None:
 
 @check("PAGE-002", "pagination", "Without limit a list answers at most 10 items", "§2.2")
 def default_limit(ctx: Context) -> None:
-    for path in ("/patients", "/webhooks"):
-        for _ in range(DEFAULT_LIMIT + 1):
-            if path == "/patients":
-                s.new_patient(ctx)
-            else:
-                s.endpoint(ctx, f"https://hooks.example/{s.unique('d')}")
+    extra = DEFAULT_LIMIT + 1
+    pid = s.unique("p")
+    paths = ["/patients", f"/patients/{pid}/patient-sessions", "/webhooks"]
+    for _ in range(extra):
+        s.new_patient(ctx)
+        s.new_session(ctx, pid)
+    if ctx.has_control_plane:  # events first: the endpoints below are not reachable
+        _, wh = s.inbox_endpoint(ctx, ["records.sync.failed"])
+        for _ in range(extra):
+            s.sync_failed(ctx, pid)
+        paths.append(f"/webhooks/{wh['id']}/events")
+    for index in range(extra):
+        s.endpoint(ctx, f"https://hooks.example/default/{index}")
+    for path in paths:
         page = s.ok(ctx, ctx.api.get(path), path)
         ctx.require(len(page["data"]) == DEFAULT_LIMIT, f"{path}: {len(page['data'])} items")
-        ctx.require(page["has_more"] is True, f"{path}: has_more is false with 11 items")
+        ctx.require(page["has_more"] is True, f"{path}: has_more is false with {extra} items")
 
 
 @check(

@@ -81,7 +81,8 @@ def secret_once(ctx: Context) -> None:
     "§4.1",
 )
 def events_validation(ctx: Context) -> None:
-    for events in ([], ["patient.created"], ["*"] * 3 + list(EVENT_TYPES)):
+    six = ["*", *EVENT_TYPES, "patient_flow.completed"]  # all valid names, one too many
+    for events in ([], ["patient.created"], six):
         reply = ctx.api.post("/webhooks", {"url": HOOK_URL, "events": events})
         envelope(ctx, reply, 400, "invalid_request_error", "invalid_data")
     body = s.endpoint(ctx, HOOK_URL, list(EVENT_TYPES))
