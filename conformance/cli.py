@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import click
@@ -20,7 +21,9 @@ from conformance.results import Outcome, Result, summary
 from conformance.target import Target, http_target, in_process_target
 
 SUITE = "connect-conformance"
-STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skip": "yellow"}
+STYLE = MappingProxyType(
+    {"pass": "green", "fail": "bold red", "error": "bold magenta", "skip": "yellow"}
+)
 
 
 def _patterns(value: str | None) -> list[str]:

@@ -78,7 +78,7 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f3f5f8;padding:.4rem;
 border-radius:.25rem;margin:.25rem 0;max-height:30rem;overflow:auto}
 .muted{color:#5f6b7a}.timeline td:first-child{white-space:nowrap;font-family:monospace}
 """
-_SESSION_TYPES = {"patient_session", "session", "patient_flow"}
+_SESSION_TYPES = frozenset({"patient_session", "session", "patient_flow"})
 
 
 def _e(value: Any) -> str:

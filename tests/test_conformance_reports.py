@@ -141,6 +141,8 @@ def test_timeline_orders_what_was_seen_on_the_virtual_clock(results: list[Result
     events = reports.timeline(schedule)
     arrivals = [(at, what) for at, what in events if what.startswith("inbox received")]
     assert len(arrivals) == 9
+    attempts = [what for _, what in events if what.startswith("attempt ")]
+    assert [a.split()[1] for a in attempts] == [str(n) for n in range(1, 10)]
     assert [at for at, _ in events] == sorted(at for at, _ in events)
     expiry = next(r for r in results if r.id == "SESS-011")
     statuses = [what.rsplit(" ", 1)[1] for _, what in reports.timeline(expiry)]

@@ -12,14 +12,16 @@ from conformance.results import Skipped
 
 CONN_ID = re.compile(r"conn_[0-9A-Za-z]{26}")
 # Field names that would carry OAuth material; none belongs in a Connect API answer (§5).
-TOKEN_FIELDS = {
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "code_verifier",
-    "client_secret",
-    "authorization_code",
-}
+TOKEN_FIELDS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "code_verifier",
+        "client_secret",
+        "authorization_code",
+    }
+)
 TOKEN_TEXT = re.compile(r"\b(mb_sk_[A-Za-z0-9_]+|Bearer\s+\S+|eyJ[A-Za-z0-9_-]{10,}\.)")
 
 

@@ -230,6 +230,11 @@ def retry_schedule(ctx: Context) -> None:
         f"attempts at {[o // 1000 for o in offsets]} s, expected "
         f"{[o // 1000 for o in SCHEDULE_MS]} s",
     )
+    logged = sorted(ctx.control.attempts(wh["id"]), key=lambda a: a["attempted_at"])
+    ctx.require(
+        [s.ms(a["attempted_at"]) - start for a in logged] == list(SCHEDULE_MS),
+        "the endpoint's attempt log disagrees with what the receiver got",
+    )
 
 
 @check(
