@@ -19,7 +19,18 @@ from conformance.control import Control
 from conformance.http import Client
 from conformance.results import CheckFailed, Skipped
 
-CHECK_MODULES: tuple[str, ...] = ("conformance.checks.errors",)
+CHECK_MODULES: tuple[str, ...] = (
+    "conformance.checks.sessions",
+    "conformance.checks.connections",
+    "conformance.checks.patients",
+    "conformance.checks.catalog",
+    "conformance.checks.records",
+    "conformance.checks.webhooks",
+    "conformance.checks.deliveries",
+    "conformance.checks.errors",
+    "conformance.checks.pagination",
+    "conformance.checks.versions",
+)
 
 CheckFunc = Callable[["Context"], None]
 
