@@ -254,3 +254,12 @@ def _summary(console: Console, results: list[Result]) -> None:
     failed = [r for r in results if r.failed]
     for result in failed:
         console.print(Text.assemble(_outcome(result), f" {result.id}: ", result.message[:500]))
+
+
+def _add_grader() -> None:
+    from conformance.grader.cli import grade_receiver
+
+    main.add_command(grade_receiver)
+
+
+_add_grader()

@@ -253,3 +253,16 @@ def test_an_unwritable_report_is_a_one_line_error(tmp_path: Path) -> None:
     result = invoke("run", "--examples", "0", "--only", "VER-004", "--json", str(missing))
     assert result.exit_code == 1
     assert "cannot write a report" in result.output and "Traceback" not in result.output
+
+
+def test_grade_receiver_is_a_command_of_the_suite() -> None:
+    from click.testing import CliRunner
+
+    from conformance.cli import main
+
+    listed = CliRunner().invoke(main, ["--help"])
+    assert "grade-receiver" in listed.output
+    refused = CliRunner().invoke(
+        main, ["grade-receiver", "--url", "ftp://x", "--secret", "whsec_a"]
+    )
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
