@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 
 from portal_mocks import access, clients, faults, grants, keys
 from portal_mocks.capability import Documents
@@ -75,6 +75,9 @@ __all__ = [
     "list_portal_faults",
     "revoke_grant",
 ]
+
+
+NO_CORS = ("portal_registration.register",)
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -116,7 +119,8 @@ def create_app(runtime: Runtime) -> Flask:
 
     @app.after_request
     def _cors(resp):  # type: ignore[no-untyped-def]
-        if not resp.mimetype.startswith("text/html"):
+        # not the login pages, not registration (an app registers from its server)
+        if not resp.mimetype.startswith("text/html") and request.endpoint not in NO_CORS:
             common.cors(resp)
         return resp
 

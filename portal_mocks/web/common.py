@@ -114,10 +114,10 @@ def single_form() -> dict[str, str]:
 
 
 def cors(resp: Response) -> Response:
-    origin = request.headers.get("Origin")
-    resp.headers["Access-Control-Allow-Origin"] = origin or "*"
-    if origin:
-        resp.headers.add("Vary", "Origin")
+    """What a SMART app in a browser needs: any origin may read discovery, tokens and
+    FHIR with a bearer token, and none with credentials (no cookie is ever honoured
+    cross-origin), so no origin is reflected."""
+    resp.headers["Access-Control-Allow-Origin"] = "*"
     resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept, Prefer"
     resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
     resp.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After, Location"

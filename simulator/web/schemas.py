@@ -287,9 +287,10 @@ WORKSPACE: dict[str, Any] = {
     },
 }
 
-# One call moves a workspace's clock at most this far (366 days): it holds the
-# workspace while its jobs run, so its work must be bounded. Longer: call again.
-MAX_CLOCK_MOVE_S = 366 * 86400
+# One call moves a workspace's clock at most this far (400 days, past the longest grant
+# a portal makes: 13 months). It holds the workspace while its jobs run, so its work
+# must be bounded. Longer: call again.
+MAX_CLOCK_MOVE_S = 400 * 86400
 CLOCK_SECONDS: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": MAX_CLOCK_MOVE_S}
 
 CLOCK_ADVANCE: dict[str, Any] = {
