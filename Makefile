@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
 
-.PHONY: venv run test lint format bench browser node clean
+.PHONY: venv run test lint format bench browser node go clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,13 @@ run: venv
 browser:
 	@bash scripts/install-chromium.sh
 
+go:
+	@bash scripts/install-go.sh
+
 node:
 	@bash scripts/install-node.sh
 
-test: venv browser node
+test: venv browser node go
 	$(BIN)/python -m pytest
 
 lint: venv
