@@ -76,6 +76,13 @@ def _message(error: ValidationError) -> tuple[str, str | None]:
     name = f"'{param}'" if param else "The request body"
     kind = error.validator
     value = error.validator_value
+    # A schema may say in words what its `pattern` or `not` means (`x-message`, with
+    # `{name}` for the field); `x-param` names the field a `not` is about.
+    explained = value if kind == "not" and isinstance(value, dict) else error.schema
+    if kind in ("pattern", "not") and isinstance(explained, dict) and "x-message" in explained:
+        param = ".".join(filter(None, [param, explained.get("x-param")])) or None
+        name = f"'{param}'" if param else "The request body"
+        return explained["x-message"].format(name=name), param
     if kind == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)

@@ -189,7 +189,11 @@ _TOKEN = [
     }
 ]
 _REDIRECT = {"303": {"description": "Redirect (to the portal's authorize endpoint or the app)"}}
-_CLOSED = _html("The link is expired or already used; no OAuth starts", "410")
+_CLOSED = {
+    **_html("The link is expired or already used; no OAuth starts", "410"),
+    **_html("No session has this link", "404"),
+}
+_FORM_ERROR = _html("Not a source of this session, or Done in Direct mode (a page)", "400")
 
 OPENAPI_PATHS = {
     "/c/{token}": {
@@ -229,7 +233,7 @@ OPENAPI_PATHS = {
                     }
                 }
             },
-            "responses": {**_REDIRECT, **_CLOSED},
+            "responses": {**_REDIRECT, **_FORM_ERROR, **_CLOSED},
         }
     },
     "/c/{token}/complete": {
@@ -249,7 +253,7 @@ OPENAPI_PATHS = {
             "tags": ["Hosted pages"],
             "security": [],
             "parameters": _TOKEN,
-            "responses": {**_REDIRECT, **_CLOSED},
+            "responses": {**_REDIRECT, **_FORM_ERROR, **_CLOSED},
         }
     },
     "/oauth/callback": {

@@ -418,7 +418,7 @@ LIST_PARAMS: list[dict[str, Any]] = [
     ),
     query_param(
         "starting_after",
-        {"type": "string"},
+        {"type": "string", "minLength": 1},
         "The `next_cursor` of the previous page of the same list.",
     ),
 ]

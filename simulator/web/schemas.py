@@ -8,7 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.domain import connections, sessions
+from simulator.domain import connections, patients, sessions
+
+# What the server checks of a patient id, said in the schema (and in words for its errors).
+PATIENT_ID: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": r"^[^\s\x00-\x1f]([^\x00-\x1f]*[^\s\x00-\x1f])?$",
+    "x-message": "{name} must not have leading or trailing spaces or control characters",
+    "not": {
+        "pattern": "^(" + "|".join(patients.RESERVED_PREFIXES) + ")",
+        "x-message": "{name} must not start with a reserved prefix ("
+        + ", ".join(patients.RESERVED_PREFIXES)
+        + ")",
+    },
+}
 
 TIMESTAMP = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
@@ -21,7 +36,7 @@ PATIENT_CREATE: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["patient_id"],
     "properties": {
-        "patient_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "patient_id": PATIENT_ID,
         "email": {"type": "string", "format": "email"},
         "name": {"type": "string", "maxLength": 200},
         "metadata": METADATA,
@@ -33,7 +48,7 @@ PATIENT_REPLACE: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["patient_id"],
     "properties": {
-        "patient_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "patient_id": PATIENT_ID,
         "email": {"type": ["string", "null"], "format": "email"},
         "name": {"type": ["string", "null"], "maxLength": 200},
         "metadata": METADATA,
@@ -45,7 +60,7 @@ PATIENT_SESSION_INIT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["patient_id", "return_url"],
     "properties": {
-        "patient_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "patient_id": PATIENT_ID,
         "patient_email": {"type": "string", "format": "email"},
         "patient_name": {"type": "string", "maxLength": 200},
         "connection_id": {"type": "string", "minLength": 1},
@@ -58,6 +73,12 @@ PATIENT_SESSION_INIT: dict[str, Any] = {
         "return_button_label": {"type": "string", "minLength": 1, "maxLength": 60},
         "expires_in": {"type": "integer", "minimum": 60, "maximum": 86400},
         "metadata": METADATA,
+    },
+    "not": {
+        "required": ["connection_id", "recommended_connection_ids"],
+        "x-param": "connection_id",
+        "x-message": "'connection_id' (Direct mode) and 'recommended_connection_ids'"
+        " (Picker mode) cannot be used together",
     },
 }
 

@@ -42,6 +42,18 @@ WEBHOOK_ENDPOINT_UPDATE_INPUT: dict[str, Any] = {
     },
 }
 
+# The documented inputs name the event types the server accepts (validation keeps its
+# own message for an unknown name).
+_DOCUMENTED_EVENTS = {**_EVENTS, "items": {"enum": list(endpoints.SUBSCRIBABLE)}}
+DOCUMENTED_CREATE_INPUT: dict[str, Any] = {
+    **WEBHOOK_ENDPOINT_CREATE_INPUT,
+    "properties": {**WEBHOOK_ENDPOINT_CREATE_INPUT["properties"], "events": _DOCUMENTED_EVENTS},
+}
+DOCUMENTED_UPDATE_INPUT: dict[str, Any] = {
+    **WEBHOOK_ENDPOINT_UPDATE_INPUT,
+    "properties": {**WEBHOOK_ENDPOINT_UPDATE_INPUT["properties"], "events": _DOCUMENTED_EVENTS},
+}
+
 WEBHOOK_ENDPOINT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,

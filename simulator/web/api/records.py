@@ -37,7 +37,10 @@ OPENAPI_PATHS = {
                     "name": "type",
                     "in": "query",
                     "description": "Comma-separated FHIR types, e.g. `Observation,Condition`",
-                    "schema": {"type": "string"},
+                    "schema": {
+                        "type": "string",
+                        "pattern": "^[A-Z][A-Za-z]{1,63}(,[A-Z][A-Za-z]{1,63})*$",
+                    },
                 },
                 {
                     "name": "since",

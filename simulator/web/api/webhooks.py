@@ -10,7 +10,7 @@ from simulator.domain.webhooks import deliveries, endpoints
 from simulator.web import webhook_schemas as wh
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import SUPPORTED_VERSIONS, json_body, runtime, workspace_id
-from simulator.web.openapi import path_param
+from simulator.web.openapi import LIST_PARAMS, path_param
 from simulator.web.schemas import ERROR, list_of
 
 bp = Blueprint("webhooks", __name__)
@@ -44,7 +44,7 @@ def get_webhook(id: str) -> dict[str, Any]:
 
 @bp.patch("/webhooks/<id>")
 def update_webhook(id: str) -> dict[str, Any]:
-    body = json_body(wh.WEBHOOK_ENDPOINT_UPDATE_INPUT)
+    body = json_body(wh.WEBHOOK_ENDPOINT_UPDATE_INPUT, optional=True)  # no body: no change
     rt, ws = runtime(), workspace_id()
     with rt.store.tx():
         endpoint, disabled_now = endpoints.update(rt, ws, id, body)
@@ -93,10 +93,6 @@ _ERRORS = {
     "404": _json(ERROR, "No such webhook endpoint or event"),
 }
 _ID = path_param("id", "The `wh_` id of the endpoint.")
-_PAGING = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-    {"name": "starting_after", "in": "query", "schema": {"type": "string"}},
-]
 
 OPENAPI_PATHS: dict[str, Any] = {
     "/webhooks": {
@@ -107,7 +103,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "shown again. `url` must be https (http for localhost and 127.0.0.1 only). "
             "`api_version` is pinned from the `Version` header.",
             "requestBody": {
-                "content": {"application/json": {"schema": wh.WEBHOOK_ENDPOINT_CREATE_INPUT}}
+                "required": True,
+                "content": {"application/json": {"schema": wh.DOCUMENTED_CREATE_INPUT}},
             },
             "responses": {"200": _json(wh.WEBHOOK_ENDPOINT_WITH_SECRET, "Endpoint"), **_ERRORS},
         },
@@ -115,7 +112,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "operationId": "api.listWebhooks",
             "summary": "List webhook endpoints",
             "parameters": [
-                *_PAGING,
+                *LIST_PARAMS,
                 {"name": "status", "in": "query", "schema": {"enum": wh.ENDPOINT_STATUS}},
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ENDPOINT), "Endpoints"), **_ERRORS},
@@ -134,7 +131,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": '`{"status": "active"}` re-enables a disabled endpoint.',
             "parameters": [_ID],
             "requestBody": {
-                "content": {"application/json": {"schema": wh.WEBHOOK_ENDPOINT_UPDATE_INPUT}}
+                "required": False,
+                "content": {"application/json": {"schema": wh.DOCUMENTED_UPDATE_INPUT}},
             },
             "responses": {"200": _json(wh.WEBHOOK_ENDPOINT, "Endpoint"), **_ERRORS},
         },
@@ -163,7 +161,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "List the events of an endpoint with their delivery state",
             "parameters": [
                 _ID,
-                *_PAGING,
+                *LIST_PARAMS,
                 {
                     "name": "delivered",
                     "in": "query",

@@ -136,7 +136,11 @@ OPENAPI_PATHS: dict[str, Any] = {
             "operationId": "sim.inboxReceive",
             "summary": "The receiving URL (no API key): records the request and answers",
             "parameters": [_ID],
-            "requestBody": {"content": {"application/json": {"schema": wh.WEBHOOK_EVENT_ENVELOPE}}},
+            "requestBody": {
+                "description": "Anything: a receiver records what arrives, valid or not"
+                " (a Medblocks delivery is a webhook event envelope).",
+                "content": {"*/*": {"schema": {}}},
+            },
             "responses": {
                 "default": {"description": "The status, delay and body the inbox was told"}
             },

@@ -143,7 +143,9 @@ _RESULT = {
 }
 
 
-def _op(op_id: str, summary: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+def _op(
+    op_id: str, summary: str, schema: dict[str, Any] | None, *, required: bool = False
+) -> dict[str, Any]:
     op = {
         "operationId": op_id,
         "summary": summary,
@@ -159,13 +161,18 @@ def _op(op_id: str, summary: str, schema: dict[str, Any] | None) -> dict[str, An
         },
     }
     if schema is not None:
-        op["requestBody"] = {"content": {"application/json": {"schema": schema}}}
+        op["requestBody"] = {
+            "required": required,
+            "content": {"application/json": {"schema": schema}},
+        }
     return op
 
 
 OPENAPI_PATHS = {
     "/_sim/patient-sessions/{id}/connect": {
-        "post": _op("sim.patientConnect", "Headless patient: connect a source", CONNECT_INPUT)
+        "post": _op(
+            "sim.patientConnect", "Headless patient: connect a source", CONNECT_INPUT, required=True
+        )
     },
     "/_sim/patient-sessions/{id}/done": {
         "post": _op("sim.patientDone", "Headless patient: press Done", None)

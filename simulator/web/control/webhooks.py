@@ -11,7 +11,7 @@ from simulator.domain.webhooks import deliveries as deliveries
 from simulator.domain.webhooks import occurrences as occurrences
 from simulator.web import webhook_schemas as wh
 from simulator.web.http import json_body, runtime, workspace_id
-from simulator.web.openapi import path_param
+from simulator.web.openapi import LIST_PARAMS, path_param
 from simulator.web.schemas import ERROR, list_of
 
 bp = Blueprint("sim_events", __name__, url_prefix="/_sim")
@@ -82,10 +82,6 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 _ERRORS = {"400": _json(ERROR, "Invalid input"), "404": _json(ERROR, "Not found")}
-_PAGING = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
-    {"name": "starting_after", "in": "query", "schema": {"type": "string"}},
-]
 _WH_ID = path_param("id", "The `wh_` id of the endpoint.")
 _CHAOS_STATE = {
     "type": "object",
@@ -113,7 +109,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": "Every emitted event is listed, with or without endpoints; "
             "`deliveries` names the `evt_` record made for each subscribed endpoint.",
             "parameters": [
-                *_PAGING,
+                *LIST_PARAMS,
                 {"name": "type", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {"200": _json(list_of(wh.EVENT_OCCURRENCE), "Events"), **_ERRORS},
@@ -125,7 +121,20 @@ OPENAPI_PATHS: dict[str, Any] = {
             "events, or a `conn_` id for the others (or `patient_id` + `connection_id` for "
             "`records.sync.*`). `data` fields override the built object. The event is "
             "delivered like any other.",
-            "requestBody": {"content": {"application/json": {"schema": wh.FIRE_EVENT_INPUT}}},
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            **wh.FIRE_EVENT_INPUT,
+                            "anyOf": [
+                                {"required": ["object_id"]},
+                                {"required": ["patient_id", "connection_id"]},
+                            ],
+                        }
+                    }
+                },
+            },
             "responses": {"200": _json(wh.EVENT_OCCURRENCE, "The emitted event"), **_ERRORS},
         },
     },
@@ -170,7 +179,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             "error, response body, the signature header sent and the chaos applied.",
             "parameters": [
                 _WH_ID,
-                *_PAGING,
+                *LIST_PARAMS,
                 {"name": "event_id", "in": "query", "schema": {"type": "string"}},
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ATTEMPT), "Attempts"), **_ERRORS},
