@@ -26,12 +26,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(db: Path, port: int, log: Path) -> Iterator[subprocess.Popen]:
-    """`connect-sim serve` as a child process, ready when /health answers."""
+def server(
+    db: Path, port: int, log: Path, crash_at: str | None = None
+) -> Iterator[subprocess.Popen]:
+    """`connect-sim serve` as a child process, ready when /health answers.
+
+    `crash_at` ("module:function,N,before|after") plants a SIGKILL at that point
+    (tests/crash_serve.py)."""
+    runner = (
+        [str(Path(__file__).with_name("crash_serve.py"))] if crash_at else ["-m", "simulator.cli"]
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if crash_at:
+        env["CRASH_AT"] = crash_at
     cmd = [
         sys.executable,
-        "-m",
-        "simulator.cli",
+        *runner,
         "serve",
         "--db",
         str(db),
@@ -43,9 +53,7 @@ def server(db: Path, port: int, log: Path) -> Iterator[subprocess.Popen]:
         KEY,
     ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:  # real time by nature: the process has to start

@@ -52,6 +52,12 @@ def refresh_due_ms(rt: Runtime, tokens: ConnectionTokens) -> int | None:
     return expires - lead
 
 
+def _refresh_payload(attempt_id: str, tokens: ConnectionTokens) -> dict[str, Any]:
+    """A refresh job names the refresh count it follows: run again after a crash that
+    came once its refresh was stored, it finds the count moved on and does nothing."""
+    return {"attempt_id": attempt_id, "after": tokens.refresh_count}
+
+
 def schedule_keepalive(
     rt: Runtime, ws_id: str, attempt_id: str, tokens: ConnectionTokens | None = None
 ) -> None:
@@ -69,7 +75,7 @@ def schedule_keepalive(
             return  # the next pull refreshes when it needs the token
         due = refresh_due_ms(rt, tokens)
         rt.scheduler.schedule(
-            ws_id, REFRESH_JOB, due, {"attempt_id": attempt_id}, key=job_key(attempt_id)
+            ws_id, REFRESH_JOB, due, _refresh_payload(attempt_id, tokens), key=job_key(attempt_id)
         )
     else:
         rt.scheduler.schedule(
@@ -87,12 +93,18 @@ def _client(rt: Runtime, ws_id: str, conn: Connection, client_id: str) -> Client
     return attempts.client_of(rt, ws_id, source, client_id)
 
 
-def refresh_now(rt: Runtime, ws_id: str, attempt_id: str) -> str:
-    """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`."""
+def refresh_now(rt: Runtime, ws_id: str, attempt_id: str, after: int | None = None) -> str:
+    """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`.
+
+    `after`: the refresh count the caller's job followed; a count already past it means
+    that refresh was made (and its job recovered after a crash): `ok`, nothing sent.
+    """
     conn = connections.by_attempt(rt.store, ws_id, attempt_id)
     tokens = attempts.tokens_of(rt, ws_id, attempt_id)
     if conn is None or conn.status != "active" or tokens is None:
         return "inactive"
+    if after is not None and tokens.refresh_count != after:
+        return "ok"
     if not tokens.refresh_token:
         return "failed"
     endpoints = attempts.endpoints_of(rt, tokens)
@@ -174,7 +186,11 @@ def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str
         delay = RETRY_BACKOFF_MS[min(failures, len(RETRY_BACKOFF_MS)) - 1]
         rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
         rt.scheduler.schedule(
-            ws_id, REFRESH_JOB, now + delay, {"attempt_id": attempt_id}, key=job_key(attempt_id)
+            ws_id,
+            REFRESH_JOB,
+            now + delay,
+            _refresh_payload(attempt_id, tokens),
+            key=job_key(attempt_id),
         )
     return "transient"
 
@@ -212,7 +228,7 @@ def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
 
 
 def refresh_job(rt: Runtime, job: Job) -> None:
-    refresh_now(rt, job.workspace_id, job.payload["attempt_id"])
+    refresh_now(rt, job.workspace_id, job.payload["attempt_id"], job.payload.get("after"))
 
 
 def lapse_job(rt: Runtime, job: Job) -> None:
