@@ -435,22 +435,8 @@ def _authenticate_assertion(
         raise OAuthError("invalid_client", f"Unsupported assertion alg {alg}", status=401)
     if client.jwks_uri is not None and header.get("jku") not in (None, client.jwks_uri):
         raise OAuthError("invalid_client", "jku does not match the registered jwks_uri", status=401)
-    jwks = client.jwks if client.jwks is not None else _fetch_jwks(rt, client.jwks_uri or "")
-    kty = "RSA" if alg.startswith("RS") else "EC"
-    matches = [
-        k
-        for k in jwks.get("keys", [])
-        if isinstance(k, dict) and k.get("kid") == header.get("kid") and k.get("kty") == kty
-    ]
-    if len(matches) != 1:
-        raise OAuthError("invalid_client", "No single key matches the assertion kid", status=401)
-    try:
-        key = KeySet.import_key_set({"keys": matches}).keys[0]
-        jwt.decode(assertion, key, algorithms=[alg])
-    except (JoseError, ValueError, TypeError):
-        raise OAuthError(
-            "invalid_client", "Invalid client_assertion signature", status=401
-        ) from None
+    # Every claim is checked before the keys are fetched: an assertion that could never
+    # pass makes the server fetch nothing.
     aud = claims.get("aud")
     auds = aud if isinstance(aud, list) else [aud]
     if token_endpoint not in auds:
@@ -467,6 +453,22 @@ def _authenticate_assertion(
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise OAuthError("invalid_client", "Assertion jti is required", status=401)
+    # Fetching the keys, finding the key and checking the signature fail with one text,
+    # so an answer never tells whether a fetch worked.
+    jwks = client.jwks if client.jwks is not None else _fetch_jwks(rt, client.jwks_uri or "")
+    kty = "RSA" if alg.startswith("RS") else "EC"
+    matches = [
+        k
+        for k in jwks.get("keys", [])
+        if isinstance(k, dict) and k.get("kid") == header.get("kid") and k.get("kty") == kty
+    ]
+    if len(matches) != 1:
+        raise _bad_assertion()
+    try:
+        key = KeySet.import_key_set({"keys": matches}).keys[0]
+        jwt.decode(assertion, key, algorithms=[alg])
+    except (JoseError, ValueError, TypeError):
+        raise _bad_assertion() from None
     with rt.store.tx():
         rt.store.execute(
             "DELETE FROM portal_assertion_jti WHERE client_id = ? AND exp_ms < ?",
@@ -484,13 +486,31 @@ def _authenticate_assertion(
     return client
 
 
+JWKS_MAX_BYTES = 64 * 1024
+JWKS_TIMEOUT_S = 5.0
+
+
+def _bad_assertion() -> OAuthError:
+    return OAuthError(
+        "invalid_client",
+        "The client_assertion is not signed by a key of the client's registered JWK Set",
+        status=401,
+    )
+
+
 def _fetch_jwks(rt: Runtime, url: str) -> dict[str, Any]:
+    """The client's JWK Set from its `jwks_uri`: a local URL only, at most 64 KB in 5 s."""
+    if not is_local_url(rt, url):
+        raise _bad_assertion()
     try:
-        resp = rt.http.get(url, timeout=rt.config.http_timeout)
+        resp = rt.http.get(url, timeout=min(rt.config.http_timeout, JWKS_TIMEOUT_S), stream=True)
         resp.raise_for_status()
-        body = resp.json()
+        raw = b""
+        for chunk in resp.iter_content(8192):
+            raw += chunk
+            if len(raw) > JWKS_MAX_BYTES:
+                raise ValueError("the JWK Set is too large")
+        body = json.loads(raw)
     except Exception:
-        raise OAuthError(
-            "invalid_client", "Could not fetch the client's jwks_uri", status=401
-        ) from None
+        raise _bad_assertion() from None
     return body if isinstance(body, dict) else {}

@@ -131,6 +131,9 @@ class Sim:
         if self._routing is None:
             self._routing = InProcess(self.wsgi, self.base_url, passthru)
             self._routing.__enter__()
+        else:  # already routing: these prefixes reach the network from now on too
+            for prefix in passthru:
+                self._routing.mock.add_passthru(prefix)
         return self._routing
 
     def record_outbound(self) -> list[Any]:
