@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from portal_mocks import grants
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import DATA_ACCESS_TYPES, THIRTEEN_MONTH
 from simulator.core.store import dumps, loads
@@ -392,14 +393,27 @@ def authenticate(
         return client, "client_secret_post"
     if has_assertion:
         return _authenticate_assertion(rt, slug, form, token_endpoint), "private_key_jwt"
-    client = get(rt, slug, form.get("client_id"))
+    client_id = form.get("client_id") or _refreshing_client(rt, slug, form)
+    client = get(rt, slug, client_id)
     if client is None:
-        if not form.get("client_id"):
+        if not client_id:
             raise _invalid_client("Client authentication is required", False, realm)
         raise _invalid_client("Unknown client", False, realm)
     if client.confidential:
         raise _invalid_client("This client must authenticate", False, realm)
     return client, "none"
+
+
+def _refreshing_client(rt: Runtime, slug: str, form: Mapping[str, str]) -> str | None:
+    """A public client's refresh carries only `grant_type` and `refresh_token` (RFC 6749
+    section 6): the client is the one the refresh token was issued to."""
+    if form.get("grant_type") != "refresh_token":
+        return None
+    token = grants.lookup(rt, slug, form.get("refresh_token"))
+    if token is None or token.kind != grants.REFRESH:
+        return None
+    grant = grants.get(rt, token.grant_id)
+    return None if grant is None else grant.client_id
 
 
 def _authenticate_assertion(
