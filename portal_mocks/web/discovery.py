@@ -74,6 +74,10 @@ def metadata() -> Response:
 @bp.get("/")
 def home() -> Response:
     html = render_template(
-        "home.html", portal_name=display_name(), colour=portal().colour, fhir_base=fhir_base()
+        "home.html",
+        portal_name=display_name(),
+        colour=portal().colour,
+        fhir_base=fhir_base(),
+        advertises_pkce=portal().advertise_pkce_methods,
     )
     return Response(html, mimetype="text/html")
