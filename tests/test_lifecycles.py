@@ -1,4 +1,4 @@
-"""The seven lifecycles: their edges, the owners refusing other moves, the enums built from them."""
+"""The eight lifecycles: their edges, the owners refusing other moves, the enums built from them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from simulator.core.jobs import JobLifecycle
 from simulator.core.lifecycle import TransitionNotAllowed, edge, event_to, states, transition
 from simulator.domain import attempts, connections, pulls, sessions
 from simulator.domain.connections import ConnectionLifecycle
+from simulator.domain.launch_contexts import LaunchContextLifecycle
 from simulator.domain.pulls import PullLifecycle
 from simulator.domain.sessions import SessionLifecycle
 from simulator.domain.webhooks import deliveries, endpoints
@@ -69,6 +70,9 @@ EDGES: dict[type[StateMachine], dict[tuple[str, str], str]] = {
         ("code", "activate"): "active",
         ("code", "revoke"): "revoked",
         ("active", "revoke"): "revoked",
+    },
+    LaunchContextLifecycle: {
+        ("pending", "exchange"): "ready",
     },
     JobLifecycle: {
         ("pending", "claim"): "running",

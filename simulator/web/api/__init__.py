@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     from simulator.web.api import (
         connections,
         health,
+        launch_contexts,
         openapi_doc,
         patient_connections,
         patients,
@@ -24,6 +25,7 @@ def register(app: Flask) -> None:
         records,
         sessions,
         connections,
+        launch_contexts,
     ):
         app.register_blueprint(module.bp)
     from simulator.web.api import webhooks

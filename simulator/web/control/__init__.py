@@ -10,9 +10,16 @@ from flask import Flask
 
 
 def register(app: Flask) -> None:
-    from simulator.web.control import api_faults, clock, connections, patient, workspaces
+    from simulator.web.control import (
+        api_faults,
+        clock,
+        connections,
+        launch_contexts,
+        patient,
+        workspaces,
+    )
 
-    for module in (workspaces, clock, patient, connections, api_faults):
+    for module in (workspaces, clock, patient, connections, api_faults, launch_contexts):
         app.register_blueprint(module.bp)
     from simulator.web.control import inboxes, webhooks
 
