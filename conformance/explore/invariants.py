@@ -460,31 +460,60 @@ class Checker:
         attempts: list[dict[str, Any]],
     ) -> str:
         """Check the attempt log against §4.4 and answer the endpoint status it implies."""
+        endpoint = self.world.endpoints[key]
         ref = endpoint_ref(key)
-        arrivals = list(reversed(attempts))  # oldest first
-        for position, attempt in enumerate(arrivals):
+        received = get_json(self.api, f"/_sim/inboxes/{endpoint.inbox_id}").get("received") or []
+        for position, arrival in enumerate(received):
             wanted = delivery.answer(sequence, position)
-            if attempt.get("status_code") != wanted:
+            if arrival.get("response_status") != wanted:
                 self.broken(
-                    "webhook attempts exactly on the model's schedule",
-                    f"arrival {position + 1} at the inbox answered {attempt.get('status_code')},"
-                    f" its sequence says {wanted}",
+                    "an inbox answers its sequence in turn",
+                    f"arrival {position + 1} at inbox {endpoint.inbox_id} was answered"
+                    f" {arrival.get('response_status')}, its sequence says {wanted}",
                     [
                         {
                             "expect": {
-                                "app": "sim_list_attempts",
-                                "with": {"webhook_id": ref, "limit": 100},
-                                "json": {
-                                    f"data[{len(arrivals) - 1 - position}].status_code": wanted
-                                },
+                                "app": "sim_get_inbox",
+                                "with": {"inbox_id": "${" + key + ".id}"},
+                                "json": {f"received[{position}].response_status": wanted},
                             }
                         }
                     ],
                 )
         now = self.world.now_ms
         disabled_at: int | None = None
-        for record in sorted(records, key=lambda r: parse_ms(r["created_at"])):
-            mine = [a for a in arrivals if a.get("event_id") == record.get("id")]
+        ordered = sorted(records, key=lambda r: (parse_ms(r["created_at"]), records.index(r) * -1))
+        for record in ordered:
+            index = records.index(record)
+            expectation = EventExpectation(ref, index)
+            mine = sorted(
+                (a for a in attempts if a.get("event_id") == record.get("id")),
+                key=lambda a: a.get("attempt") or 0,
+            )
+            arrived = [a for a in received if a.get("event_id") == record.get("id")]
+            if [a.get("attempt") for a in mine] != list(range(1, len(mine) + 1)):
+                self.broken(
+                    "webhook attempts exactly on the model's schedule",
+                    f"{record['id']} has attempts numbered {[a.get('attempt') for a in mine]}",
+                    expectation.of({"data": {"length": len(mine)}}),
+                )
+            if len(arrived) != len(mine) or record.get("attempts") != len(mine):
+                self.broken(
+                    "every attempt is one delivery",
+                    f"{record['id']} lists {len(mine)} attempt(s), its record says"
+                    f" {record.get('attempts')}, the inbox received it {len(arrived)} time(s)",
+                    expectation.of({"data": {"length": len(arrived)}}),
+                )
+            for n, (attempt, arrival) in enumerate(zip(mine, arrived, strict=True)):
+                if attempt.get("status_code") != arrival.get("response_status"):
+                    self.broken(
+                        "an attempt records the receiver's answer",
+                        f"attempt {n + 1} of {record['id']} recorded {attempt.get('status_code')},"
+                        f" the inbox answered {arrival.get('response_status')}",
+                        expectation.of(
+                            {f"data[{len(mine) - 1 - n}].status_code": arrival["response_status"]}
+                        ),
+                    )
             auto = [a for a in mine if a.get("trigger") == "automatic"]
             manual_ok = [
                 parse_ms(a["attempted_at"])
@@ -492,50 +521,33 @@ class Checker:
                 if a.get("trigger") != "automatic" and a.get("succeeded")
             ]
             created = parse_ms(record["created_at"])
-            index = records.index(record)
-            pre = [
-                {
-                    "app": "list_webhook_events",
-                    "with": {"webhook_id": ref, "limit": 100},
-                    "save": "final_events",
-                }
-            ]
-            lister = {
-                "app": "sim_list_attempts",
-                "with": {
-                    "webhook_id": ref,
-                    "event_id": "${final_events.data[" + str(index) + "].id}",
-                    "limit": 100,
-                },
-            }
-            expected_auto = self._expected_auto(created, auto, manual_ok, disabled_at, now)
-            total = len(mine) - len(auto) + len(expected_auto)
+            due = self._expected_auto(created, auto, manual_ok, disabled_at, now)
             detail = None
-            for n, seen in enumerate(mine, start=1):
-                if seen.get("attempt") != n:
-                    detail = f"attempt {n} of {record['id']} is numbered {seen.get('attempt')}"
-                    break
-            for n, (seen, due) in enumerate(zip(auto, expected_auto, strict=False), start=1):
-                if detail is None and parse_ms(seen["attempted_at"]) != due:
+            for n, (seen, at) in enumerate(zip(auto, due, strict=False), start=1):
+                if parse_ms(seen["attempted_at"]) != at:
                     detail = (
                         f"automatic attempt {n} of {record['id']} at {seen.get('attempted_at')},"
-                        f" expected {iso_ms(due)}"
+                        f" expected {iso_ms(at)}"
                     )
-            if detail is None and len(auto) != len(expected_auto):
-                times = [a.get("attempted_at") for a in auto]
-                detail = f"{record['id']} had automatic attempts at {times}, the schedule {[iso_ms(t) for t in expected_auto]}"
+                    break
+            if detail is None and len(auto) != len(due):
+                detail = (
+                    f"{record['id']} had automatic attempts at"
+                    f" {[a.get('attempted_at') for a in auto]}, the schedule says"
+                    f" {[iso_ms(t) for t in due]} by {iso_ms(now)}"
+                )
             if detail is not None:
+                total = len(mine) - len(auto) + len(due)
                 json_: dict[str, Any] = {"data": {"length": total}}
-                newest_auto = expected_auto[-1] if expected_auto else None
-                if newest_auto is not None and not any(
-                    a.get("trigger") != "automatic" and parse_ms(a["attempted_at"]) >= newest_auto
-                    for a in mine
-                ):
-                    json_["data[0].attempted_at"] = iso_ms(newest_auto)
+                last_manual = max(
+                    (parse_ms(a["attempted_at"]) for a in mine if a not in auto), default=None
+                )
+                if due and (last_manual is None or last_manual < due[-1]):
+                    json_["data[0].attempted_at"] = iso_ms(due[-1])
                 self.broken(
                     "webhook attempts exactly on the model's schedule",
                     detail,
-                    [*pre, {"expect": {**lister, "json": json_}}],
+                    expectation.of(json_),
                 )
             if len(auto) == delivery.MAX_ATTEMPTS and not auto[-1].get("succeeded"):
                 at = parse_ms(auto[-1]["attempted_at"])
@@ -591,6 +603,23 @@ class Checker:
                     [{"expect": {"request": request, "json": {"secret": {"absent": True}}}}],
                 )
         self.scanned = len(self.api.exchanges)
+
+
+@dataclass(frozen=True)
+class EventExpectation:
+    """An expectation on the attempts of one event of an endpoint (listed newest first)."""
+
+    endpoint_ref: str
+    index: int  # the event's position in GET /webhooks/{id}/events
+
+    def of(self, json_: dict[str, Any]) -> list[dict[str, Any]]:
+        events = {"webhook_id": self.endpoint_ref, "limit": 100}
+        event_id = "${final_events.data[" + str(self.index) + "].id}"
+        attempts = {"webhook_id": self.endpoint_ref, "event_id": event_id, "limit": 100}
+        return [
+            {"app": "list_webhook_events", "with": events, "save": "final_events"},
+            {"expect": {"app": "sim_list_attempts", "with": attempts, "json": json_}},
+        ]
 
 
 def found_obj(event: dict[str, Any]) -> dict[str, Any] | None:

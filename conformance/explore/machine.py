@@ -43,6 +43,7 @@ from conformance.target import Target
 RETURN_URL = "https://app.example/done"
 MAX_PATIENTS = 3
 MAX_ENDPOINTS = 2
+MAX_PORTAL_FAULTS = 3
 STATUSES = (200, 204, 400, 404, 410, 500, 503)
 SHORT_MS = st.integers(1, 180_000)
 LONG_MS = st.sampled_from(
@@ -83,6 +84,7 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
             self.world = World(now_ms=parse_ms(SCENARIO_START), sources=dict(catalog.sources))
             self.recorder = Recorder()
             self.checker = Checker(self.api, self.world, self.recorder)
+            self.faults_injected = 0
 
         # -- helpers ---------------------------------------------------------------------
 
@@ -210,6 +212,22 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
             conn = self.attempt(session, slug, persona, fault, "approve")
             return conn.key if conn is not None and conn.status == "active" else multiple()
 
+        @rule(
+            target=connections,
+            patient=patients,
+            direct=st.booleans(),
+            slug=slugs,
+            persona=personas,
+            fault=login_faults,
+        )
+        def quick_connect(
+            self, patient: str, direct: bool, slug: str, persona: str, fault: Fault | None
+        ) -> Any:
+            """A new session (default expiry) and at once a connect in it."""
+            session = self.create_session(patient, direct, slug, None)
+            conn = self.attempt(session, slug, persona, fault, "approve")
+            return conn.key if conn is not None and conn.status == "active" else multiple()
+
         @precondition(lambda self: self.has_open())
         @rule(session=sessions, slug=slugs, persona=personas)
         def deny(self, session: str, slug: str, persona: str) -> None:
@@ -269,7 +287,7 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
                     ],
                 )
 
-        @rule(ms=st.one_of(SHORT_MS, LONG_MS))
+        @rule(ms=st.one_of(SHORT_MS, SHORT_MS, LONG_MS))
         def advance(self, ms: int) -> None:
             self.advance_ms(ms)
 
@@ -320,10 +338,12 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
                     self.fail("disconnect answers the tombstone", f"got {body}", [])
                 self.world.disconnect(model)
 
+        @precondition(lambda self: self.faults_injected < MAX_PORTAL_FAULTS)
         @rule(slug=slugs, fault=st.sampled_from(injectable) if injectable else st.nothing())
         def portal_fault(self, slug: str, fault: Fault) -> None:
             if not fault.applies_at(slug) or (fault.fails and slug in self.world.pending_fault):
                 return
+            self.faults_injected += 1
             self.recorder.add({"fault": {"inject": fault.name, "portal": slug, "times": 1}})
             reply = self.api.post(f"/_sim/portals/{slug}/faults", {"fault": fault.name, "times": 1})
             self.answered(reply, f"injecting {fault.name} at {slug}")

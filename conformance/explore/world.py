@@ -28,6 +28,7 @@ class ConnectionModel:
     slug: str
     source_id: str
     created_ms: int
+    made: int  # the order attempts were made in (a session lists them so, §1.3)
     lifecycle: ConnectionLifecycle = field(default_factory=ConnectionLifecycle)
     id: str | None = None
     failure_code: str | None = None
@@ -51,7 +52,7 @@ class SessionModel:
     expires_ms: int
     id: str = ""
     lifecycle: SessionLifecycle = field(default_factory=SessionLifecycle)
-    attempts: list[ConnectionModel] = field(default_factory=list)  # settled, in order made
+    attempts: list[ConnectionModel] = field(default_factory=list)  # settled
     in_flight: list[ConnectionModel] = field(default_factory=list)
     completed_ms: int | None = None
     completed_tick: int = -1
@@ -132,6 +133,7 @@ class World:
                 for attempt in session.in_flight:
                     attempt.lifecycle.send("session_expires")
                     session.attempts.append(attempt)
+                session.attempts.sort(key=lambda a: a.made)
                 session.in_flight.clear()
 
     # -- connections ---------------------------------------------------------------------
@@ -144,6 +146,7 @@ class World:
             slug=slug,
             source_id=self.sources[slug],
             created_ms=self.now_ms,
+            made=len(self.connections),
         )
         self.connections[key] = attempt
         return attempt
@@ -151,6 +154,7 @@ class World:
     def settle(self, attempt: ConnectionModel, outcome: Outcome) -> None:
         session = self.sessions[attempt.session]
         session.attempts.append(attempt)
+        session.attempts.sort(key=lambda a: a.made)
         if outcome.status == "failed":
             event = {"access_denied": "deny", "token_exchange_failed": "exchange_fails"}
             attempt.lifecycle.send(event.get(outcome.failure_code or "", "portal_error"))
