@@ -64,16 +64,67 @@ class Checker:
     # -- entry -------------------------------------------------------------------------
 
     def check(self) -> None:
-        sessions = {s.key: self._session(s.key) for s in self.world.sessions.values()}
         details = {p: get_json(self.api, f"/patients/{p}") for p in self.world.patients}
         self._lapses(details)
+        sessions: dict[str, dict[str, Any]] = {}
+        for patient in self.world.patients:
+            sessions.update(self._session_list(patient))
         for key, body in sessions.items():
             self._compare_session(key, body)
+        self._retrieve_one(sessions)
         for patient, detail in details.items():
             self._compare_patient(patient, detail, sessions)
         self._events()
         self._endpoints()
         self._secrets()
+
+    def _session_list(self, patient: str) -> dict[str, dict[str, Any]]:
+        """A patient's sessions as listed (§2.2 page), by key; the list holds exactly the model's."""
+        page = get_json(self.api, f"/patients/{patient}/patient-sessions", limit=100)
+        problems = list_page_problems(page)
+        items = page.get("data") if isinstance(page.get("data"), list) else []
+        mine = {s.id: s.key for s in self.world.sessions.values() if s.patient == patient}
+        listed = [item.get("id") for item in items]
+        if problems or sorted(listed) != sorted(mine):
+            lister = {"app": "list_patient_sessions", "with": {"patient_id": patient, "limit": 100}}
+            self.broken(
+                "list and retrieve agree",
+                f"patient {patient}'s session list: {problems or listed}, the model {sorted(mine)}",
+                [
+                    {
+                        "expect": {
+                            **lister,
+                            "json": {"data": {"length": len(mine)}, "has_more": False},
+                        }
+                    }
+                ],
+            )
+        return {mine[item["id"]]: item for item in items}
+
+    def _retrieve_one(self, listed: dict[str, dict[str, Any]]) -> None:
+        """Each step retrieves one session in turn: it must equal its list item (§2.1)."""
+        if not listed:
+            return
+        keys = sorted(listed, key=lambda k: self.world.sessions[k].created_ms)
+        key = keys[self.world.tick % len(keys)]
+        model = self.world.sessions[key]
+        body = get_json(self.api, f"/patient-sessions/{model.id}")
+        if body != listed[key]:
+            self.broken(
+                "list and retrieve agree",
+                f"{model.id} retrieved as {body.get('status')} with"
+                f" {len(body.get('connections') or [])} connection(s), listed as"
+                f" {listed[key].get('status')} with {len(listed[key].get('connections') or [])}",
+                [
+                    {
+                        "expect": {
+                            "app": "get_session",
+                            "with": {"session_id": session_ref(key)},
+                            "json": {"status": model.status},
+                        }
+                    }
+                ],
+            )
 
     # -- ids and transitions -----------------------------------------------------------
 
@@ -99,10 +150,6 @@ class Checker:
         self.statuses[object_id] = status
 
     # -- sessions ----------------------------------------------------------------------
-
-    def _session(self, key: str) -> dict[str, Any]:
-        model = self.world.sessions[key]
-        return get_json(self.api, f"/patient-sessions/{model.id}")
 
     def _compare_session(self, key: str, body: dict[str, Any]) -> None:
         model = self.world.sessions[key]
@@ -293,42 +340,6 @@ class Checker:
                 f" {sorted(want.items())}",
                 [{"expect": {**get, "json": {f"connections[{wrong}].status": expected}}}],
             )
-        sessions_list = get_json(self.api, f"/patients/{patient}/patient-sessions", limit=100)
-        problems = list_page_problems(sessions_list)
-        listed_sessions = {s.get("id"): s for s in sessions_list.get("data") or []}
-        mine = [s for s in self.world.sessions.values() if s.patient == patient]
-        lister = {"app": "list_patient_sessions", "with": {"patient_id": patient, "limit": 100}}
-        if problems or set(listed_sessions) != {s.id for s in mine}:
-            self.broken(
-                "list and retrieve agree",
-                f"patient {patient}'s session list: {problems or sorted(listed_sessions)}",
-                [
-                    {
-                        "expect": {
-                            **lister,
-                            "json": {"data": {"length": len(mine)}, "has_more": False},
-                        }
-                    }
-                ],
-            )
-        for position, item in enumerate(sessions_list["data"]):
-            key = index[item["id"]]
-            if item != sessions[key]:
-                self.broken(
-                    "list and retrieve agree",
-                    f"{item['id']} listed as {item.get('status')} but retrieved as"
-                    f" {sessions[key].get('status')}",
-                    [
-                        {
-                            "expect": {
-                                **lister,
-                                "json": {
-                                    f"data[{position}].status": self.world.sessions[key].status
-                                },
-                            }
-                        }
-                    ],
-                )
 
     # -- events ------------------------------------------------------------------------
 

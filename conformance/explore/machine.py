@@ -91,8 +91,20 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
         def fail(self, invariant_: str, detail: str, expectation: list[dict[str, Any]]) -> None:
             raise InvariantBroken(invariant_, detail, expectation, self.recorder.steps)
 
-        def answered(self, reply: Reply, what: str, status: int = 200) -> Any:
+        def answered(
+            self,
+            reply: Reply,
+            what: str,
+            status: int = 200,
+            as_request: dict[str, Any] | None = None,
+        ) -> Any:
+            """The reply's JSON; a reply of another status fails, its step expecting `status`."""
             if reply.status != status:
+                step = self.recorder.steps[-1]
+                if "app" in step or "patient" in step:
+                    step["expect"] = {**step.get("expect", {}), "status": status}
+                elif as_request is not None:  # a fault or clock step has no `expect`
+                    self.recorder.steps[-1] = {"request": as_request, "expect": {"status": status}}
                 self.fail(
                     "actions answer as the contract says",
                     f"{what} answered {reply.status}, expected {status}: {reply.text[:200]}",
@@ -269,9 +281,13 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
 
         def advance_ms(self, ms: int) -> None:
             self.recorder.add({"clock": {"advance": duration(ms)}})
-            body = self.answered(
-                self.api.post("/_sim/clock/advance", {"seconds": ms / 1000}), "advancing the clock"
-            )
+            request = {
+                "method": "POST",
+                "path": "/_sim/clock/advance",
+                "json": {"seconds": ms / 1000},
+            }
+            reply = self.api.post(request["path"], request["json"])
+            body = self.answered(reply, "advancing the clock", as_request=request)
             self.world.advance(ms)
             if body.get("now") != iso_ms(self.world.now_ms):
                 self.fail(
@@ -313,7 +329,12 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
                 {"fault": {"inject": "refresh_failure", "connection": connection_ref(model.key)}}
             )
             path = f"/_sim/connections/{model.id}/refresh-failure"
-            self.answered(self.api.post(path, {}), "forcing a refresh failure")
+            request = {
+                "method": "POST",
+                "path": path.replace(model.id or "", connection_ref(model.key)),
+                "json": {},
+            }
+            self.answered(self.api.post(path, {}), "forcing a refresh failure", as_request=request)
             self.world.refresh_rejected(model, self.world.now_ms)
 
         @precondition(lambda self: bool(self.linked(("active", "disconnected"))))
@@ -345,8 +366,13 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
                 return
             self.faults_injected += 1
             self.recorder.add({"fault": {"inject": fault.name, "portal": slug, "times": 1}})
-            reply = self.api.post(f"/_sim/portals/{slug}/faults", {"fault": fault.name, "times": 1})
-            self.answered(reply, f"injecting {fault.name} at {slug}")
+            request = {
+                "method": "POST",
+                "path": f"/_sim/portals/{slug}/faults",
+                "json": {"fault": fault.name, "times": 1},
+            }
+            reply = self.api.post(request["path"], request["json"])
+            self.answered(reply, f"injecting {fault.name} at {slug}", as_request=request)
             if fault.fails:
                 self.world.pending_fault[slug] = fault
             elif fault.lapse:

@@ -29,7 +29,8 @@ SOURCE = "§3.1, §3.2, §3.4, §4.4, §2.2"
 # the portals explored: access tokens of an hour keep the refresh work of a long clock move small
 EXPLORED_PORTALS = ("summit-epic", "maple-athena", "harbor-clinic", "bluebutton")
 MAX_RECORD = 200  # personas with bigger records make every connect slow
-DEFAULT_SHRINK_S = 30.0  # wall time spent shrinking a failure
+DEFAULT_SHRINKS = 60  # successful shrinks of a failure (keeps a seeded run repeatable)
+DEFAULT_SHRINK_S = 120.0  # and a bound on their wall time
 
 
 def load_catalog(target: Target, seed: int) -> Catalog:
@@ -46,23 +47,25 @@ def load_catalog(target: Target, seed: int) -> Catalog:
 
 
 @contextmanager
-def shrinking_limited_to(seconds: float) -> Iterator[None]:
-    """Bound the wall time Hypothesis spends shrinking (its engine allows 300 s).
+def shrinking_limited_to(shrinks: int, seconds: float) -> Iterator[None]:
+    """Bound how much Hypothesis shrinks (its engine allows 500 shrinks and 300 s).
 
     Each example here is a whole workspace driven over HTTP, so shrinking is
-    costly; Hypothesis has no setting for this, only its engine's constant.
+    costly; Hypothesis has no setting for it, only these two engine constants.
+    A count keeps the shrunk result the same on every run of a seed; the time
+    is a safety bound.
     """
     from hypothesis.internal.conjecture import engine
 
-    before = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    if before is None:
-        yield
-        return
-    engine.MAX_SHRINKING_SECONDS = seconds
+    limits = {"MAX_SHRINKS": shrinks, "MAX_SHRINKING_SECONDS": seconds}
+    before = {name: getattr(engine, name) for name in limits if hasattr(engine, name)}
+    for name in before:
+        setattr(engine, name, limits[name])
     try:
         yield
     finally:
-        engine.MAX_SHRINKING_SECONDS = before
+        for name, value in before.items():
+            setattr(engine, name, value)
 
 
 def explore(
@@ -72,6 +75,7 @@ def explore(
     examples: int = 20,
     max_steps: int = 25,
     reproducer_dir: Path | None = None,
+    shrinks: int = DEFAULT_SHRINKS,
     shrink_s: float = DEFAULT_SHRINK_S,
 ) -> list[Result]:
     """Explore `target` for `examples` examples of up to `max_steps` rules, seeded by `seed`."""
@@ -109,7 +113,7 @@ def explore(
                 print_blob=False,
             ),
         )
-        with shrinking_limited_to(shrink_s):
+        with shrinking_limited_to(shrinks, shrink_s):
             use_seed(seed)(test)()
     except InvariantBroken as broken:
         path = write_reproducer(broken, seed=seed, directory=reproducer_dir, label=RESULT_ID)

@@ -1,12 +1,28 @@
-"""Defects injected into the simulator (by monkeypatching its functions) for exploration tests."""
+"""Defects injected into the simulator are found, shrunk and written as scenario reproducers.
+
+Each defect is a monkeypatch on a simulator function (never a switch in the
+product). For each, the exploration must fail naming a reproducer file; the
+file validates against `scenarios/scenario.schema.json`; replaying it with the
+scenario runner fails while the patch is in place and passes once it is gone.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+import yaml
 
+from conformance.explore import explore
+from conformance.results import Outcome
+from conformance.target import in_process_target
+from scenarios.results import ScenarioResult
+from scenarios.runner import run_all
+from scenarios.validation import load_scenario
 from simulator.domain import sessions
 from simulator.domain.webhooks import deliveries, publish
 
@@ -84,3 +100,51 @@ DEFECTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "retry_schedule_off_by_one": retry_schedule_off_by_one,
     "expiry_one_second_late": expiry_one_second_late,
 }
+
+
+# -- the tests -----------------------------------------------------------------------------
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parent.parent / "scenarios" / "scenario.schema.json").read_text()
+)
+# (defect, seed, examples): budgets small enough to keep the file quick, seeds that reach it
+CASES = [
+    ("completion_sent_twice", 0, 10),
+    ("refresh_failure_without_webhook", 1, 20),
+    ("failed_becomes_active", 0, 10),
+    ("retry_schedule_off_by_one", 1, 20),
+    ("expiry_one_second_late", 1, 20),
+]
+
+
+def replay(path: Path) -> ScenarioResult:
+    """Run a scenario file in process, on a fresh simulator."""
+    return run_all([load_scenario(path)])[0]
+
+
+@pytest.mark.parametrize(("defect", "seed", "examples"), CASES, ids=[c[0] for c in CASES])
+def test_a_defect_is_found_and_its_reproducer_replays_it(
+    defect: str, seed: int, examples: int, tmp_path: Path
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        DEFECTS[defect](patch)
+        [result] = explore(
+            in_process_target(),
+            seed=seed,
+            examples=examples,
+            reproducer_dir=tmp_path,
+            shrink_s=3,
+        )
+        assert result.outcome is Outcome.FAIL, result.message
+        assert (result.id, result.area) == ("EXPL-001", "exploration")
+        path = Path(result.artifacts["reproducer"])
+        assert str(path) in result.message and path.parent == tmp_path
+        assert path.name.endswith(".scenario.yaml")
+        document = yaml.safe_load(path.read_text())
+        jsonschema.validate(document, SCHEMA)
+        assert "expect" in document["steps"][-1]
+        broken = replay(path)
+        assert broken.status == "failed", broken.failure
+        assert broken.failure is not None and broken.failure.step == len(document["steps"]) - 1
+    fixed = replay(path)
+    assert fixed.status == "passed", fixed.failure and fixed.failure.text()
