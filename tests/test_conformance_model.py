@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from statemachine.exceptions import TransitionNotAllowed
 
-from conformance.model import cursors, delivery, lifecycles, timing
+from conformance.model import cursors, delivery, lifecycles, modes, timing
 from conformance.model.lifecycles import ConnectionLifecycle, SessionLifecycle
 
 # -- sessions -----------------------------------------------------------------------------
@@ -206,3 +206,47 @@ def test_records_cursor_form_and_lifetime() -> None:
     assert not cursors.records_cursor_usable(0, 1, issued_for=key, used_for=other)
     refiltered = ("p1", ["Condition"], None)
     assert not cursors.records_cursor_usable(0, 1, issued_for=key, used_for=refiltered)
+
+
+# -- Picker and Direct --------------------------------------------------------------------
+
+
+def test_the_mode_follows_the_request_shape() -> None:
+    assert modes.mode_of({"patient_id": "p1", "return_url": "https://a/b"}) == "picker"
+    assert modes.mode_of({"connection_id": "fhirsrc_x"}) == "direct"
+    assert modes.mode_of({"connection_id": None}) == "picker"
+    assert modes.completes_on_return("direct") and not modes.completes_on_return("picker")
+    assert modes.has_done_screen("picker") and not modes.has_done_screen("direct")
+    assert (modes.max_sources("direct"), modes.max_sources("picker")) == (1, None)
+
+
+def test_return_parameters() -> None:
+    assert modes.return_params("picker", "p1", "ps_1", source_id="fhirsrc_x") == {
+        "patient_id": "p1",
+        "patient_session_id": "ps_1",
+    }
+    assert modes.return_params("direct", "p1", "ps_1", source_id="fhirsrc_x") == {
+        "patient_id": "p1",
+        "patient_session_id": "ps_1",
+        "success": "true",
+        "connection_id": "fhirsrc_x",
+    }
+    failed = modes.return_params("direct", "p1", "ps_1", error="user_denied")
+    assert (failed["success"], failed["error"]) == ("false", "user_denied")
+    assert "connection_id" not in failed
+    with pytest.raises(ValueError):
+        modes.return_params("direct", "p1", "ps_1")
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("access_denied", "user_denied"),
+        ("token_exchange_failed", "token_exchange_failed"),
+        ("oauth_state_expired", "oauth_state_expired"),
+        ("invalid_scope", "oauth_callback_failed"),
+        ("server_error", "oauth_callback_failed"),
+    ],
+)
+def test_direct_return_errors(code: str, error: str) -> None:
+    assert modes.direct_return_error(code) == error

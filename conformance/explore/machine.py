@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -36,7 +37,7 @@ from conformance.explore.world import (
     World,
 )
 from conformance.http import Reply
-from conformance.model import delivery
+from conformance.model import delivery, modes
 from conformance.model.timing import iso_ms, parse_ms
 from conformance.target import Target
 
@@ -212,9 +213,31 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
             self.world.settle(conn, outcome)
             seen = (got or {}).get("connection") or {}
             conn.id = seen.get("id") if outcome.status == "active" else None
-            if session.direct:
-                self.world.finish(session)  # decisions: the return completes a Direct session
+            if modes.completes_on_return("direct" if session.direct else "picker"):
+                self.world.finish(session)
+                self.direct_return(session, conn, str((got or {}).get("location") or ""))
             return conn
+
+        def direct_return(
+            self, session: SessionModel, conn: ConnectionModel, location: str
+        ) -> None:
+            """§7: the patient lands on `return_url` with the Direct result in the query."""
+            error = None
+            if conn.status == "failed":
+                error = modes.direct_return_error(conn.failure_code or "")
+            wanted = modes.return_params(
+                "direct", session.patient, session.id, source_id=conn.source_id, error=error
+            )
+            seen = dict(parse_qsl(urlsplit(location).query))
+            for name, value in wanted.items():
+                if seen.get(name) != value:
+                    step = self.recorder.steps[-1]
+                    step["expect"] = {"json": {"location": {"contains": f"{name}={value}"}}}
+                    self.fail(
+                        "a Direct session returns its result",
+                        f"the patient returned to {location!r}, expected {name}={value} (§7)",
+                        [],
+                    )
 
         @precondition(lambda self: self.has_open())
         @rule(
