@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from conformance.explore import explore
 from conformance.results import Outcome
@@ -23,6 +24,7 @@ from conformance.target import in_process_target
 from scenarios.results import ScenarioResult
 from scenarios.runner import run_all
 from scenarios.validation import load_scenario
+from simulator.cli import main
 from simulator.domain import sessions
 from simulator.domain.webhooks import deliveries, publish
 
@@ -148,3 +150,16 @@ def test_a_defect_is_found_and_its_reproducer_replays_it(
         assert broken.failure is not None and broken.failure.step == len(document["steps"]) - 1
     fixed = replay(path)
     assert fixed.status == "passed", fixed.failure and fixed.failure.text()
+
+
+def test_the_command_line_runs_a_reproducer(tmp_path: Path) -> None:
+    """`connect-sim scenario run FILE` exits 1 on the defect and 0 once it is gone."""
+    with pytest.MonkeyPatch.context() as patch:
+        DEFECTS["failed_becomes_active"](patch)
+        [result] = explore(in_process_target(), seed=0, examples=10, reproducer_dir=tmp_path)
+        path = result.artifacts["reproducer"]
+        broken = CliRunner().invoke(main, ["scenario", "run", path])
+        assert broken.exit_code == 1, broken.output
+    fixed = CliRunner().invoke(main, ["scenario", "run", path])
+    assert fixed.exit_code == 0, fixed.output
+    assert "1 passed, 0 failed" in fixed.output

@@ -27,7 +27,8 @@ from hypothesis.stateful import (
 
 from conformance.control import Control
 from conformance.explore.faults import Fault, portal_faults, predict
-from conformance.explore.invariants import Checker, connection_ref, endpoint_ref, session_ref
+from conformance.explore.invariants import Checker
+from conformance.explore.refs import connection_ref, endpoint_ref, session_ref
 from conformance.explore.reproducer import SCENARIO_START, InvariantBroken, Recorder, duration
 from conformance.explore.world import (
     SUBSCRIBED,
@@ -342,12 +343,17 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
 
         # -- connections -----------------------------------------------------------------
 
-        @precondition(lambda self: bool(self.linked(("active",))))
+        def refreshable(self) -> list[ConnectionModel]:
+            """Active links with a refresh token: a one-time grant has none (decisions,
+            "No refresh token"), so a forced refresh failure does not apply to it."""
+            return [c for c in self.linked(("active",)) if "expired" not in c.lapse]
+
+        @precondition(lambda self: bool(self.refreshable()))
         @rule(conn=connections)
         def refresh_failure(self, conn: str) -> None:
             model = self.world.connections[conn]
-            if model.status != "active":
-                model = self.linked(("active",))[-1]
+            if model not in self.refreshable():
+                model = self.refreshable()[-1]
             self.recorder.add(
                 {"fault": {"inject": "refresh_failure", "connection": connection_ref(model.key)}}
             )

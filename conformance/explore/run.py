@@ -28,7 +28,7 @@ REQUIREMENT = (
 SOURCE = "§3.1, §3.2, §3.4, §4.4, §2.2"
 # the portals explored: access tokens of an hour keep the refresh work of a long clock move small
 EXPLORED_PORTALS = ("summit-epic", "maple-athena", "harbor-clinic", "bluebutton")
-MAX_RECORD = 200  # personas with bigger records make every connect slow
+MAX_RECORD = 60  # personas with bigger records make every connect slower
 DEFAULT_SHRINKS = 60  # successful shrinks of a failure (keeps a seeded run repeatable)
 DEFAULT_SHRINK_S = 120.0  # and a bound on their wall time
 
