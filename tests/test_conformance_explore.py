@@ -124,6 +124,9 @@ def test_the_first_fault_on_an_attempts_path_decides_it() -> None:
         "token_exchange_failed",
         True,
     )
+    # a consent fault turns an approval into a denial; a denial leaves it pending
+    assert predict("deny", None, faults["deny"]).consumed is False
+    assert predict("approve", None, faults["deny"]).consumed is True
     # an authorize fault chosen at login fires before a portal fault at consent
     early = predict("approve", faults["invalid_scope"], faults["deny"])
     assert (early.failure_code, early.consumed) == ("invalid_scope", False)

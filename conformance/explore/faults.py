@@ -103,11 +103,13 @@ def predict(consent: str, login_fault: Fault | None, portal_fault: Fault | None)
     """
     path = APPROVE_PATH if consent == "approve" else DENY_PATH
     for site in path:
+        if site == "consent" and consent == "deny":
+            # the patient's own denial decides; a consent fault only turns an approval
+            # into a denial, so it stays pending for the next attempt
+            return Outcome("failed", "access_denied", None, False)
         if portal_fault is not None and portal_fault.fails and portal_fault.site == site:
             return Outcome("failed", portal_fault.failure_code, None, True)
         if login_fault is not None and login_fault.fails and login_fault.site == site:
             return Outcome("failed", login_fault.failure_code, None, False)
-        if site == "consent" and consent == "deny":
-            return Outcome("failed", "access_denied", None, False)
     lapse = login_fault.lapse if login_fault is not None else None
     return Outcome("active", None, lapse, False)
