@@ -130,6 +130,12 @@ def test_the_first_fault_on_an_attempts_path_decides_it() -> None:
     # an authorize fault chosen at login fires before a portal fault at consent
     early = predict("approve", faults["invalid_scope"], faults["deny"])
     assert (early.failure_code, early.consumed) == ("invalid_scope", False)
+    # at the same site the login-chosen fault fires first and the portal's stays pending
+    same = predict("approve", faults["exchange_5xx"], faults["exchange_5xx"])
+    assert (same.failure_code, same.consumed) == ("token_exchange_failed", False)
+    # at the authorize request the portal's fires before the login
+    first = predict("approve", faults["auth_invalid_client_id"], faults["invalid_scope"])
+    assert (first.failure_code, first.consumed) == ("invalid_scope", True)
     lapsing = predict("approve", faults["refresh_revoked"], faults["fhir_500"])
     assert (lapsing.status, lapsing.lapse, lapsing.consumed) == ("active", "refresh_failed", False)
 

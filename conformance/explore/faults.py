@@ -99,7 +99,8 @@ def predict(consent: str, login_fault: Fault | None, portal_fault: Fault | None)
 
     A portal-level authorize fault fires at the authorize request, before the
     login; a login-chosen one after the login form (docs/decisions.md "Mock
-    portals", Faults); both come before consent and the code exchange.
+    portals", Faults); at the same later site the grant's own (login-chosen)
+    fault fires first. The exploration avoids mixing the two on one attempt.
     """
     path = APPROVE_PATH if consent == "approve" else DENY_PATH
     for site in path:
@@ -107,9 +108,11 @@ def predict(consent: str, login_fault: Fault | None, portal_fault: Fault | None)
             # the patient's own denial decides; a consent fault only turns an approval
             # into a denial, so it stays pending for the next attempt
             return Outcome("failed", "access_denied", None, False)
+        login_here = login_fault is not None and login_fault.fails and login_fault.site == site
         if portal_fault is not None and portal_fault.fails and portal_fault.site == site:
-            return Outcome("failed", portal_fault.failure_code, None, True)
-        if login_fault is not None and login_fault.fails and login_fault.site == site:
+            if site == "authorize" or not login_here:
+                return Outcome("failed", portal_fault.failure_code, None, True)
+        if login_fault is not None and login_here:
             return Outcome("failed", login_fault.failure_code, None, False)
     lapse = login_fault.lapse if login_fault is not None else None
     return Outcome("active", None, lapse, False)

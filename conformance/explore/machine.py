@@ -191,8 +191,10 @@ def build_machine(target: Target, catalog: Catalog, seed: int) -> type[RuleBased
             if session is None:
                 return None
             slug = session.slug or slug
-            if fault is not None and not fault.applies_at(slug):
-                fault = None
+            if fault is not None and (
+                not fault.applies_at(slug) or slug in self.world.pending_fault
+            ):
+                fault = None  # a pending portal fault decides this attempt alone
             username = persona + (f"+{fault.name}" if fault else "")
             key = self.world.next_key("c")
             step: dict[str, Any] = {
