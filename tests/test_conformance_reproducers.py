@@ -115,7 +115,7 @@ CASES = [
     ("refresh_failure_without_webhook", 1, 20),
     ("failed_becomes_active", 0, 10),
     ("retry_schedule_off_by_one", 1, 20),
-    ("expiry_one_second_late", 1, 20),
+    ("expiry_one_second_late", 2, 20),
 ]
 
 
@@ -135,7 +135,7 @@ def test_a_defect_is_found_and_its_reproducer_replays_it(
             seed=seed,
             examples=examples,
             reproducer_dir=tmp_path,
-            shrink_s=3,
+            shrink_s=2,
         )
         assert result.outcome is Outcome.FAIL, result.message
         assert (result.id, result.area) == ("EXPL-001", "exploration")
