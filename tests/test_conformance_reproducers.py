@@ -156,7 +156,9 @@ def test_the_command_line_runs_a_reproducer(tmp_path: Path) -> None:
     """`connect-sim scenario run FILE` exits 1 on the defect and 0 once it is gone."""
     with pytest.MonkeyPatch.context() as patch:
         DEFECTS["failed_becomes_active"](patch)
-        [result] = explore(in_process_target(), seed=0, examples=10, reproducer_dir=tmp_path)
+        [result] = explore(
+            in_process_target(), seed=0, examples=10, reproducer_dir=tmp_path, shrink_s=2
+        )
         path = result.artifacts["reproducer"]
         broken = CliRunner().invoke(main, ["scenario", "run", path])
         assert broken.exit_code == 1, broken.output
