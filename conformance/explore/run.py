@@ -30,7 +30,7 @@ SOURCE = "§3.1, §3.2, §3.4, §4.4, §2.2"
 EXPLORED_PORTALS = ("summit-epic", "maple-athena", "harbor-clinic", "bluebutton")
 MAX_RECORD = 60  # personas with bigger records make every connect slower
 DEFAULT_SHRINKS = 60  # successful shrinks of a failure (keeps a seeded run repeatable)
-DEFAULT_SHRINK_S = 120.0  # and a bound on their wall time
+DEFAULT_SHRINK_S = 60.0  # and a bound on their wall time
 
 
 def load_catalog(target: Target, seed: int) -> Catalog:

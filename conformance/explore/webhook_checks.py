@@ -206,6 +206,7 @@ class WebhookChecks:
                 )
         now = self.world.now_ms
         disabled_at: int | None = None
+        pending: dict[int, tuple[int, list[dict[str, Any]], bool]] = {}
         ordered = sorted(records, key=lambda r: (parse_ms(r["created_at"]), records.index(r) * -1))
         for record in ordered:
             index = records.index(record)
@@ -276,6 +277,28 @@ class WebhookChecks:
             if len(auto) == delivery.MAX_ATTEMPTS and not auto[-1].get("succeeded"):
                 at = parse_ms(auto[-1]["attempted_at"])
                 disabled_at = at if disabled_at is None else min(disabled_at, at)
+            pending[index] = (created, auto, bool(manual_ok))
+        for index, (created, auto, redelivered_ok) in pending.items():
+            record = records[index]
+            ended = redelivered_ok or not auto or auto[-1].get("succeeded")
+            failed = len(auto) if not ended and disabled_at is None else delivery.MAX_ATTEMPTS
+            wanted = delivery.next_attempt_ms(created, failed)
+            want = iso_ms(wanted) if wanted is not None else None
+            if record.get("next_attempt_at") != want:
+                self.broken(
+                    "webhook attempts exactly on the model's schedule",
+                    f"{record['id']} has next_attempt_at {record.get('next_attempt_at')} after"
+                    f" {len(auto)} automatic attempt(s), expected {want} (§3.4)",
+                    [
+                        {
+                            "expect": {
+                                "app": "list_webhook_events",
+                                "with": {"webhook_id": ref, "limit": 100},
+                                "json": {f"data[{index}].next_attempt_at": want},
+                            }
+                        }
+                    ],
+                )
         return "disabled" if disabled_at is not None else "active"
 
     @staticmethod
