@@ -7,11 +7,11 @@ model's value) that the reproducer ends with.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.explore.ids import ID_PATTERNS
 from conformance.explore.leaks import find_leak, path_of
 from conformance.explore.observe import get_json
 from conformance.explore.refs import session_ref
@@ -24,13 +24,6 @@ from conformance.model.lifecycles import ConnectionLifecycle, SessionLifecycle, 
 from conformance.model.timing import iso_ms, parse_ms
 
 _ENTRY_FIELDS = ("status", "connection_id", "failure_code", "failure_at", "created_at")
-ULID = "[0-9A-HJKMNP-TV-Z]{26}"  # §1.1: prefix + 26-char ULID-style
-ID_PATTERNS = {
-    "session": re.compile(f"^ps_{ULID}$"),
-    "connection": re.compile(f"^conn_{ULID}$"),
-    "endpoint": re.compile(f"^wh_{ULID}$"),
-    "event": re.compile(f"^evt_{ULID}$"),
-}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.explore.ids import ID_PATTERNS
 from conformance.explore.observe import all_pages, get_json
 from conformance.explore.refs import endpoint_ref, inbox_ref
 from conformance.explore.world import COMPLETED, REFRESH_FAILED, World
@@ -123,7 +124,13 @@ class WebhookChecks:
         for key, endpoint in self.world.endpoints.items():
             ref = endpoint_ref(key)
             body = get_json(self.api, f"/webhooks/{endpoint.id}")
-            self._id("endpoint", body.get("id"), [])
+            pattern = ID_PATTERNS["endpoint"].pattern
+            get = {"app": "get_webhook", "with": {"webhook_id": ref}}
+            self._id(
+                "endpoint",
+                body.get("id"),
+                [{"expect": {**get, "json": {"id": {"regex": pattern}}}}],
+            )
             if listed.get(endpoint.id) != body:
                 self.broken(
                     "list and retrieve agree",
