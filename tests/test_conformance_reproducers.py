@@ -25,7 +25,7 @@ from scenarios.results import ScenarioResult
 from scenarios.runner import run_all
 from scenarios.validation import load_scenario
 from simulator.cli import main
-from simulator.domain import sessions
+from simulator.domain import connections, sessions
 from simulator.domain.webhooks import deliveries, publish
 
 COMPLETED = "patient_session.completed"
@@ -95,12 +95,26 @@ def expiry_one_second_late(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sessions, "create", create)
 
 
+def access_token_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A patient's active connections show their access token."""
+    original = connections.patient_item
+
+    def patient_item(conn: Any) -> dict[str, Any]:
+        item = original(conn)
+        if conn.status == "active":
+            item["access_token"] = "leaked-access-token"
+        return item
+
+    monkeypatch.setattr(connections, "patient_item", patient_item)
+
+
 DEFECTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "completion_sent_twice": completion_sent_twice,
     "refresh_failure_without_webhook": refresh_failure_without_webhook,
     "failed_becomes_active": failed_becomes_active,
     "retry_schedule_off_by_one": retry_schedule_off_by_one,
     "expiry_one_second_late": expiry_one_second_late,
+    "access_token_shown": access_token_shown,
 }
 
 
@@ -116,6 +130,7 @@ CASES = [
     ("failed_becomes_active", 0, 10),
     ("retry_schedule_off_by_one", 1, 20),
     ("expiry_one_second_late", 2, 20),
+    ("access_token_shown", 0, 10),
 ]
 
 

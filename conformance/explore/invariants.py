@@ -306,9 +306,12 @@ class Checker(WebhookChecks):
             leak = find_leak(exchange)
             if leak is not None:
                 request = {"method": exchange.method, "path": path_of(exchange)}
+                where = leak.path or "the body"
                 self.broken(
                     "no token, code or secret in any response",
-                    f"{exchange.method} {request['path']} answered {leak}",
-                    [{"expect": {"request": request, "json": {"secret": {"absent": True}}}}],
+                    f"{exchange.method} {request['path']} answered {leak.what} at {where}",
+                    [{"expect": {"request": request, "json": {leak.path: leak.matcher}}}]
+                    if leak.path
+                    else [],
                 )
         self.scanned = len(self.api.exchanges)
