@@ -197,20 +197,9 @@ def _reach(target: Target) -> None:
 def _explore(
     target: Target, seed: int, examples: int, max_steps: int, reproducers: Path
 ) -> list[Result]:
-    """The Hypothesis exploration of the reference model, when it is installed."""
-    try:
-        from conformance.explore import explore
-    except ImportError as missing:
-        return [
-            Result(
-                id="EXPLORE",
-                area="exploration",
-                requirement="Random walks agree with the reference model",
-                source="§3",
-                outcome=Outcome.SKIP,
-                message=f"the exploration is not available: {missing}",
-            )
-        ]
+    """The Hypothesis exploration of the reference model (after the checks)."""
+    from conformance.explore import explore
+
     return explore(
         target, seed=seed, examples=examples, max_steps=max_steps, reproducer_dir=reproducers
     )

@@ -231,11 +231,14 @@ def test_the_exploration_runs_after_the_checks_and_its_results_count(
     assert [r["id"] for r in json.loads(report.read_text())["results"]] == ["VER-004", "EXP-1"]
 
 
-def test_without_the_exploration_module_the_run_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "conformance.explore", None)  # import fails
-    result = invoke("run", "--only", "VER-004", "--examples", "2")
+def test_the_real_exploration_runs_and_reports(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    result = invoke(
+        "run", "--only", "VER-004", "--examples", "2", "--max-steps", "5", "--json", str(report)
+    )
     assert result.exit_code == 0, result.output
-    assert "EXPLORE" in result.output and "not available" in result.output
+    outcomes = {r["id"]: r["outcome"] for r in json.loads(report.read_text())["results"]}
+    assert outcomes == {"VER-004": "pass", "EXPL-001": "pass"}
 
 
 def test_an_unreachable_base_url_is_reported_not_raised() -> None:
