@@ -93,10 +93,11 @@ def apply_faults(
     ws, slug = grant.workspace_id, portal.slug
     now = rt.now(ws)
     delay = 0.0
-    slow = faults.first_fired(rt, ws, slug, grant.id, ["fhir_slow"], now)
+    plan = faults.Plan(rt, ws, slug, grant.id, now)
+    slow = plan.first_fired(["fhir_slow"])
     if slow is not None:
         delay = float(faults.arg_of(slow, rt.config.http_timeout))
-    for fault in faults.candidates(rt, ws, slug, grant.id, FHIR_FAULTS, now):
+    for fault in plan.candidates(FHIR_FAULTS):
         if fault.name == "fhir_500":
             if faults.arg_of(fault, rt.config.http_timeout) != resource_type:
                 continue
