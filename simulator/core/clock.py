@@ -78,26 +78,28 @@ class Clocks:
     def move_to(self, ws_id: str, target_ms: int) -> tuple[str, int]:
         """Move the clock forward to `target_ms` (a no-op when already past it).
 
-        Answers the clock's mode and its instant after the move.
+        Answers the clock's mode and its instant after the move. One statement:
+        the comparison with the current instant is made by the UPDATE itself.
         """
-        with self.store.tx():
-            row = self._row(ws_id)
-            mode, current = str(row["clock_mode"]), self._now_of(row)
-            if target_ms <= current:
-                return mode, current
-            if mode == "manual":
-                self.store.execute(
-                    "UPDATE workspaces SET clock_manual_ms = ? WHERE id = ?", (target_ms, ws_id)
-                )
-            else:
-                self.store.execute(
-                    "UPDATE workspaces SET clock_offset_ms = ? WHERE id = ?",
-                    (target_ms - self.wall(), ws_id),
-                )
+        wall = self.wall()
+        row = self.store.one(
+            "UPDATE workspaces SET clock_manual_ms = CASE WHEN clock_mode = 'manual'"
+            " AND clock_manual_ms < ? THEN ? ELSE clock_manual_ms END,"
+            " clock_offset_ms = CASE WHEN clock_mode <> 'manual'"
+            " AND ? + clock_offset_ms < ? THEN ? ELSE clock_offset_ms END"
+            " WHERE id = ? RETURNING clock_mode, clock_manual_ms, clock_offset_ms",
+            (target_ms, target_ms, wall, target_ms, target_ms - wall, ws_id),
+        )
+        if row is None:
+            raise KeyError(ws_id)
+        mode = str(row["clock_mode"])
+        current = (
+            int(row["clock_manual_ms"]) if mode == "manual" else wall + int(row["clock_offset_ms"])
+        )
         pins = self._pins()
-        if ws_id in pins:
+        if ws_id in pins and current == target_ms:
             pins[ws_id] = target_ms
-        return mode, target_ms
+        return mode, current
 
     def set_mode(self, ws_id: str, mode: str) -> int:
         """Switch mode without a jump: the clock continues from its current instant."""

@@ -80,6 +80,17 @@ _CANCEL = edge(JobLifecycle, "cancel")
 _RECOVER = edge(JobLifecycle, "recover")
 
 
+# The next due job of a workspace, claimed as running, in one statement (the subquery walks
+# the partial index `jobs_due`).
+_TAKE_NEXT_SQL = (
+    "UPDATE jobs SET state = ? WHERE id = (SELECT id FROM jobs WHERE workspace_id = ? AND "
+    + PENDING_SQL
+    + " AND due_ms <= ? ORDER BY due_ms, id LIMIT 1) AND "
+    + _CLAIM.where("state")
+    + " RETURNING *"
+)
+
+
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -204,19 +215,11 @@ class Scheduler:
         Answers the job and the clock's mode, or None when nothing is due.
         """
         with self.store.tx():
-            row = self.store.one(
-                f"SELECT * FROM jobs WHERE workspace_id = ? AND {PENDING_SQL} AND due_ms <= ?"
-                " ORDER BY due_ms, id LIMIT 1",
-                (ws_id, until_ms),
-            )
+            row = self.store.one(_TAKE_NEXT_SQL, (_CLAIM.target, ws_id, until_ms, *_CLAIM.sources))
             if row is None:
                 return None
             job = _job(row)
             mode, _ = self.clocks.move_to(ws_id, job.due_ms)
-            self.store.execute(
-                "UPDATE jobs SET state = ? WHERE id = ? AND " + _CLAIM.where("state"),
-                (_CLAIM.target, job.id, *_CLAIM.sources),
-            )
             return job, mode
 
     def recover(self) -> int:
