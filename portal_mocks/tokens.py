@@ -247,10 +247,9 @@ def refresh(
     value = form.get("refresh_token")
     if not value:
         raise OAuthError("invalid_request", "refresh_token is required")
-    token = grants.lookup(rt, portal.slug, value)
+    token, grant = grants.lookup_with_grant(rt, portal.slug, value)
     if token is None or token.kind != grants.REFRESH:
         raise OAuthError("invalid_grant", "Invalid refresh token")
-    grant = grants.get(rt, token.grant_id)
     if grant is None or grant.client_id != client.client_id:
         raise OAuthError("invalid_grant", "The refresh token was issued to another client")
     ws = grant.workspace_id
