@@ -12,6 +12,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.common.security import generate_token
@@ -186,7 +187,8 @@ def _token_request(
     else:
         params = [*params, ("client_id", client.client_id)]
     try:
-        resp = http.post(url, data=params, headers=headers, timeout=timeout)
+        # the form encoded here as requests would encode it (UTF-8, `+` for spaces)
+        resp = http.post(url, data=urlencode(params), headers=headers, timeout=timeout)
     except requests.Timeout:
         raise SmartError("timeout", "the token endpoint did not answer in time") from None
     except requests.RequestException as exc:

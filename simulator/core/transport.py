@@ -223,7 +223,8 @@ class Session(requests.Session):
         assert adapter is not None
         prep = self._prepare_plain(method, url, data, headers)
         resp = adapter.send(prep, timeout=timeout)
-        extract_cookies_to_jar(self.cookies, prep, resp.raw)
+        if "set-cookie" in resp.headers:  # the only header cookies are read from
+            extract_cookies_to_jar(self.cookies, prep, resp.raw)
         settings = {"timeout": timeout, "verify": self.verify, "cert": None, "proxies": {}}
         if allow_redirects:
             history = list(self.resolve_redirects(resp, prep, **settings))
@@ -260,7 +261,10 @@ class Session(requests.Session):
             if value is None:
                 del merged[name]
         prep.headers = merged
-        prep.prepare_cookies(merge_cookies(RequestsCookieJar(), self.cookies))
+        if len(self.cookies):
+            prep.prepare_cookies(merge_cookies(RequestsCookieJar(), self.cookies))
+        else:  # an empty jar adds no Cookie header (redirects still read the request's jar)
+            prep._cookies = RequestsCookieJar()
         body = None
         if data:
             body = RequestEncodingMixin._encode_params(data)
