@@ -85,14 +85,24 @@ def check_scope(portal: Portal, token: Token, resource_type: str, interaction: s
         )
 
 
+def fault_plan(rt: Runtime, portal: Portal, grant: Grant) -> faults.Plan:
+    """The faults of one data request (read once; `apply_faults` and `record_for` share it)."""
+    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, rt.now(grant.workspace_id))
+
+
 def apply_faults(
-    rt: Runtime, portal: Portal, token: Token, grant: Grant, resource_type: str
+    rt: Runtime,
+    portal: Portal,
+    token: Token,
+    grant: Grant,
+    resource_type: str,
+    plan: faults.Plan | None = None,
 ) -> float:
     """FHIR-side faults for one data request; returns a real delay to apply first."""
     ws, slug = grant.workspace_id, portal.slug
-    now = rt.now(ws)
     delay = 0.0
-    plan = faults.Plan(rt, ws, slug, grant.id, now)
+    if plan is None:
+        plan = fault_plan(rt, portal, grant)
     slow = plan.first_fired(["fhir_slow"])
     if slow is not None:
         delay = float(faults.arg_of(slow, rt.config.http_timeout))
@@ -157,16 +167,18 @@ def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
     return rt.rng(ws, "flaky", slug, n).random()
 
 
-def record_for(rt: Runtime, portal: Portal, grant: Grant) -> Record:
+def record_for(
+    rt: Runtime, portal: Portal, grant: Grant, plan: faults.Plan | None = None
+) -> Record:
     """The record behind a grant, shaped by `empty_record` / `large_record` faults."""
     ws = grant.workspace_id
     persona = personas.get(grant.persona or "")
     if persona is None:
         raise FhirError(404, "not-found", "No record for this grant")
     size = None
-    shaped = faults.present(
-        rt, ws, portal.slug, grant.id, ["empty_record", "large_record"], rt.now(ws)
-    )
+    if plan is None:
+        plan = fault_plan(rt, portal, grant)
+    shaped = plan.present(["empty_record", "large_record"])
     if shaped:
         fault = shaped[0]
         size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))
