@@ -25,6 +25,8 @@ class Clocks:
     While a job runs on a manual clock, the scheduler pins that workspace's
     instant for the running thread (`pinned`): every `now` the job asks for is
     then answered without a query, and a move made meanwhile moves the pin too.
+    A Connect API or control-plane request on a manual clock is pinned the same
+    way, from the workspace row its API key was looked up with (`pin`/`unpin`).
     """
 
     def __init__(self, store: Store, wall: Callable[[], int] = _wall_ms) -> None:
@@ -74,6 +76,28 @@ class Clocks:
                 pins.pop(ws_id, None)
             else:
                 pins[ws_id] = previous
+
+    def pin(self, ws_id: str, now_ms: int) -> int | None:
+        """Answer `now(ws_id)` with `now_ms` in this thread until `unpin`; answers what to
+        hand `unpin` (the pin this one covers)."""
+        pins = self._pins()
+        previous = pins.get(ws_id)
+        pins[ws_id] = now_ms
+        return previous
+
+    def unpin(self, ws_id: str, previous: int | None) -> None:
+        pins = self._pins()
+        if previous is None:
+            pins.pop(ws_id, None)
+        else:
+            pins[ws_id] = previous
+
+    def is_pinned(self, ws_id: str) -> bool:
+        return ws_id in self._pins()
+
+    def forget(self, ws_id: str) -> None:
+        """Drop this thread's pin (the stored clock was set outside `move_to`)."""
+        self._pins().pop(ws_id, None)
 
     def move_to(self, ws_id: str, target_ms: int) -> tuple[str, int]:
         """Move the clock forward to `target_ms` (a no-op when already past it).
