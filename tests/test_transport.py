@@ -166,6 +166,18 @@ def test_the_short_path_sends_what_requests_sends(call) -> None:
     assert short == plain
 
 
+def test_a_session_header_set_to_none_is_not_sent_by_either_session() -> None:
+    def call(session):
+        session.headers["X-Session"] = None
+        session.headers["X-Kept"] = "1"
+        return session.get("http://app.test/h")
+
+    plain, short = _both(call)
+    assert short == plain
+    (environ,) = short[0]
+    assert "HTTP_X_SESSION" not in environ and environ["HTTP_X_KEPT"] == "1"
+
+
 def test_the_short_path_follows_redirects_and_keeps_cookies_as_requests_does() -> None:
     hop = ("303 See Other", [("Location", "/next"), ("Set-Cookie", "k=v; Path=/")], b"")
     for follow in (True, False):

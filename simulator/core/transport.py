@@ -257,9 +257,8 @@ class Session(requests.Session):
                 merged.pop(name, None)
             else:
                 merged[name] = value
-        for name, value in merged.items():
-            if value is None:
-                del merged[name]
+        for name in [name for name, value in merged.items() if value is None]:
+            del merged[name]  # a session header set to None is not sent
         prep.headers = merged
         if len(self.cookies):
             prep.prepare_cookies(merge_cookies(RequestsCookieJar(), self.cookies))
