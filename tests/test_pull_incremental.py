@@ -64,6 +64,17 @@ def test_a_re_pull_asks_each_type_only_for_what_changed_since_the_last_pull(sim,
     assert searches and all(_since(url) == [f"ge{iso(started[1])}"] for url in searches)
 
 
+def test_a_pull_asked_for_from_the_control_plane_reads_everything(sim, api, searches):
+    conn = active_connection(api, "alice", EPIC)
+    api.advance(DAY)  # a clean scheduled re-pull
+    searches.clear()
+    pulled = api.post(f"/_sim/connections/{conn['id']}/pull").json
+    assert pulled["last_pull"]["reason"] == "manual"
+    assert searches and all(_since(url) == [] for url in searches)
+    expected = build(1, PORTALS["summit-epic"], PERSONAS["alice"]).count()
+    assert pulled["last_pull"]["total"] == expected
+
+
 def test_after_a_pull_with_a_failed_type_the_next_pull_reads_everything(sim, api, searches):
     active_connection(api, "alice+fhir_500:Observation", EPIC)
     api.advance(3600)  # the Observation retries run out: that type is an error

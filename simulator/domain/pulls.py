@@ -57,6 +57,9 @@ CREATE INDEX IF NOT EXISTS pulls_attempt ON pulls (workspace_id, attempt_id, sta
 # `since_ms`: an incremental pull asks each type for `_lastUpdated=ge<since>` (null: all).
 COLUMNS = (("pulls", "since_ms", "INTEGER"),)
 INCREMENTAL_PARAM = "_lastUpdated"
+# The 24-hour re-pull is the incremental one; a pull asked for (`manual`) or a first one
+# (`connected`) reads everything.
+SCHEDULED = "scheduled"
 
 PULL_JOB = "records.pull"
 PAGE_RETRY_BACKOFF_MS = (10 * SECOND, MINUTE, 5 * MINUTE)
@@ -194,7 +197,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 pull_id,
                 "begin",
                 started_ms=rt.now(ws_id),
-                since_ms=_since(rt, ws_id, attempt_id),
+                since_ms=_since(rt, ws_id, attempt_id) if pull.reason == SCHEDULED else None,
             )
     source = rt.catalog.get(pull.source_id)
     timeout = rt.config.http_timeout
@@ -388,7 +391,7 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
 
 def _schedule_next(rt: Runtime, ws_id: str, pull: Pull) -> None:
     due = rt.now(ws_id) + rt.config.repull_interval_s * SECOND
-    start(rt, ws_id, pull.attempt_id, reason="scheduled", due_ms=due)
+    start(rt, ws_id, pull.attempt_id, reason=SCHEDULED, due_ms=due)
 
 
 def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Pull | None:
