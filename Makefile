@@ -40,8 +40,35 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every bench, with budgets short enough for a few minutes in all; each prints a table and
+# one JSON line. Run a bench by hand (see its docstring) for longer, steadier figures.
+BENCH_ARGS_bench_api := --requests 1000 --seconds 1
+BENCH_ARGS_bench_clock := --runs 1
+BENCH_ARGS_bench_connections := --connections 50 --days 3
+BENCH_ARGS_bench_flow := --runs 1
+BENCH_ARGS_bench_portals := --requests 500 --seconds 1
+BENCH_ARGS_bench_serve := --seconds 6
+BENCH_ARGS_bench_tokens := --seconds 2 --codes 100 --refreshes 1000
+BENCH_ARGS_bench_webhooks := --events 300 --seconds 5
+BENCH_ARGS_bench_workspaces := --calls 500
+
 bench: venv
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/bench_*.py; do \
+		name=$$(basename $$f .py); \
+		case $$name in \
+			bench_api) args="$(BENCH_ARGS_bench_api)";; \
+			bench_clock) args="$(BENCH_ARGS_bench_clock)";; \
+			bench_connections) args="$(BENCH_ARGS_bench_connections)";; \
+			bench_flow) args="$(BENCH_ARGS_bench_flow)";; \
+			bench_portals) args="$(BENCH_ARGS_bench_portals)";; \
+			bench_serve) args="$(BENCH_ARGS_bench_serve)";; \
+			bench_tokens) args="$(BENCH_ARGS_bench_tokens)";; \
+			bench_webhooks) args="$(BENCH_ARGS_bench_webhooks)";; \
+			bench_workspaces) args="$(BENCH_ARGS_bench_workspaces)";; \
+			*) args="";; \
+		esac; \
+		echo "== $$f $$args"; $(BIN)/python $$f $$args || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .connect-sim build *.egg-info

@@ -11,17 +11,18 @@ and a time budget per measurement.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 
-from benchkit import measure
+from benchkit import Report
 
 from simulator.testing import Sim
 
 RETURN_URL = "https://app.example/done"
 
 
-def run(label: str, db_path: str, requests: int, seconds: float) -> None:
+def run(label: str, db_path: str, requests: int, seconds: float) -> dict:
     with Sim(db_path=db_path) as sim:
         api, _ = sim.new_workspace(seed=1)
         created: list[str] = []
@@ -42,9 +43,11 @@ def run(label: str, db_path: str, requests: int, seconds: float) -> None:
             assert sim.client.get("/health").status_code == 200
 
         print(f"connect-sim API in-process (werkzeug test client), {label}")
-        measure("GET /health", health, requests, seconds)
-        measure("POST /patient-sessions", create, requests, seconds)
-        measure("GET /patient-sessions/{id}", retrieve, requests, seconds)
+        report = Report("api")
+        report.measure("GET /health", health, requests, seconds)
+        report.measure("POST /patient-sessions", create, requests, seconds)
+        report.measure("GET /patient-sessions/{id}", retrieve, requests, seconds)
+        return report.results
 
 
 def main() -> None:
@@ -52,9 +55,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per measurement")
     parser.add_argument("--seconds", type=float, default=10.0, help="time budget per measurement")
     args = parser.parse_args()
-    run("SQLite in memory", ":memory:", args.requests, args.seconds)
+    results = {"memory": run("SQLite in memory", ":memory:", args.requests, args.seconds)}
     with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite file (WAL)", str(Path(tmp) / "bench.db"), args.requests, args.seconds)
+        results["file"] = run(
+            "SQLite file (WAL)", str(Path(tmp) / "bench.db"), args.requests, args.seconds
+        )
+    print(json.dumps({"bench": "api", "unit": "req/s", "results": results}))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ simulated day and the total, for the chosen refresh policy.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -72,6 +73,24 @@ def main() -> None:
             f"advanced {args.days} virtual days: {total:.1f} s wall"
             f" ({total / args.days:.2f} s per simulated day), {jobs} jobs,"
             f" {refreshes} refreshes, {pulls} pulls, {still} still active"
+        )
+
+        print(
+            json.dumps(
+                {
+                    "bench": "connections",
+                    "policy": args.policy,
+                    "connections": active,
+                    "days": args.days,
+                    "setup_s": round(setup, 2),
+                    "wall_s": round(total, 2),
+                    "s_per_day": round(total / args.days, 3),
+                    "jobs": jobs,
+                    "refreshes": refreshes,
+                    "pulls": pulls,
+                    "still_active": still,
+                }
+            )
         )
 
 

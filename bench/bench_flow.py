@@ -7,6 +7,9 @@ record), then presses Done. Prints flows/s.
 
 from __future__ import annotations
 
+import argparse
+import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -20,16 +23,40 @@ FLOWS = 60
 
 
 def main() -> None:
-    with Sim() as sim:
-        sim.route_outbound()
-        api, _ = sim.new_workspace(seed=11)
-        # warm-up: the first flow builds the persona's record once
-        _flow(api, "warm")
-        started = time.perf_counter()
-        for i in range(FLOWS):
-            _flow(api, f"p{i}")
-        elapsed = time.perf_counter() - started
-    print(f"headless picker flows: {FLOWS} in {elapsed:.2f} s = {FLOWS / elapsed:.1f} flows/s")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--flows", type=int, default=FLOWS)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    rates = []
+    for _ in range(args.runs):
+        with Sim() as sim:
+            sim.route_outbound()
+            api, _ = sim.new_workspace(seed=11)
+            # warm-up: the first flow builds the persona's record once
+            _flow(api, "warm")
+            started = time.perf_counter()
+            for i in range(args.flows):
+                _flow(api, f"p{i}")
+            elapsed = time.perf_counter() - started
+            rates.append(args.flows / elapsed)
+            statements = []
+            sim.runtime.store.trace(statements.append)
+            _flow(api, "counted")
+            sim.runtime.store.trace(None)
+    rate = statistics.median(rates)
+    print(f"{'headless picker flows, in-process':<36} {'flows/s':>8} {'stmt/flow':>9}")
+    print(f"{f'{args.flows} flows, median of {args.runs}':<36} {rate:>8.1f} {len(statements):>9}")
+    print(
+        json.dumps(
+            {
+                "bench": "flow",
+                "flows": args.flows,
+                "runs": args.runs,
+                "flows_per_s": round(rate, 1),
+                "statements_per_flow": len(statements),
+            }
+        )
+    )
 
 
 def _flow(api, patient_id: str) -> None:

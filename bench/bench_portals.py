@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from benchkit import measure
+from benchkit import Report
 
 import portal_mocks
 from portal_mocks.testing import parse_forms
@@ -31,8 +31,11 @@ SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
 NO_ID_TOKEN_SCOPE = "launch/patient offline_access patient/*.read"
 
 
+REPORT = Report("portals", unit="/s", width=52)
+
+
 def measure_rate(label: str, call: Callable[[int], None], requests: int, seconds: float) -> float:
-    return measure(label, call, requests, seconds, unit="/s", width=52)
+    return REPORT.measure(label, call, requests, seconds)
 
 
 class Portal:
@@ -204,6 +207,7 @@ def main() -> None:
             args.requests,
             args.seconds,
         )
+    REPORT.json(transport="werkzeug test client", store="memory")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -57,11 +58,19 @@ def _served(jobs: int) -> tuple[float, int, int]:
 
 
 def main() -> None:
+    results = {}
     wall, passed, total = _timed(RunOptions())
+    results["in-process"] = {"scenarios": total, "passed": passed, "wall_s": round(wall, 2)}
     print(f"in-process      : {total} scenarios, {passed} passed, {wall:.2f} s wall")
     for jobs in (1, 4):
         wall, passed, total = _served(jobs)
+        results[f"http-jobs-{jobs}"] = {
+            "scenarios": total,
+            "passed": passed,
+            "wall_s": round(wall, 2),
+        }
         print(f"HTTP, --jobs {jobs}  : {total} scenarios, {passed} passed, {wall:.2f} s wall")
+    print(json.dumps({"bench": "scenarios", "results": results}))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ and a time budget per measurement.
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,14 +88,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000, help="events per measurement")
     parser.add_argument("--seconds", type=float, default=20.0, help="time budget per measurement")
     args = parser.parse_args()
-    run("receiver answers 200 (one attempt each)", 200, args.events, args.seconds, SECOND)
-    run(
+    results = {
+        "receiver 200": run(
+            "receiver answers 200 (one attempt each)", 200, args.events, args.seconds, SECOND
+        )
+    }
+    results["receiver 500"] = run(
         "receiver answers 500 (9 attempts each, 4 days)",
         500,
         max(1, args.events // 9),
         args.seconds,
         4 * DAY,
     )
+    print(json.dumps({"bench": "webhooks", "unit": "deliveries/s", "results": results}))
 
 
 if __name__ == "__main__":

@@ -57,10 +57,9 @@ def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Toke
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise FhirError(401, "login", "Authentication is required", headers=_challenge(portal.slug))
-    token = grants.lookup(rt, portal.slug, value.strip())
+    token, grant = grants.lookup_with_grant(rt, portal.slug, value.strip())
     if token is None or token.kind != grants.ACCESS:
         raise _invalid_token(portal.slug, "The access token is not valid")
-    grant = grants.get(rt, token.grant_id)
     if grant is None:
         raise _invalid_token(portal.slug, "The access token is not valid")
     now = rt.now(token.workspace_id)
@@ -86,17 +85,28 @@ def check_scope(portal: Portal, token: Token, resource_type: str, interaction: s
         )
 
 
+def fault_plan(rt: Runtime, portal: Portal, grant: Grant) -> faults.Plan:
+    """The faults of one data request (read once; `apply_faults` and `record_for` share it)."""
+    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, rt.now(grant.workspace_id))
+
+
 def apply_faults(
-    rt: Runtime, portal: Portal, token: Token, grant: Grant, resource_type: str
+    rt: Runtime,
+    portal: Portal,
+    token: Token,
+    grant: Grant,
+    resource_type: str,
+    plan: faults.Plan | None = None,
 ) -> float:
     """FHIR-side faults for one data request; returns a real delay to apply first."""
     ws, slug = grant.workspace_id, portal.slug
-    now = rt.now(ws)
     delay = 0.0
-    slow = faults.first_fired(rt, ws, slug, grant.id, ["fhir_slow"], now)
+    if plan is None:
+        plan = fault_plan(rt, portal, grant)
+    slow = plan.first_fired(["fhir_slow"])
     if slow is not None:
         delay = float(faults.arg_of(slow, rt.config.http_timeout))
-    for fault in faults.candidates(rt, ws, slug, grant.id, FHIR_FAULTS, now):
+    for fault in plan.candidates(FHIR_FAULTS):
         if fault.name == "fhir_500":
             if faults.arg_of(fault, rt.config.http_timeout) != resource_type:
                 continue
@@ -157,16 +167,18 @@ def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
     return rt.rng(ws, "flaky", slug, n).random()
 
 
-def record_for(rt: Runtime, portal: Portal, grant: Grant) -> Record:
+def record_for(
+    rt: Runtime, portal: Portal, grant: Grant, plan: faults.Plan | None = None
+) -> Record:
     """The record behind a grant, shaped by `empty_record` / `large_record` faults."""
     ws = grant.workspace_id
     persona = personas.get(grant.persona or "")
     if persona is None:
         raise FhirError(404, "not-found", "No record for this grant")
     size = None
-    shaped = faults.present(
-        rt, ws, portal.slug, grant.id, ["empty_record", "large_record"], rt.now(ws)
-    )
+    if plan is None:
+        plan = fault_plan(rt, portal, grant)
+    shaped = plan.present(["empty_record", "large_record"])
     if shaped:
         fault = shaped[0]
         size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))

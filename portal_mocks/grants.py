@@ -12,6 +12,7 @@ own `expires_ms`.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -157,7 +158,7 @@ class Token:
 
 
 def _grant(row: Any) -> Grant:
-    data = {k: row[k] for k in row.keys()}
+    data = dict(row)
     data["requested_scope"] = loads(data["requested_scope"], [])
     data["granted_scope"] = loads(data["granted_scope"], [])
     data["one_time"] = bool(data["one_time"])
@@ -166,7 +167,7 @@ def _grant(row: Any) -> Grant:
 
 
 def _token(row: Any) -> Token:
-    data = {k: row[k] for k in row.keys()}
+    data = dict(row)
     data["scope"] = loads(data["scope"], [])
     return Token(**data)
 
@@ -322,6 +323,27 @@ def lookup(rt: Runtime, slug: str, token: str | None) -> Token | None:
         return None
     row = rt.store.one("SELECT * FROM portal_tokens WHERE token = ? AND slug = ?", (token, slug))
     return None if row is None else _token(row)
+
+
+def lookup_with_grant(
+    rt: Runtime, slug: str, token: str | None
+) -> tuple[Token | None, Grant | None]:
+    """`lookup` and the token's grant (`get`), in one query."""
+    if not token:
+        return None, None
+    row = rt.store.one(
+        "SELECT t.*, g.* FROM portal_tokens t LEFT JOIN portal_grants g ON g.id = t.grant_id"
+        " WHERE t.token = ? AND t.slug = ?",
+        (token, slug),
+    )
+    if row is None:
+        return None, None
+    names, values = row.keys(), tuple(row)
+    n = len(dataclasses.fields(Token))  # portal_tokens' columns come first
+    found = _token(dict(zip(names[:n], values[:n], strict=True)))
+    if values[n] is None:  # no grant row (the LEFT JOIN's id is null)
+        return found, None
+    return found, _grant(dict(zip(names[n:], values[n:], strict=True)))
 
 
 def revoke_token(rt: Runtime, token: Token, reason: str, at_ms: int | None = None) -> None:

@@ -73,11 +73,11 @@ def handle(
     return refresh(rt, portal, client, method, form)
 
 
-def _token_faults(rt: Runtime, portal: Portal, grant: Grant, method: str, now: int) -> None:
+def _token_faults(plan: faults.Plan, method: str) -> None:
     names = ["token_invalid_token"]
     if method != "none":
         names.append("auth_invalid_client_secret")
-    fired = faults.first_fired(rt, grant.workspace_id, portal.slug, grant.id, names, now)
+    fired = plan.first_fired(names)
     if fired is None:
         return
     if fired.name == "auth_invalid_client_secret":
@@ -102,7 +102,8 @@ def exchange(
         raise OAuthError("invalid_grant", "The code was issued to another client")
     ws = grant.workspace_id
     now = rt.now(ws)
-    _token_faults(rt, portal, grant, method, now)
+    plan = faults.Plan(rt, ws, portal.slug, grant.id, now)
+    _token_faults(plan, method)
     if grant.code_used_ms is not None:
         grants.revoke(rt, grant, "code_reused")
         raise OAuthError("invalid_grant", "The authorization code was already used")
@@ -115,13 +116,8 @@ def exchange(
         raise OAuthError("invalid_grant", "redirect_uri does not match the authorize request")
     pkce.check_verifier(form.get("code_verifier"), grant.code_challenge)
     delay = 0.0
-    fired = faults.first_fired(
-        rt,
-        ws,
-        portal.slug,
-        grant.id,
-        ["exchange_invalid_grant", "exchange_invalid_client", "exchange_5xx", "exchange_timeout"],
-        now,
+    fired = plan.first_fired(
+        ["exchange_invalid_grant", "exchange_invalid_client", "exchange_5xx", "exchange_timeout"]
     )
     if fired is not None:
         if fired.name == "exchange_invalid_grant":
@@ -134,11 +130,22 @@ def exchange(
             headers = {"Retry-After": "1"} if status == 503 else {}
             raise OAuthError(error, "The token service failed", status=status, headers=headers)
         delay = _delay(rt, fired)
-    if not grants.spend_code(rt, grant):
+    with rt.store.tx():  # the success path writes in one transaction
+        spent = grants.spend_code(rt, grant)
+        if spent:
+            grant = _activate(rt, portal, grant, client, now)
+            result = _issue(rt, portal, grant, grant.granted_scope, now, plan, refresh_token=None)
+    if not spent:
         grants.revoke(rt, grant, "code_reused")
         raise OAuthError("invalid_grant", "The authorization code was already used")
-    grant = _activate(rt, portal, grant, client, now)
-    result = _issue(rt, portal, grant, grant.granted_scope, now, refresh_token=None)
+    if "openid" in grant.granted_scope and (
+        "fhirUser" in grant.granted_scope or "profile" in grant.granted_scope
+    ):  # signed after the transaction: no store lock held while signing
+        body = result.body
+        body["id_token"] = id_token(rt, portal, grant, now)
+        for key in ("access_grant_expiration", "sim_error"):  # these stay last, as they were
+            if key in body:
+                body[key] = body.pop(key)
     result.delay_s = delay
     return result
 
@@ -159,16 +166,15 @@ def _issue(
     grant: Grant,
     scope: list[str],
     now: int,
+    plan: faults.Plan,
     *,
     refresh_token: Token | None,
 ) -> TokenResult:
-    ws = grant.workspace_id
-    first = refresh_token is None
     ttl_ms = (ONE_TIME_GRANT_S if grant.one_time else access_token_ttl_s(portal, now)) * 1000
     expires = now + ttl_ms
     if grant.grant_expires_ms is not None:
         expires = min(expires, grant.grant_expires_ms)
-    sim = faults.present(rt, ws, portal.slug, grant.id, list(SIM_ERRORS), now)
+    sim = plan.present(SIM_ERRORS)
     sim_error = SIM_ERRORS[sim[0].name][0] if sim else None
     access = grants.add_token(rt, grant, grants.ACCESS, scope, expires, sim_error)
     body: dict[str, Any] = {
@@ -189,15 +195,9 @@ def _issue(
                 grant,
                 grants.REFRESH,
                 grant.granted_scope,
-                _refresh_expiry(rt, portal, grant, now),
+                _refresh_expiry(rt, portal, grant, now, plan),
             )
         body["refresh_token"] = refresh_token.token
-    if (
-        first
-        and "openid" in grant.granted_scope
-        and ("fhirUser" in grant.granted_scope or "profile" in grant.granted_scope)
-    ):
-        body["id_token"] = id_token(rt, portal, grant, now)
     if portal.is_payer:
         body["access_grant_expiration"] = (
             _bb_instant(grant.grant_expires_ms) if grant.grant_expires_ms else ""
@@ -207,11 +207,11 @@ def _issue(
     return TokenResult(body)
 
 
-def _refresh_expiry(rt: Runtime, portal: Portal, grant: Grant, now: int) -> int | None:
+def _refresh_expiry(
+    rt: Runtime, portal: Portal, grant: Grant, now: int, plan: faults.Plan
+) -> int | None:
     expires: int | None = now + portal.refresh_token_ttl_s * 1000
-    custom = faults.present(
-        rt, grant.workspace_id, portal.slug, grant.id, ["refresh_expires_after"], now
-    )
+    custom = plan.present(["refresh_expires_after"])
     if custom:
         expires = now + int(float(faults.arg_of(custom[0], rt.config.http_timeout)) * 1000)
     if grant.grant_expires_ms is not None:
@@ -247,22 +247,22 @@ def refresh(
     value = form.get("refresh_token")
     if not value:
         raise OAuthError("invalid_request", "refresh_token is required")
-    token = grants.lookup(rt, portal.slug, value)
+    token, grant = grants.lookup_with_grant(rt, portal.slug, value)
     if token is None or token.kind != grants.REFRESH:
         raise OAuthError("invalid_grant", "Invalid refresh token")
-    grant = grants.get(rt, token.grant_id)
     if grant is None or grant.client_id != client.client_id:
         raise OAuthError("invalid_grant", "The refresh token was issued to another client")
     ws = grant.workspace_id
     now = rt.now(ws)
-    _token_faults(rt, portal, grant, method, now)
+    plan = faults.Plan(rt, ws, portal.slug, grant.id, now)
+    _token_faults(plan, method)
     if token.revoked_ms is not None and now >= token.revoked_ms:
         raise OAuthError("invalid_grant", "The refresh token has been revoked")
     if token.expired(now):
         raise OAuthError("invalid_grant", "The refresh token has expired")
     if grant.grant_expires_ms is not None and now >= grant.grant_expires_ms:
         raise OAuthError("invalid_grant", "The data access grant has expired")
-    delay = _refresh_faults(rt, portal, grant, now)
+    delay = _refresh_faults(rt, grant, now, plan)
     asked = scopes.split(form.get("scope")) if form.get("scope") is not None else None
     scope = grant.granted_scope
     if asked is not None:
@@ -270,31 +270,26 @@ def refresh(
         if not narrowed:
             raise OAuthError("invalid_scope", "The requested scope exceeds the original grant")
         scope = narrowed
-    grant = grants.count_refresh(rt, grant)
-    result = _issue(rt, portal, grant, scope, now, refresh_token=token)
+    with rt.store.tx():  # the success path writes in one transaction
+        grant = grants.count_refresh(rt, grant)
+        result = _issue(rt, portal, grant, scope, now, plan, refresh_token=token)
     result.delay_s = delay
     return result
 
 
-def _refresh_faults(rt: Runtime, portal: Portal, grant: Grant, now: int) -> float:
-    ws, slug = grant.workspace_id, portal.slug
+def _refresh_faults(rt: Runtime, grant: Grant, now: int, plan: faults.Plan) -> float:
     delay = 0.0
-    timeout = faults.first_fired(rt, ws, slug, grant.id, ["refresh_timeout"], now)
+    timeout = plan.first_fired(["refresh_timeout"])
     if timeout is not None:
         delay = _delay(rt, timeout)
-    for fault in faults.candidates(
-        rt,
-        ws,
-        slug,
-        grant.id,
+    for fault in plan.candidates(
         [
             "refresh_503",
             "token_expired_refresh_token",
             "refresh_revoked",
             "refresh_revoked_after",
             "refresh_revoked_at",
-        ],
-        now,
+        ]
     ):
         name = fault.name
         revoke_at: int | None = None

@@ -24,6 +24,7 @@ from portal_mocks.web import control as portal_control
 from simulator.core.config import Config
 from simulator.core.jobs import Handler
 from simulator.core.runtime import Runtime
+from simulator.core.store import Column
 from simulator.core.timeutil import wall_ms
 from simulator.domain import (
     api_faults,
@@ -58,6 +59,9 @@ SCHEMAS: tuple[str, ...] = (
     inboxes.SCHEMA,
 )
 
+# Columns added to those tables after they first shipped (older store files get them).
+COLUMNS: tuple[Column, ...] = pulls.COLUMNS
+
 JOB_HANDLERS: tuple[tuple[str, Handler], ...] = (
     (sessions.EXPIRE_JOB, sessions.expire_job),
     (keepalive.REFRESH_JOB, keepalive.refresh_job),
@@ -81,7 +85,7 @@ SUBSCRIBERS: tuple[tuple[str, Callable[..., None]], ...] = (
 
 def wire(rt: Runtime) -> Runtime:
     """Create the domain tables, register job handlers and subscribers on `rt`."""
-    rt.store.ensure_schema(SCHEMAS)
+    rt.store.ensure_schema(SCHEMAS, COLUMNS)
     for kind, handler in JOB_HANDLERS:
         rt.scheduler.register(kind, handler)
     for signal, subscriber in SUBSCRIBERS:

@@ -6,6 +6,7 @@ import pytest
 import requests
 from flask import Flask, jsonify, make_response, redirect, request
 
+from simulator.core import transport
 from simulator.core.transport import WsgiAdapter
 
 
@@ -47,9 +48,10 @@ def make_app() -> Flask:
     return app
 
 
-@pytest.fixture
-def http() -> requests.Session:
-    session = requests.Session()
+@pytest.fixture(params=[requests.Session, transport.Session], ids=["requests", "short-path"])
+def http(request: pytest.FixtureRequest) -> requests.Session:
+    session = request.param()
+    session.trust_env = False
     session.mount("http://app.test/", WsgiAdapter(make_app()))
     return session
 
@@ -114,3 +116,92 @@ def test_an_answer_slower_than_the_read_timeout_is_a_read_timeout() -> None:
         session.get("http://app.test/echo/slow", timeout=5)
     ticks = iter([0.0, 4.0])
     assert session.get("http://app.test/echo/quick", timeout=(1, 5)).status_code == 200
+
+
+class Recorder:
+    """A WSGI app that keeps every environ it is called with and answers `answer`."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict] = []
+        self.answer = ("200 OK", [("Content-Type", "text/plain")], b"ok")
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read()
+        kept = {k: v for k, v in environ.items() if isinstance(v, str)}
+        self.seen.append({**kept, "body": body})
+        status, headers, payload = self.answer
+        start_response(status, headers)
+        return [payload]
+
+
+def _both(call, answer=None):
+    """What the app sees when `call(session)` runs on a plain and on a short-path session."""
+    seen = []
+    for cls in (requests.Session, transport.Session):
+        app = Recorder()
+        if answer is not None:
+            app.answer = answer
+        session = cls()
+        session.trust_env = False
+        session.mount("http://app.test/", WsgiAdapter(app))
+        session.cookies.set("sid", "abc", domain="app.test", path="/")
+        resp = call(session)
+        seen.append((app.seen, resp.status_code, dict(resp.headers), resp.content))
+    return seen
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.get("http://app.test/p/a b?q=é", headers={"Accept": "application/json"}),
+        lambda s: s.post("http://app.test/t", data=[("a", "1"), ("b", "x y")], timeout=5),
+        lambda s: s.post("http://app.test/t", data={"a": ["1", "2"]}, headers={"X": "y"}),
+        lambda s: s.post("http://app.test/t", data="raw=1", headers={"Content-Type": "text/x"}),
+        lambda s: s.delete("http://app.test/t", headers={"User-Agent": None}),
+    ],
+    ids=["get", "form-list", "form-dict", "raw", "no-user-agent"],
+)
+def test_the_short_path_sends_what_requests_sends(call) -> None:
+    plain, short = _both(call)
+    assert short == plain
+
+
+def test_a_session_header_set_to_none_is_not_sent_by_either_session() -> None:
+    def call(session):
+        session.headers["X-Session"] = None
+        session.headers["X-Kept"] = "1"
+        return session.get("http://app.test/h")
+
+    plain, short = _both(call)
+    assert short == plain
+    (environ,) = short[0]
+    assert "HTTP_X_SESSION" not in environ and environ["HTTP_X_KEPT"] == "1"
+
+
+def test_the_short_path_follows_redirects_and_keeps_cookies_as_requests_does() -> None:
+    hop = ("303 See Other", [("Location", "/next"), ("Set-Cookie", "k=v; Path=/")], b"")
+    for follow in (True, False):
+        got = []
+        for cls in (requests.Session, transport.Session):
+            app = Recorder()
+            session = cls()
+            session.trust_env = False
+            session.mount("http://app.test/", WsgiAdapter(app))
+            answers = iter([hop])
+
+            def answer(environ, start_response, app=app, answers=answers):
+                app.answer = next(answers, ("200 OK", [("Content-Type", "text/plain")], b"ok"))
+                return Recorder.__call__(app, environ, start_response)
+
+            session.adapters["http://app.test/"].app = answer
+            resp = session.post("http://app.test/go", data={"a": "1"}, allow_redirects=follow)
+            got.append(
+                (
+                    resp.status_code,
+                    [r.status_code for r in resp.history],
+                    resp.next.url if resp.next else None,
+                    dict(session.cookies),
+                    [(e["REQUEST_METHOD"], e["PATH_INFO"], e.get("HTTP_COOKIE")) for e in app.seen],
+                )
+            )
+        assert got[0] == got[1]

@@ -37,8 +37,9 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
         _supported(resource_type)
         token, grant = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "s")
-        delay = access.apply_faults(rt, p, token, grant, resource_type)
-        record = access.record_for(rt, p, grant)
+        plan = access.fault_plan(rt, p, grant)
+        delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
+        record = access.record_for(rt, p, grant, plan)
         bundle = search(
             record,
             p,
@@ -61,8 +62,9 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
         _supported(resource_type)
         token, grant = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "r")
-        delay = access.apply_faults(rt, p, token, grant, resource_type)
-        record = access.record_for(rt, p, grant)
+        plan = access.fault_plan(rt, p, grant)
+        delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
+        record = access.record_for(rt, p, grant, plan)
         resource = read(record, resource_type, resource_id)
         if not category_allowed(resource, scopes.category_filters(token.scope, resource_type)):
             raise FhirError(

@@ -118,11 +118,29 @@ def supported_types(capability: dict[str, Any]) -> list[str]:
     return [t for t in PULL_TYPES if t in offered]
 
 
-def first_page_url(base_url: str, resource_type: str, patient: str, count: int) -> str:
+def first_page_url(
+    base_url: str, resource_type: str, patient: str, count: int, since: str | None = None
+) -> str:
+    """The first search page of a type for the patient; `since` (an instant) asks only for
+    what changed from then on (`_lastUpdated=ge<since>`)."""
     base = base_url.rstrip("/")
-    if resource_type == "Patient":
-        return f"{base}/Patient?{urlencode({'_id': patient})}"
-    return f"{base}/{resource_type}?{urlencode({'patient': patient, '_count': count})}"
+    query: dict[str, Any] = (
+        {"_id": patient} if resource_type == "Patient" else {"patient": patient, "_count": count}
+    )
+    if since is not None:
+        query["_lastUpdated"] = f"ge{since}"
+    return f"{base}/{resource_type}?{urlencode(query)}"
+
+
+def supports_search_param(capability: dict[str, Any], resource_type: str, name: str) -> bool:
+    """True when the CapabilityStatement lists search parameter `name` for the type."""
+    for rest in capability.get("rest") or []:
+        for resource in rest.get("resource") or []:
+            if isinstance(resource, dict) and resource.get("type") == resource_type:
+                params = resource.get("searchParam") or []
+                if any(isinstance(p, dict) and p.get("name") == name for p in params):
+                    return True
+    return False
 
 
 def read_page(body: dict[str, Any], base_url: str) -> Page:

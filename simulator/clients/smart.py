@@ -8,15 +8,15 @@ transaction while these functions talk to a portal.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 DEFAULT_SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
@@ -158,24 +158,60 @@ def authorization_url(
     return url
 
 
-def _token_call(fn, *args: Any, **kwargs: Any) -> dict[str, Any]:
+# What Authlib's OAuth2Session sent, byte for byte: these headers, Basic client authentication
+# (or `client_id` last in the body for a public client) and the parameters in this order.
+_TOKEN_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
+
+
+def _token_request(
+    http: requests.Session,
+    url: str,
+    client: ClientCredentials,
+    params: list[tuple[str, str]],
+    timeout: float,
+) -> dict[str, Any]:
+    """POST a token request and read the answer as Authlib's client did, without building a
+    client session per call.
+
+    A 5xx, or a 4xx whose body is not a JSON object, is `error_of` the response (its status
+    kept); a JSON `error` is that OAuth error (no status); another body that is not a JSON
+    object is `bad_response`; an answer without `access_token` is `bad_response`.
+    """
+    headers = dict(_TOKEN_HEADERS)
+    if client.client_secret:
+        basic = f"{client.client_id}:{client.client_secret}".encode("latin1")
+        headers["Authorization"] = "Basic " + base64.b64encode(basic).decode("ascii")
+    else:
+        params = [*params, ("client_id", client.client_id)]
     try:
-        token = fn(*args, **kwargs)
-    except (OAuth2Error, OAuthError) as exc:
-        raise SmartError(exc.error or "oauth_error", exc.description or "") from None
+        # the form encoded here as requests would encode it (UTF-8, `+` for spaces)
+        resp = http.post(url, data=urlencode(params), headers=headers, timeout=timeout)
     except requests.Timeout:
         raise SmartError("timeout", "the token endpoint did not answer in time") from None
-    except requests.HTTPError as exc:
-        if exc.response is None:  # only raise_for_status raises these, always with a response
-            raise SmartError("network", str(exc)) from None
-        raise error_of(exc.response, "the token endpoint failed") from None
     except requests.RequestException as exc:
         raise SmartError("network", str(exc)) from None
-    except (ValueError, TypeError) as exc:
-        raise SmartError("bad_response", f"the token response is not JSON: {exc}") from None
-    if not isinstance(token, dict) or not token.get("access_token"):
+    if resp.status_code >= 500:
+        raise error_of(resp, "the token endpoint failed")
+    try:
+        token = resp.json()
+    except ValueError:
+        token = None
+    if not isinstance(token, dict):
+        if resp.status_code >= 400:
+            raise error_of(resp, "the token endpoint failed")
+        raise SmartError(
+            "bad_response",
+            "the token response is not JSON: Token endpoint response is not a JSON object"
+            f" (HTTP {resp.status_code}).",
+        )
+    if "error" in token:
+        raise SmartError(token["error"] or "oauth_error", token.get("error_description") or "")
+    if not token.get("access_token"):
         raise SmartError("bad_response", "the token response has no access_token")
-    return dict(token)
+    return token
 
 
 def exchange_code(
@@ -189,16 +225,13 @@ def exchange_code(
     timeout: float,
 ) -> dict[str, Any]:
     """Trade an authorization code (and the PKCE verifier) for tokens."""
-    oauth = _session(client, redirect_uri, http=http)
-    return _token_call(
-        oauth.fetch_token,
-        endpoints.token_endpoint,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=redirect_uri,
-        code_verifier=code_verifier,
-        timeout=timeout,
-    )
+    params = [
+        ("grant_type", "authorization_code"),
+        ("redirect_uri", redirect_uri),
+        ("code", code),
+        ("code_verifier", code_verifier),
+    ]
+    return _token_request(http, endpoints.token_endpoint, client, params, timeout)
 
 
 def refresh(
@@ -210,13 +243,8 @@ def refresh(
     timeout: float,
 ) -> dict[str, Any]:
     """Use a refresh token; the answer keeps the old refresh token when none is rotated in."""
-    oauth = _session(client, http=http)
-    token = _token_call(
-        oauth.refresh_token,
-        endpoints.token_endpoint,
-        refresh_token=refresh_token,
-        timeout=timeout,
-    )
+    params = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)]
+    token = _token_request(http, endpoints.token_endpoint, client, params, timeout)
     token.setdefault("refresh_token", refresh_token)
     return token
 

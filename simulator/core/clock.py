@@ -25,6 +25,8 @@ class Clocks:
     While a job runs on a manual clock, the scheduler pins that workspace's
     instant for the running thread (`pinned`): every `now` the job asks for is
     then answered without a query, and a move made meanwhile moves the pin too.
+    A Connect API or control-plane request on a manual clock is pinned the same
+    way, from the workspace row its API key was looked up with (`pin`/`unpin`).
     """
 
     def __init__(self, store: Store, wall: Callable[[], int] = _wall_ms) -> None:
@@ -75,29 +77,53 @@ class Clocks:
             else:
                 pins[ws_id] = previous
 
+    def pin(self, ws_id: str, now_ms: int) -> int | None:
+        """Answer `now(ws_id)` with `now_ms` in this thread until `unpin`; answers what to
+        hand `unpin` (the pin this one covers)."""
+        pins = self._pins()
+        previous = pins.get(ws_id)
+        pins[ws_id] = now_ms
+        return previous
+
+    def unpin(self, ws_id: str, previous: int | None) -> None:
+        pins = self._pins()
+        if previous is None:
+            pins.pop(ws_id, None)
+        else:
+            pins[ws_id] = previous
+
+    def is_pinned(self, ws_id: str) -> bool:
+        return ws_id in self._pins()
+
+    def forget(self, ws_id: str) -> None:
+        """Drop this thread's pin (the stored clock was set outside `move_to`)."""
+        self._pins().pop(ws_id, None)
+
     def move_to(self, ws_id: str, target_ms: int) -> tuple[str, int]:
         """Move the clock forward to `target_ms` (a no-op when already past it).
 
-        Answers the clock's mode and its instant after the move.
+        Answers the clock's mode and its instant after the move. One statement:
+        the comparison with the current instant is made by the UPDATE itself.
         """
-        with self.store.tx():
-            row = self._row(ws_id)
-            mode, current = str(row["clock_mode"]), self._now_of(row)
-            if target_ms <= current:
-                return mode, current
-            if mode == "manual":
-                self.store.execute(
-                    "UPDATE workspaces SET clock_manual_ms = ? WHERE id = ?", (target_ms, ws_id)
-                )
-            else:
-                self.store.execute(
-                    "UPDATE workspaces SET clock_offset_ms = ? WHERE id = ?",
-                    (target_ms - self.wall(), ws_id),
-                )
+        wall = self.wall()
+        row = self.store.one(
+            "UPDATE workspaces SET clock_manual_ms = CASE WHEN clock_mode = 'manual'"
+            " AND clock_manual_ms < ? THEN ? ELSE clock_manual_ms END,"
+            " clock_offset_ms = CASE WHEN clock_mode <> 'manual'"
+            " AND ? + clock_offset_ms < ? THEN ? ELSE clock_offset_ms END"
+            " WHERE id = ? RETURNING clock_mode, clock_manual_ms, clock_offset_ms",
+            (target_ms, target_ms, wall, target_ms, target_ms - wall, ws_id),
+        )
+        if row is None:
+            raise KeyError(ws_id)
+        mode = str(row["clock_mode"])
+        current = (
+            int(row["clock_manual_ms"]) if mode == "manual" else wall + int(row["clock_offset_ms"])
+        )
         pins = self._pins()
-        if ws_id in pins:
+        if ws_id in pins and current == target_ms:
             pins[ws_id] = target_ms
-        return mode, target_ms
+        return mode, current
 
     def set_mode(self, ws_id: str, mode: str) -> int:
         """Switch mode without a jump: the clock continues from its current instant."""

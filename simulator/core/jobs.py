@@ -80,6 +80,17 @@ _CANCEL = edge(JobLifecycle, "cancel")
 _RECOVER = edge(JobLifecycle, "recover")
 
 
+# The next due job of a workspace, claimed as running, in one statement (the subquery walks
+# the partial index `jobs_due`).
+_TAKE_NEXT_SQL = (
+    "UPDATE jobs SET state = ? WHERE id = (SELECT id FROM jobs WHERE workspace_id = ? AND "
+    + PENDING_SQL
+    + " AND due_ms <= ? ORDER BY due_ms, id LIMIT 1) AND "
+    + _CLAIM.where("state")
+    + " RETURNING *"
+)
+
+
 @dataclass(frozen=True)
 class Job:
     id: int
@@ -113,6 +124,12 @@ class Scheduler:
         self.handlers: dict[str, Handler] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
+        # What this process knows without a query: nothing pending of workspace w was due
+        # by `_quiet[w]` when a run last found nothing more to do. Scheduling a job due by
+        # then forgets it; `_scheduled[w]` counts schedulings, so a run that raced one
+        # does not record a quiet it cannot vouch for.
+        self._quiet: dict[str, int] = {}
+        self._scheduled: dict[str, int] = {}
 
     def register(self, kind: str, handler: Handler) -> None:
         """Run `handler` for jobs of `kind` (one handler per kind)."""
@@ -150,6 +167,10 @@ class Scheduler:
                     self.clocks.now(ws_id),
                 ),
             )
+            self._scheduled[ws_id] = self._scheduled.get(ws_id, 0) + 1
+            quiet = self._quiet.get(ws_id)
+            if quiet is not None and int(due_ms) <= quiet:
+                self._quiet.pop(ws_id, None)
             return int(row[0])
 
     @staticmethod
@@ -204,23 +225,16 @@ class Scheduler:
         Answers the job and the clock's mode, or None when nothing is due.
         """
         with self.store.tx():
-            row = self.store.one(
-                f"SELECT * FROM jobs WHERE workspace_id = ? AND {PENDING_SQL} AND due_ms <= ?"
-                " ORDER BY due_ms, id LIMIT 1",
-                (ws_id, until_ms),
-            )
+            row = self.store.one(_TAKE_NEXT_SQL, (_CLAIM.target, ws_id, until_ms, *_CLAIM.sources))
             if row is None:
                 return None
             job = _job(row)
             mode, _ = self.clocks.move_to(ws_id, job.due_ms)
-            self.store.execute(
-                "UPDATE jobs SET state = ? WHERE id = ? AND " + _CLAIM.where("state"),
-                (_CLAIM.target, job.id, *_CLAIM.sources),
-            )
             return job, mode
 
     def recover(self) -> int:
         """After a crash, jobs caught running are pending again (at-least-once)."""
+        self._quiet.clear()
         with self.store.tx():
             return self.store.execute(
                 "UPDATE jobs SET state = ? WHERE " + _RECOVER.where("state"),
@@ -251,8 +265,11 @@ class Scheduler:
         ran = 0
         with self.lock(ws_id):
             while ran < MAX_JOBS_PER_RUN:
+                scheduled = self._scheduled.get(ws_id, 0)
                 taken = self._take_next(ws_id, until_ms)
                 if taken is None:
+                    if self._scheduled.get(ws_id, 0) == scheduled:
+                        self._quiet[ws_id] = max(until_ms, self._quiet.get(ws_id, until_ms))
                     break
                 job, mode = taken
                 if mode == "manual":  # the job's every `now` is its due time: no queries
@@ -278,7 +295,11 @@ class Scheduler:
         if not lock.acquire(blocking=False):
             return 0
         try:
-            return self.run_due(ws_id)
+            now = self.clocks.now(ws_id)
+            quiet = self._quiet.get(ws_id)
+            if quiet is not None and now <= quiet:
+                return 0  # nothing was scheduled by now since a run found nothing due
+            return self.run_until(ws_id, now)
         finally:
             lock.release()
 

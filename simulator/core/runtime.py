@@ -24,7 +24,7 @@ from simulator.core.jobs import Scheduler
 from simulator.core.sources import Catalog
 from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
-from simulator.core.transport import WsgiAdapter, WsgiApp
+from simulator.core.transport import Session, WsgiAdapter, WsgiApp
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class Runtime:
         self.scheduler = Scheduler(self.store, self.clocks, owner=self)
         self.hooks = Hooks()
         self.catalog = Catalog.load(self.config.base_url, self.config.catalog_path)
-        self.http = requests.Session()
+        self.http = Session()
         self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
         self.base_url = self.config.base_url.rstrip("/")
         self.scheduler.recover()
@@ -63,7 +63,7 @@ class Runtime:
 
     def browser_session(self) -> requests.Session:
         """A fresh cookie jar over the runtime's transports (for the headless patient)."""
-        session = requests.Session()
+        session = Session()
         session.trust_env = False
         session.adapters = self.http.adapters  # shared: never close this session
         return session

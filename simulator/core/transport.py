@@ -7,8 +7,14 @@ taken: `WsgiAdapter` builds the WSGI environ, calls the app in the calling
 thread and hands `requests` a `Response`. Mount it on a session for the base
 URL the app serves; everything else still goes over the network.
 
-    http = requests.Session()
+    http = Session()  # or a plain requests.Session
     http.mount("http://sim.test/", WsgiAdapter(wsgi_app))
+
+`Session` is a `requests.Session` whose plain calls (method, URL, form or raw
+body, headers, timeout, redirects on or off) to a mounted `WsgiAdapter` build the
+request the way `requests` would (session headers and cookies merged, the body
+form-encoded, Content-Length, the URL requoted) without its per-call merging of
+settings; any other call is `requests.Session.request` itself.
 
 The caller's read timeout still holds: an answer slower than it raises
 `requests.exceptions.ReadTimeout`, as it would over the network.
@@ -27,9 +33,11 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
-from requests.cookies import extract_cookies_to_jar
+from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
+from requests.hooks import default_hooks
+from requests.models import RequestEncodingMixin
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
+from requests.utils import get_encoding_from_headers, requote_uri
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -156,3 +164,112 @@ class WsgiAdapter(BaseAdapter):
 
     def close(self) -> None:
         """Nothing to release: no connection was opened."""
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class Session(requests.Session):
+    """A `requests.Session` with a short path for plain calls answered by a `WsgiAdapter`."""
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        files: Any = None,
+        auth: Any = None,
+        timeout: Any = None,
+        allow_redirects: bool = True,
+        proxies: Any = None,
+        hooks: Any = None,
+        stream: Any = None,
+        verify: Any = None,
+        cert: Any = None,
+        json: Any = None,
+    ) -> requests.Response:
+        adapter = self._in_process(url)
+        plain = (
+            adapter is not None
+            and not (params or cookies or files or auth or proxies or hooks or stream or cert)
+            and verify is None
+            and json is None
+            and isinstance(data, (type(None), dict, list, tuple, str, bytes))
+            and not (self.trust_env or self.auth or self.params or self.cert or self.stream)
+            and not any(self.hooks.values())
+        )
+        if not plain:
+            return super().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                cookies=cookies,
+                files=files,
+                auth=auth,
+                timeout=timeout,
+                allow_redirects=allow_redirects,
+                proxies=proxies,
+                hooks=hooks,
+                stream=stream,
+                verify=verify,
+                cert=cert,
+                json=json,
+            )
+        assert adapter is not None
+        prep = self._prepare_plain(method, url, data, headers)
+        resp = adapter.send(prep, timeout=timeout)
+        if "set-cookie" in resp.headers:  # the only header cookies are read from
+            extract_cookies_to_jar(self.cookies, prep, resp.raw)
+        settings = {"timeout": timeout, "verify": self.verify, "cert": None, "proxies": {}}
+        if allow_redirects:
+            history = list(self.resolve_redirects(resp, prep, **settings))
+            if history:
+                history.insert(0, resp)
+                resp = history.pop()
+                resp.history = history
+        else:
+            resp._next = next(  # what `requests` offers as `resp.next`
+                self.resolve_redirects(resp, prep, yield_requests=True, **settings), None
+            )
+        return resp
+
+    def _in_process(self, url: str) -> WsgiAdapter | None:
+        for prefix, adapter in self.adapters.items():
+            if url.lower().startswith(prefix.lower()):
+                return adapter if isinstance(adapter, WsgiAdapter) else None
+        return None
+
+    def _prepare_plain(
+        self, method: str, url: str, data: Any, headers: Any
+    ) -> requests.PreparedRequest:
+        """The PreparedRequest `requests` would build for this call."""
+        prep = requests.PreparedRequest()
+        prep.method = method.upper()
+        prep.url = requote_uri(url)
+        merged: CaseInsensitiveDict[str] = CaseInsensitiveDict(self.headers)
+        for name, value in (headers or {}).items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        for name in [name for name, value in merged.items() if value is None]:
+            del merged[name]  # a session header set to None is not sent
+        prep.headers = merged
+        if len(self.cookies):
+            prep.prepare_cookies(merge_cookies(RequestsCookieJar(), self.cookies))
+        else:  # an empty jar adds no Cookie header (redirects still read the request's jar)
+            prep._cookies = RequestsCookieJar()
+        body = None
+        if data:
+            body = RequestEncodingMixin._encode_params(data)
+            if not isinstance(data, (str, bytes)) and "content-type" not in merged:
+                merged["Content-Type"] = _FORM
+        prep.prepare_content_length(body)
+        prep.body = body
+        prep.hooks = default_hooks()
+        return prep

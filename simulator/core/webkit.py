@@ -98,6 +98,12 @@ def install_error_handling(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
 
+    @app.teardown_request
+    def _unpin_clock(exc: BaseException | None) -> None:
+        pinned = request.environ.pop(_CLOCK_PIN, None)
+        if pinned is not None:
+            runtime().clocks.unpin(*pinned)
+
     @app.after_request
     def _finish(resp: Response) -> Response:
         resp.headers["X-Request-Id"] = request_id()
@@ -192,6 +198,9 @@ def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -
 # -- the caller's workspace ------------------------------------------------------------------
 
 
+_CLOCK_PIN = "connect_sim.clock_pin"
+
+
 def authenticate() -> str:
     """The workspace id of the caller's API key; 401 otherwise."""
     if "workspace_id" in g:
@@ -208,6 +217,12 @@ def authenticate() -> str:
         raise ApiError("invalid_api_key", "API key invalid")
     g.workspace_id = ws.id
     pagination.set_scope(ws.cursor_scope)
+    clocks = runtime().clocks
+    if ws.clock_mode == "manual" and not clocks.is_pinned(ws.id):
+        # a manual clock moves only through `Clocks.move_to`, which moves the pin too:
+        # the request reads its clock from the row just read, not once per `now`
+        # kept in the request's environ: a nested in-process request to this app shares `g`
+        request.environ[_CLOCK_PIN] = (ws.id, clocks.pin(ws.id, ws.clock_manual_ms))
     return ws.id
 
 

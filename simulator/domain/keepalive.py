@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 REFRESH_JOB = "connection.refresh"
 LAPSE_JOB = "connection.lapse"
+ACTIVE = connections.ConnectionLifecycle.active.value
 # Backoff for transient refresh failures; the last value repeats.
 RETRY_BACKOFF_MS = (30 * SECOND, MINUTE, 2 * MINUTE, 5 * MINUTE, 15 * MINUTE, HOUR)
 # Transient failures for this long in a row count as a rejected refresh.
@@ -146,16 +147,15 @@ def revoke_and_refresh(rt: Runtime, ws_id: str, conn: Connection) -> str:
 
 def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, Any]) -> None:
     with rt.store.tx():
-        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if conn is None or conn.status != "active":
-            return  # disconnected meanwhile: the new tokens are not kept
         now = rt.now(ws_id)
         expires_in = token.get("expires_in")
+        # Kept only while the connection is still active (not disconnected meanwhile).
         row = rt.store.one(
             "UPDATE connection_tokens SET access_token = ?, refresh_token = ?,"
             " access_expires_ms = ?, scope = COALESCE(?, scope), updated_ms = ?,"
             " refresh_count = refresh_count + 1, transient_since_ms = NULL, transient_failures = 0"
-            " WHERE workspace_id = ? AND attempt_id = ? RETURNING *",
+            " WHERE workspace_id = ? AND attempt_id = ? AND EXISTS (SELECT 1 FROM connections c"
+            " WHERE c.workspace_id = ? AND c.attempt_id = ? AND c.status = ?) RETURNING *",
             (
                 token["access_token"],
                 token.get("refresh_token"),
@@ -164,8 +164,13 @@ def _store_refreshed(rt: Runtime, ws_id: str, attempt_id: str, token: dict[str, 
                 now,
                 ws_id,
                 attempt_id,
+                ws_id,
+                attempt_id,
+                ACTIVE,
             ),
         )
+        if row is None:
+            return  # disconnected meanwhile: the new tokens are not kept
         schedule_keepalive(rt, ws_id, attempt_id, ConnectionTokens.maybe(row))
 
 

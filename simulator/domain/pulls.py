@@ -21,7 +21,7 @@ from simulator.clients import fhir
 from simulator.clients.fhir import FhirError
 from simulator.core.lifecycle import edge, transition
 from simulator.core.store import dumps, loads
-from simulator.core.timeutil import MINUTE, SECOND
+from simulator.core.timeutil import MINUTE, SECOND, iso
 from simulator.domain import attempts, connections, keepalive, records
 from simulator.domain.connections import Connection
 from simulator.domain.rows import Row
@@ -49,10 +49,17 @@ CREATE TABLE IF NOT EXISTS pulls (
     error_message TEXT,
     started_ms INTEGER NOT NULL,
     finished_ms INTEGER,
+    since_ms INTEGER,
     PRIMARY KEY (workspace_id, pull_id)
 );
 CREATE INDEX IF NOT EXISTS pulls_attempt ON pulls (workspace_id, attempt_id, started_ms);
 """
+# `since_ms`: an incremental pull asks each type for `_lastUpdated=ge<since>` (null: all).
+COLUMNS = (("pulls", "since_ms", "INTEGER"),)
+INCREMENTAL_PARAM = "_lastUpdated"
+# The 24-hour re-pull is the incremental one; a pull asked for (`manual`) or a first one
+# (`connected`) reads everything.
+SCHEDULED = "scheduled"
 
 PULL_JOB = "records.pull"
 PAGE_RETRY_BACKOFF_MS = (10 * SECOND, MINUTE, 5 * MINUTE)
@@ -103,6 +110,7 @@ class Pull(Row):
     error_message: str | None
     started_ms: int
     finished_ms: int | None
+    since_ms: int | None
 
 
 def job_key(attempt_id: str) -> str:
@@ -183,7 +191,14 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     attempt_id = pull.attempt_id
     with rt.store.tx():
         if pull.status == "scheduled":
-            move(rt, ws_id, pull_id, "begin", started_ms=rt.now(ws_id))
+            move(
+                rt,
+                ws_id,
+                pull_id,
+                "begin",
+                started_ms=rt.now(ws_id),
+                since_ms=_since(rt, ws_id, attempt_id) if pull.reason == SCHEDULED else None,
+            )
     source = rt.catalog.get(pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
@@ -210,8 +225,14 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 capability = fhir.get_json(
                     rt.http, source.fhir_base_url + "/metadata", None, timeout, now
                 )
+                types = fhir.supported_types(capability)
+                fields: dict[str, Any] = {"types": dumps(types)}
+                if pull.since_ms is not None and not all(
+                    fhir.supports_search_param(capability, t, INCREMENTAL_PARAM) for t in types
+                ):
+                    fields["since_ms"] = None  # the portal cannot say what changed: read all
                 with rt.store.tx():
-                    _save(rt, ws_id, pull_id, types=dumps(fhir.supported_types(capability)))
+                    _save(rt, ws_id, pull_id, **fields)
                 continue
             types = loads(pull.types, [])
             if pull.type_index >= len(types):
@@ -223,6 +244,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 rtype,
                 tokens.portal_patient or "",
                 rt.config.pull_page_size,
+                since=iso(pull.since_ms),
             )
             body = fhir.get_json(rt.http, url, tokens.access_token, timeout, now)
             page = fhir.read_page(body, source.fhir_base_url)
@@ -265,6 +287,16 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                     type_index=pull.type_index + 1,
                     total=pull.total + len(page.resources),
                 )
+
+
+def _since(rt: Runtime, ws_id: str, attempt_id: str) -> int | None:
+    """Where an incremental pull starts: when the last clean pull (completed, no type failed)
+    of this connection began. None when there is none: read everything."""
+    return rt.store.scalar(
+        "SELECT MAX(started_ms) FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
+        " AND status = ? AND errors = '[]'",
+        (ws_id, attempt_id, PullLifecycle.completed.value),
+    )
 
 
 def _handle_error(rt: Runtime, ws_id: str, pull: Pull, exc: FhirError) -> bool:
@@ -359,7 +391,7 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
 
 def _schedule_next(rt: Runtime, ws_id: str, pull: Pull) -> None:
     due = rt.now(ws_id) + rt.config.repull_interval_s * SECOND
-    start(rt, ws_id, pull.attempt_id, reason="scheduled", due_ms=due)
+    start(rt, ws_id, pull.attempt_id, reason=SCHEDULED, due_ms=due)
 
 
 def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Pull | None:

@@ -66,21 +66,14 @@ def tag_patient(resource: dict[str, Any], patient_id: str) -> dict[str, Any]:
 
 
 def _next_seq(store: Store, ws_id: str, count: int) -> int:
-    """Reserve `count` positions; answers the first."""
-    store.execute(
-        "INSERT INTO record_sequence (workspace_id, last_seq) VALUES (?, 0)"
-        " ON CONFLICT(workspace_id) DO NOTHING",
-        (ws_id,),
+    """Reserve `count` positions; answers the first (one upsert, RETURNING the new last)."""
+    last = store.scalar(
+        "INSERT INTO record_sequence (workspace_id, last_seq) VALUES (?, ?)"
+        " ON CONFLICT(workspace_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
+        " RETURNING last_seq",
+        (ws_id, count),
     )
-    store.execute(
-        "UPDATE record_sequence SET last_seq = last_seq + ? WHERE workspace_id = ?",
-        (count, ws_id),
-    )
-    return (
-        int(store.scalar("SELECT last_seq FROM record_sequence WHERE workspace_id = ?", (ws_id,)))
-        - count
-        + 1
-    )
+    return int(last) - count + 1
 
 
 def upsert(

@@ -57,6 +57,7 @@ def reset_workspace() -> dict[str, Any]:
     ws = workspace_id()
     with rt.scheduler.lock(ws):
         workspaces.reset(rt.store, ws, wall_ms=rt.wall())
+        rt.clocks.forget(ws)  # the clock was set back: read it again
     return _describe(ws)
 
 
