@@ -169,6 +169,7 @@ def _issue(
     plan: faults.Plan,
     *,
     refresh_token: Token | None,
+    rotate: bool = True,
 ) -> TokenResult:
     ttl_ms = (ONE_TIME_GRANT_S if grant.one_time else access_token_ttl_s(portal, now)) * 1000
     expires = now + ttl_ms
@@ -187,7 +188,7 @@ def _issue(
     }
     wants_refresh = any(s in grant.granted_scope for s in scopes.REFRESH) and not grant.one_time
     if wants_refresh:
-        if refresh_token is None or portal.rotate_refresh_tokens:
+        if refresh_token is None or (portal.rotate_refresh_tokens and rotate):
             if refresh_token is not None:
                 grants.revoke_token(rt, refresh_token, "rotated")
             refresh_token = grants.add_token(
@@ -256,8 +257,12 @@ def refresh(
     now = rt.now(ws)
     plan = faults.Plan(rt, ws, portal.slug, grant.id, now)
     _token_faults(plan, method)
+    rotate = True
     if token.revoked_ms is not None and now >= token.revoked_ms:
-        raise OAuthError("invalid_grant", "The refresh token has been revoked")
+        successor = _reused(rt, grant, token, now)
+        if successor is None:
+            raise OAuthError("invalid_grant", "The refresh token has been revoked")
+        token, rotate = successor, False  # the answer the client missed, once more
     if token.expired(now):
         raise OAuthError("invalid_grant", "The refresh token has expired")
     if grant.grant_expires_ms is not None and now >= grant.grant_expires_ms:
@@ -272,9 +277,27 @@ def refresh(
         scope = narrowed
     with rt.store.tx():  # the success path writes in one transaction
         grant = grants.count_refresh(rt, grant)
-        result = _issue(rt, portal, grant, scope, now, plan, refresh_token=token)
+        result = _issue(rt, portal, grant, scope, now, plan, refresh_token=token, rotate=rotate)
     result.delay_s = delay
     return result
+
+
+# A refresh token just replaced by rotation still works this long (virtual time), as at
+# Okta: a client that never received the rotated answer (a crash, a lost response)
+# retries with the token it holds and gets the current one back, not a dead connection.
+REUSE_WINDOW_MS = 120_000
+
+
+def _reused(rt: Runtime, grant: Grant, token: Token, now: int) -> Token | None:
+    """The refresh token that replaced `token`, while `token` may still be reused."""
+    if token.revoked_reason != "rotated" or now - (token.revoked_ms or 0) > REUSE_WINDOW_MS:
+        return None
+    current = [
+        t
+        for t in grants.tokens_of(rt, grant, grants.REFRESH)
+        if t.revoked_ms is None and t.created_ms == token.revoked_ms
+    ]
+    return current[-1] if current else None
 
 
 def _refresh_faults(rt: Runtime, grant: Grant, now: int, plan: faults.Plan) -> float:

@@ -160,3 +160,25 @@ def test_kill_during_a_long_advance_loses_no_refresh(tmp_path: Path) -> None:
         assert tokens["refresh_count"] == expected, (tokens, expected)
         assert tokens["last_refresh_error"] is None
         assert client.get(f"/_sim/connections/{connection}")["status"] == "active"
+
+
+def test_kill_during_a_refresh_at_a_rotating_portal_keeps_the_connection(tmp_path: Path) -> None:
+    db, port = tmp_path / "sim.db", free_port()
+    # the portal has rotated the refresh token; the simulator dies before storing it
+    with server(db, port, tmp_path / "a.log", "simulator.clients.smart:refresh,1,after") as proc:
+        client = Client(port)
+        session = _connect(client, "lakeside")
+        connection = client.get(f"/patient-sessions/{session}")["connections"][0]["id"]
+        _try(client, "/_sim/clock/advance", {"seconds": 300})  # the first refresh: killed
+        _killed(proc, tmp_path / "a.log")
+    port = free_port()
+    with server(db, port, tmp_path / "b.log"):
+        client = Client(port)
+        client.post("/_sim/clock/advance", {"seconds": 3600})
+        after = client.get(f"/_sim/connections/{connection}")
+        assert after["status"] == "active", after
+        assert (
+            after["tokens"]["refresh_count"] >= 12 and after["tokens"]["last_refresh_error"] is None
+        )
+        events = client.get("/_sim/events", limit=100)["data"]
+        assert not [e for e in events if e["type"] == "connection.token_refresh_failed"]
