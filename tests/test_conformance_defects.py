@@ -178,6 +178,12 @@ def redeliver_without_retry_after(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(deliveries, "redeliver", bare)
 
 
+def signed_with_virtual_time(mp: pytest.MonkeyPatch) -> None:
+    from simulator.domain.webhooks import chaos
+
+    mp.setattr(chaos, "signing_time", lambda rt, ws_id, endpoint: rt.now(ws_id) // 1000)
+
+
 DEFECTS: list[tuple[str, Patch, str]] = [
     ("sessions-never-expire", sessions_never_expire, "SESS-011"),
     ("expiry-one-second-late", expiry_one_second_late, "SESS-011"),
@@ -194,6 +200,7 @@ DEFECTS: list[tuple[str, Patch, str]] = [
     ("request-id-missing-on-success", request_id_missing_on_success, "VER-001"),
     ("wrong-not-found-code", wrong_not_found_code, "ERR-003"),
     ("redeliver-429-without-retry-after", redeliver_without_retry_after, "WH-021"),
+    ("signed-with-virtual-time", signed_with_virtual_time, "WH-015"),
 ]
 
 
