@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,14 @@ def _job(row) -> Job:
     )
 
 
+class MoveCancelled(Exception):  # noqa: N818 - a stop asked for, not an error
+    """A clock move stopped on request after `ran` jobs (the clock is at the last one)."""
+
+    def __init__(self, ran: int) -> None:
+        super().__init__(f"cancelled after {ran} jobs")
+        self.ran = ran
+
+
 class Scheduler:
     def __init__(self, store: Store, clocks: Clocks, owner: Any) -> None:
         self.store = store
@@ -130,6 +139,10 @@ class Scheduler:
         # does not record a quiet it cannot vouch for.
         self._quiet: dict[str, int] = {}
         self._scheduled: dict[str, int] = {}
+        # Workspaces with a clock move running (advance, set, run-until-idle), and those
+        # whose move was asked to stop after its current job.
+        self._moving: set[str] = set()
+        self._stop: set[str] = set()
 
     def register(self, kind: str, handler: Handler) -> None:
         """Run `handler` for jobs of `kind` (one handler per kind)."""
@@ -265,6 +278,9 @@ class Scheduler:
         ran = 0
         with self.lock(ws_id):
             while ran < MAX_JOBS_PER_RUN:
+                if ws_id in self._stop:
+                    self._stop.discard(ws_id)
+                    raise MoveCancelled(ran)
                 scheduled = self._scheduled.get(ws_id, 0)
                 taken = self._take_next(ws_id, until_ms)
                 if taken is None:
@@ -311,7 +327,10 @@ class Scheduler:
             return self.advance_to(ws_id, target)
 
     def advance_to(self, ws_id: str, target_ms: int) -> int:
-        with self.lock(ws_id):
+        """Run every job due by `target_ms`, then move the clock there.
+
+        Raises `MoveCancelled` when `stop_move` stops it (the clock stays at the last job)."""
+        with self.lock(ws_id), self._move(ws_id):
             if target_ms < self.clocks.now(ws_id):
                 raise ClockError("The clock only moves forward: that instant is in the past")
             ran = self.run_until(ws_id, target_ms)
@@ -323,5 +342,23 @@ class Scheduler:
 
         The clock ends at the last job's due time (or where it was, if none ran).
         """
-        with self.lock(ws_id):
+        with self.lock(ws_id), self._move(ws_id):
             return self.run_until(ws_id, self.clocks.now(ws_id) + max_ms)
+
+    @contextmanager
+    def _move(self, ws_id: str) -> Iterator[None]:
+        self._moving.add(ws_id)
+        try:
+            yield
+        finally:
+            self._moving.discard(ws_id)
+            self._stop.discard(ws_id)
+
+    def stop_move(self, ws_id: str) -> bool:
+        """Stop the clock move running in this workspace after its current job.
+
+        Answers whether one was running. Never waits for the workspace's lock."""
+        if ws_id not in self._moving:
+            return False
+        self._stop.add(ws_id)
+        return True

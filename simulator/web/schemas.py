@@ -269,6 +269,10 @@ CLOCK_RESULT: dict[str, Any] = {
         "now": TIMESTAMP,
         "jobs_run": {"type": "integer", "minimum": 0},
         "mode": {"enum": ["real", "manual"]},
+        "cancelled": {
+            "const": True,
+            "description": "Present when POST /_sim/clock/cancel stopped the move early",
+        },
     },
 }
 

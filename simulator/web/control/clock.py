@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
 
 from simulator.core.clock import ClockError
 from simulator.core.errors import invalid
+from simulator.core.jobs import MoveCancelled
 from simulator.core.timeutil import DAY, SECOND, iso, parse_iso
 from simulator.web import schemas
 from simulator.web.http import json_body, runtime, workspace_id
@@ -18,9 +20,20 @@ bp = Blueprint("sim_clock", __name__, url_prefix="/_sim/clock")
 DEFAULT_IDLE_LIMIT_S = 7 * DAY // SECOND
 
 
-def _result(ws: str, jobs_run: int) -> dict:
+def _result(ws: str, jobs_run: int, *, cancelled: bool = False) -> dict:
     rt = runtime()
-    return {"now": iso(rt.now(ws)), "mode": rt.clocks.mode(ws), "jobs_run": jobs_run}
+    body = {"now": iso(rt.now(ws)), "mode": rt.clocks.mode(ws), "jobs_run": jobs_run}
+    if cancelled:
+        body["cancelled"] = True
+    return body
+
+
+def _moved(ws: str, move: Callable[[], int]) -> dict[str, Any]:
+    """Run a clock move; one stopped by `POST /_sim/clock/cancel` answers where it got to."""
+    try:
+        return _result(ws, move())
+    except MoveCancelled as stopped:
+        return _result(ws, stopped.ran, cancelled=True)
 
 
 @bp.get("")
@@ -34,10 +47,9 @@ def advance() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_ADVANCE)
     try:
-        ran = runtime().scheduler.advance(ws, float(body["seconds"]))
+        return _moved(ws, lambda: runtime().scheduler.advance(ws, float(body["seconds"])))
     except ClockError as exc:
         raise invalid(str(exc), "seconds") from None
-    return _result(ws, ran)
 
 
 @bp.post("/set")
@@ -60,7 +72,7 @@ def set_now() -> dict[str, Any]:
             f" (to {iso(current + schemas.MAX_CLOCK_MOVE_S * SECOND)}); set it again from there",
             "now",
         )
-    return _result(ws, rt.scheduler.advance_to(ws, target))
+    return _moved(ws, lambda: rt.scheduler.advance_to(ws, target))
 
 
 @bp.post("/run-until-idle")
@@ -68,7 +80,14 @@ def run_until_idle() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_RUN_UNTIL_IDLE, optional=True)
     limit_s = body.get("max_seconds", DEFAULT_IDLE_LIMIT_S)
-    return _result(ws, runtime().scheduler.run_until_idle(ws, int(limit_s * SECOND)))
+    return _moved(ws, lambda: runtime().scheduler.run_until_idle(ws, int(limit_s * SECOND)))
+
+
+@bp.post("/cancel")
+def cancel() -> dict[str, Any]:
+    """Stop this workspace's running advance, set or run-until-idle after its current job."""
+    ws = workspace_id()
+    return {"cancelled": runtime().scheduler.stop_move(ws)}
 
 
 CLOCK_STEP: dict[str, Any] = {
@@ -172,6 +191,23 @@ OPENAPI_PATHS = {
             "Runs jobs one after another (default limit 7 days from now); the clock stops "
             "at the last job run.",
         )
+    },
+    "/_sim/clock/cancel": {
+        "post": {
+            "operationId": "sim.cancelClockMove",
+            "summary": "Stop the running advance, set or run-until-idle after its current job",
+            "description": "The stopped call answers `cancelled: true` with the jobs it ran; "
+            "the clock stays at the last job run.",
+            "responses": ok(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["cancelled"],
+                    "properties": {"cancelled": {"type": "boolean"}},
+                },
+                "Whether a move was running",
+            ),
+        }
     },
     "/_sim/clock/mode": {
         "post": _clock_op(
