@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import xmlschema
 from click.testing import CliRunner
+from test_foundation_restart import free_port, server
 
 from conformance import cli, registry
 from conformance.results import Outcome, Result
 from conformance.target import Target
 
 XSD = Path(__file__).with_name("junit-10.xsd")
-READY_TIMEOUT_S = 30.0
 
 
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -41,43 +30,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`connect-sim serve` as a child process on a free port, ready when /health answers."""
     tmp = tmp_path_factory.mktemp("served")
     port = free_port()
-    log = tmp / "serve.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "simulator.cli",
-        "serve",
-        "--db",
-        str(tmp / "sim.db"),
-        "--port",
-        str(port),
-        "--clock",
-        "manual",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:  # real time by nature: the process has to start
-            assert proc.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
-            time.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with server(tmp / "sim.db", port, tmp / "serve.log"):
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_run_in_process_passes_and_writes_reports(tmp_path: Path) -> None:
