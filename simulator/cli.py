@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from simulator import __version__
 from simulator.core.config import Config
 from simulator.core.workspaces import KEY_PREFIX
 
@@ -26,6 +27,7 @@ def _banner(base_url: str, api_key: str, db: str) -> str:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="connect-sim")
 def main() -> None:
     """Medblocks Connect simulator."""
 
@@ -57,6 +59,7 @@ def main() -> None:
     type=click.FloatRange(0, 3600),
     help="on SIGTERM, how long running requests and jobs may take to finish",
 )
+@click.option("--quiet", is_flag=True, help="no access log line per request")
 def serve(
     host: str,
     port: int,
@@ -67,6 +70,7 @@ def serve(
     threads: int,
     api_key: str | None,
     drain_seconds: float,
+    quiet: bool,
 ) -> None:
     """Serve the Connect API, the control plane and every mock portal from one process.
 
@@ -94,7 +98,9 @@ def serve(
         rt, wsgi = build(config)
     except StoreError as exc:
         raise click.ClickException(f"cannot open the database: {exc}") from None
-    server = Server(rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds)
+    server = Server(
+        rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds, quiet=quiet
+    )
     click.echo(_banner(base, rt.default_api_key, db))
     server.serve()
 
@@ -125,13 +131,15 @@ def portals(host: str, port: int, db: str, seed: int, base_url: str | None, thre
     waitress.serve(wsgi, host=host, port=port, threads=threads, ident="connect-sim-portals")
 
 
-def _add_scenarios() -> None:
+def _add_commands() -> None:
     from scenarios.cli import scenario
+    from simulator.remote import clock, workspace
 
-    main.add_command(scenario)
+    for command in (scenario, clock, workspace):
+        main.add_command(command)
 
 
-_add_scenarios()
+_add_commands()
 
 
 if __name__ == "__main__":

@@ -11,14 +11,49 @@ finds everything that committed.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from simulator.core.runtime import Runtime
 
 log = logging.getLogger("connect_sim.serve")
+access = logging.getLogger("connect_sim.access")
+
+# A hosted link's token is the key to a patient's page: never written to a log.
+_LINK = re.compile(r"^/c/[^/]+")
+
+
+class AccessLog:
+    """One line per request: client, method, path (no query; link tokens hidden),
+    status and time. The query is left out because OAuth codes and states travel there."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable:
+        started = time.perf_counter()
+        status: list[str] = []
+
+        def recording(code: str, headers: list, exc_info: Any = None) -> Any:
+            status.append(code.split(" ", 1)[0])
+            return start_response(code, headers, exc_info)
+
+        try:
+            return self.app(environ, recording)
+        finally:
+            path = _LINK.sub("/c/[link]", environ.get("PATH_INFO", ""))
+            access.info(
+                '%s "%s %s" %s %.1f ms',
+                environ.get("REMOTE_ADDR", "-"),
+                environ.get("REQUEST_METHOD", "-"),
+                path,
+                status[0] if status else "-",
+                (time.perf_counter() - started) * 1000,
+            )
 
 
 class Server:
@@ -34,13 +69,15 @@ class Server:
         threads: int,
         drain_seconds: float = 30.0,
         ident: str = "connect-sim",
+        quiet: bool = False,
     ) -> None:
         import waitress
 
         self.rt = rt
         self.drain_seconds = drain_seconds
+        app = wsgi if quiet else AccessLog(wsgi)
         self.server = waitress.create_server(
-            wsgi, host=host, port=port, threads=threads, ident=ident
+            app, host=host, port=port, threads=threads, ident=ident
         )
         self._stopping = threading.Event()
         self.drained = True

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 @contextmanager
 def server(
-    db: Path, port: int, log: Path, crash_at: str | None = None
+    db: Path, port: int, log: Path, crash_at: str | None = None, args: tuple[str, ...] = ()
 ) -> Iterator[subprocess.Popen]:
     """`connect-sim serve` as a child process, ready when /health answers.
 
@@ -51,6 +51,7 @@ def server(
         "manual",
         "--api-key",
         KEY,
+        *args,
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
