@@ -10,6 +10,7 @@ from simulator.domain import patients
 from simulator.domain.api_faults import ApiFault
 from simulator.domain.attempts import Attempt, ConnectionTokens
 from simulator.domain.connections import Connection
+from simulator.domain.launch_contexts import LaunchContext
 from simulator.domain.patients import Patient
 from simulator.domain.pulls import Pull
 from simulator.domain.registrations import Registration
@@ -30,6 +31,7 @@ TABLES: tuple[tuple[type[Row], str], ...] = (
     (Registration, "client_registrations"),
     (Pull, "pulls"),
     (ApiFault, "api_faults"),
+    (LaunchContext, "launch_contexts"),
     (Endpoint, "webhook_endpoints"),
     (Occurrence, "webhook_occurrences"),
     (Delivery, "webhook_deliveries"),
