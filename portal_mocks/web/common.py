@@ -12,6 +12,7 @@ from portal_mocks.capability import Documents
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import Portal
+from simulator.core.webkit import no_store as no_store
 from simulator.core.webkit import runtime
 
 DOCUMENTS_KEY = "portal_documents"
@@ -50,12 +51,6 @@ def sleep(seconds: float) -> None:
     """A real delay (timeout and slow-page faults): bounded, never inside a transaction."""
     if seconds > 0:
         time.sleep(min(seconds, MAX_DELAY_S))
-
-
-def no_store(resp: Response) -> Response:
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Pragma"] = "no-cache"
-    return resp
 
 
 def _json_body(body: Any) -> Response:

@@ -111,11 +111,17 @@ def install_error_handling(app: Flask) -> None:
         return resp
 
 
+def no_store(resp: Response) -> Response:
+    """Never cached (tokens, codes, a patient's pages)."""
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
 def private_page(resp: Response) -> Response:
     """Headers for a page that holds a patient's data or a secret in its URL: never
     cached, never framed (clickjacking), and its URL never sent on as a referrer."""
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Pragma"] = "no-cache"
+    no_store(resp)
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     resp.headers["Referrer-Policy"] = "no-referrer"
