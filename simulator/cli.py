@@ -35,7 +35,12 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, show_default=True, type=int)
-@click.option("--db", default=".connect-sim/sim.db", show_default=True, help="SQLite file")
+@click.option(
+    "--db",
+    default=".connect-sim/sim.db",
+    show_default=True,
+    help="SQLite file, or a postgresql:// URL (several instances may share one database)",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="default workspace seed")
 @click.option(
     "--clock",
@@ -101,7 +106,7 @@ def serve(
     server = Server(
         rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds, quiet=quiet
     )
-    click.echo(_banner(base, rt.default_api_key, db))
+    click.echo(_banner(base, rt.default_api_key, rt.store.path))
     server.serve()
 
 

@@ -17,25 +17,26 @@ from collections.abc import Callable
 import requests
 
 from simulator.core import ids, jobs, workspaces
+from simulator.core.backends import open_store
 from simulator.core.clock import Clocks
 from simulator.core.config import Config
 from simulator.core.hooks import Hooks
 from simulator.core.jobs import Scheduler
 from simulator.core.sources import Catalog
-from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
 from simulator.core.transport import Session, WsgiAdapter, WsgiApp
 
 log = logging.getLogger(__name__)
 
 CORE_SCHEMAS = (workspaces.SCHEMA, jobs.SCHEMA)
+CORE_COLUMNS = (*workspaces.COLUMNS, *jobs.COLUMNS)
 
 
 class Runtime:
     def __init__(self, config: Config | None = None, wall: Callable[[], int] = _wall_ms) -> None:
         self.config = config or Config()
         self.wall = wall
-        self.store = Store(self.config.db_path, CORE_SCHEMAS, workspaces.COLUMNS)
+        self.store = open_store(self.config.db_path, CORE_SCHEMAS, CORE_COLUMNS)
         self.clocks = Clocks(self.store, wall)
         self.scheduler = Scheduler(self.store, self.clocks, owner=self)
         self.hooks = Hooks()
