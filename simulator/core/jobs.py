@@ -357,11 +357,15 @@ class Scheduler:
             where += " AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
             params += (self.clocks.wall(),)
         with self.store.tx():
-            return self.store.execute(
+            rows = self.store.all(
                 "UPDATE jobs SET state = ?, claimed_by = NULL, lease_until_ms = NULL WHERE "
-                + where,
+                + where
+                + " RETURNING workspace_id",
                 (_RECOVER.target, *params),
-            ).rowcount
+            )
+            for ws_id in sorted({row[0] for row in rows}):
+                self.rewake(ws_id)  # pending again: due for the ticker too
+        return len(rows)
 
     def _recover_orphans(self, ws_id: str) -> int:
         """Under the workspace's lock, outside any of its jobs: a job of it still running was

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 import requests
@@ -21,7 +22,7 @@ from simulator.core.backends import open_store
 from simulator.core.clock import Clocks
 from simulator.core.config import Config
 from simulator.core.hooks import Hooks
-from simulator.core.jobs import Scheduler
+from simulator.core.jobs import RECOVER_EVERY_S, Scheduler
 from simulator.core.sources import Catalog
 from simulator.core.timeutil import wall_ms as _wall_ms
 from simulator.core.transport import Session, WsgiAdapter, WsgiApp
@@ -109,13 +110,21 @@ class Runtime:
 
 
 class Ticker(threading.Thread):
-    """Runs due jobs of every workspace whose clock is in `real` mode."""
+    """Runs due jobs of every workspace whose clock is in `real` mode.
+
+    Each tick reads the wakeup index for the workspaces with work due (idle ones are
+    never read) and runs each one it can lock; a workspace another thread or
+    instance is running is skipped (that runner goes on until nothing is due). So
+    the tickers of several instances on one database share the work. On a shared
+    database it also gives back, every `RECOVER_EVERY_S`, jobs whose lease ran out.
+    """
 
     def __init__(self, runtime: Runtime, interval: float) -> None:
         super().__init__(name="connect-sim-ticker", daemon=True)
         self.runtime = runtime
         self.interval = interval
         self._stop_event = threading.Event()
+        self._recovered_at = time.monotonic()
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
@@ -128,8 +137,16 @@ class Ticker(threading.Thread):
         """Run the due work of the real-clock workspaces that have some (found in one query)."""
         ran = 0
         scheduler = self.runtime.scheduler
+        if scheduler.store.shared and time.monotonic() - self._recovered_at >= RECOVER_EVERY_S:
+            self._recovered_at = time.monotonic()
+            scheduler.recover()
         for ws_id in scheduler.due_workspaces(self.runtime.wall()):
-            ran += scheduler.try_run_due(ws_id)
+            if self._stop_event.is_set():
+                break
+            ran_here = scheduler.try_run_due(ws_id)
+            if ran_here == 0:  # an early wakeup (its job was cancelled): write it afresh
+                scheduler.rewake(ws_id)
+            ran += ran_here
         return ran
 
     def stop(self) -> None:
