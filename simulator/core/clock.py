@@ -95,6 +95,20 @@ class Clocks:
     def is_pinned(self, ws_id: str) -> bool:
         return ws_id in self._pins()
 
+    def reread(self, ws_id: str) -> None:
+        """Take this thread's pin of the workspace afresh from the stored clock.
+
+        A request is pinned when its API key is looked up; by the time it holds the
+        workspace's lock, another thread or instance may have moved the clock."""
+        pins = self._pins()
+        if ws_id not in pins:
+            return
+        row = self._row(ws_id)
+        if row["clock_mode"] == "manual":
+            pins[ws_id] = int(row["clock_manual_ms"])
+        else:
+            pins.pop(ws_id, None)
+
     def forget(self, ws_id: str) -> None:
         """Drop this thread's pin (the stored clock was set outside `move_to`)."""
         self._pins().pop(ws_id, None)

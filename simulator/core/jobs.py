@@ -196,6 +196,38 @@ class MoveCancelled(Exception):  # noqa: N818 - a stop asked for, not an error
         self.ran = ran
 
 
+class ClockLock:
+    """A workspace lock that, when first taken by a thread, re-reads its pinned clock."""
+
+    __slots__ = ("_lock", "_clocks", "_ws_id")
+
+    def __init__(self, lock: WorkspaceLock, clocks: Clocks, ws_id: str) -> None:
+        self._lock = lock
+        self._clocks = clocks
+        self._ws_id = ws_id
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._lock.acquire(blocking):
+            return False
+        if self._lock.depth == 1:
+            try:
+                self._clocks.reread(self._ws_id)
+            except BaseException:
+                self._lock.release()
+                raise
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> ClockLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Scheduler:
     def __init__(self, store: Store, clocks: Clocks, owner: Any) -> None:
         self.store = store
@@ -225,9 +257,12 @@ class Scheduler:
             raise ValueError(f"job kind '{kind}' already has a handler")
         self.handlers[kind] = handler
 
-    def lock(self, ws_id: str) -> WorkspaceLock:
-        """The workspace's lock (re-entrant; on a shared database, every process honours it)."""
-        return self.store.workspace_lock(ws_id)
+    def lock(self, ws_id: str) -> ClockLock:
+        """The workspace's lock (re-entrant; on a shared database, every process honours it).
+
+        Whoever holds it may read the clock and move it: taking it re-reads this thread's
+        pinned instant, which another mover may have changed while this one waited."""
+        return ClockLock(self.store.workspace_lock(ws_id), self.clocks, ws_id)
 
     # -- scheduling ---------------------------------------------------------
 

@@ -46,13 +46,14 @@ class Runtime:
         self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
         self.base_url = self.config.base_url.rstrip("/")
         self.scheduler.recover()
-        self.default_workspace, self.default_api_key = workspaces.ensure_default(
-            self.store,
-            wall_ms=wall(),
-            seed=self.config.default_seed,
-            clock_mode=self.config.default_clock,
-            api_key=self.config.default_api_key,
-        )
+        with self.store.exclusive("default-workspace"):  # instances starting together
+            self.default_workspace, self.default_api_key = workspaces.ensure_default(
+                self.store,
+                wall_ms=wall(),
+                seed=self.config.default_seed,
+                clock_mode=self.config.default_clock,
+                api_key=self.config.default_api_key,
+            )
         self._ticker: Ticker | None = None
 
     def answer_in_process(self, app: WsgiApp) -> None:

@@ -214,6 +214,12 @@ class Store:
     def workspace_lock(self, ws_id: str) -> WorkspaceLock:
         raise NotImplementedError
 
+    def exclusive(self, name: str) -> Any:
+        """A transaction that no other one named `name`, in any process, runs beside (a
+        context manager; for work every instance does at start, such as the default
+        workspace)."""
+        raise NotImplementedError
+
     def health(self) -> str | None:
         """None when the database is usable, else what is wrong."""
         raise NotImplementedError
@@ -327,6 +333,10 @@ class SqliteStore(Store):
     def workspace_lock(self, ws_id: str) -> WorkspaceLock:
         """One process uses the file: an in-process lock excludes every other mover."""
         return self._locks.get(ws_id)
+
+    def exclusive(self, name: str) -> Any:
+        """SQLite has one writer at a time: a transaction is exclusive already."""
+        return self.tx()
 
     def health(self) -> str | None:
         """None when the database is usable, else what is wrong (checked at most every 5 s).

@@ -266,6 +266,13 @@ class PgStore(Store):
             )
         ]
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[PgStore]:
+        """A transaction holding a transaction-scoped advisory lock on `name`."""
+        with self.tx():
+            self.execute("SELECT pg_advisory_xact_lock(?)", (self._key("exclusive:" + name),))
+            yield self
+
     def workspace_lock(self, ws_id: str) -> WorkspaceLock:
         """An in-process lock plus an advisory lock every instance on the database honours."""
         return self._locks.get(ws_id)
