@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
 
-.PHONY: venv run test lint format bench browser node go clean
+.PHONY: venv run test lint format bench browser node go postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,18 @@ go:
 node:
 	@bash scripts/install-node.sh
 
-test: venv browser node go
-	$(BIN)/python -m pytest
+postgres:
+	@bash scripts/install-postgres.sh install
+
+# The suite on SQLite, then again on PostgreSQL: a throwaway cluster (scripts/install-postgres.sh)
+# whose URL every in-memory Sim turns into a fresh schema; the multi-instance tests run there.
+# The cluster lives under /tmp: the server's unprivileged user must reach its directory.
+test: venv browser node go postgres
+	$(BIN)/python -m pytest --db-backend=sqlite
+	@dir=$$(mktemp -d /tmp/connect-sim-pg.XXXXXX) && \
+		url=$$(bash scripts/install-postgres.sh start $$dir) || exit 1; \
+		CONNECT_SIM_TEST_DB="$$url" $(BIN)/python -m pytest --db-backend=postgres; rc=$$?; \
+		bash scripts/install-postgres.sh stop $$dir; exit $$rc
 
 lint: venv
 	$(BIN)/ruff check .
