@@ -251,6 +251,10 @@ class Scheduler:
         self._moving: set[str] = set()
         self._stop: set[str] = set()
 
+    def footprint(self) -> dict[str, int]:
+        """What this process keeps per workspace right now (bounded; for benchmarks)."""
+        return {"workspace_locks": self.store.workspace_locks_kept(), "quiet": len(self._quiet)}
+
     def register(self, kind: str, handler: Handler) -> None:
         """Run `handler` for jobs of `kind` (one handler per kind)."""
         if kind in self.handlers and self.handlers[kind] is not handler:

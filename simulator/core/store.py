@@ -180,6 +180,7 @@ class Store:
     dialect: Dialect
     shared: bool = False
     path: str
+    _locks: WorkspaceLocks
 
     def ensure_schema(self, schemas: Sequence[str], columns: Sequence[Column] = ()) -> None:
         raise NotImplementedError
@@ -213,6 +214,10 @@ class Store:
 
     def workspace_lock(self, ws_id: str) -> WorkspaceLock:
         raise NotImplementedError
+
+    def workspace_locks_kept(self) -> int:
+        """How many workspace locks this process holds objects for (those in use)."""
+        return len(self._locks)
 
     def exclusive(self, name: str) -> Any:
         """A transaction that no other one named `name`, in any process, runs beside (a
