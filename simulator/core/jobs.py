@@ -33,6 +33,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -71,7 +72,14 @@ CREATE TABLE IF NOT EXISTS job_wakeups (
     wall_due_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_wakeups_due ON job_wakeups (wall_due_ms);
+CREATE TABLE IF NOT EXISTS clock_moves (
+    workspace_id TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    stop INTEGER NOT NULL DEFAULT 0
+);
 """
+# `clock_moves` holds, on a shared database, the clock move running in each workspace and
+# whether another instance asked it to stop (`POST /_sim/clock/cancel` may reach any one).
 # Columns added to `jobs` after it first shipped (older store files get them).
 COLUMNS = (
     ("jobs", "claimed_by", "TEXT"),
@@ -97,6 +105,8 @@ RECOVER_EVERY_S = 10.0
 TICK_BATCH = 500
 # The most workspaces the `_quiet` cache remembers before it starts again.
 QUIET_CACHE_MAX = 10_000
+# How often (wall time) a move on a shared database looks for a stop asked elsewhere.
+STOP_POLL_S = 0.1
 
 
 class JobLifecycle(StateMachine):
@@ -465,7 +475,15 @@ class Scheduler:
         running = self._running_here()
         if ws_id not in running:
             self._recover_orphans(ws_id)
+        polled = time.monotonic()
         while ran < MAX_JOBS_PER_RUN:
+            if ws_id in self._moving and self.store.shared:
+                if time.monotonic() - polled >= STOP_POLL_S:
+                    polled = time.monotonic()
+                    if self.store.scalar(
+                        "SELECT stop FROM clock_moves WHERE workspace_id = ?", (ws_id,)
+                    ):
+                        self._stop.add(ws_id)
             if ws_id in self._stop:
                 self._stop.discard(ws_id)
                 raise MoveCancelled(ran)
@@ -550,18 +568,48 @@ class Scheduler:
 
     @contextmanager
     def _move(self, ws_id: str) -> Iterator[None]:
+        outer = ws_id not in self._moving
+        if outer and self.store.shared:  # seen by the instance a cancel reaches
+            self.store.execute(
+                "INSERT INTO clock_moves (workspace_id, instance, stop) VALUES (?, ?, 0)"
+                " ON CONFLICT (workspace_id) DO UPDATE SET instance = excluded.instance,"
+                " stop = 0",
+                (ws_id, self.instance),
+            )
         self._moving.add(ws_id)
         try:
             yield
         finally:
-            self._moving.discard(ws_id)
-            self._stop.discard(ws_id)
+            if outer:
+                self._moving.discard(ws_id)
+                self._stop.discard(ws_id)
+                if self.store.shared:
+                    self.store.execute(
+                        "DELETE FROM clock_moves WHERE workspace_id = ? AND instance = ?",
+                        (ws_id, self.instance),
+                    )
 
     def stop_move(self, ws_id: str) -> bool:
         """Stop the clock move running in this workspace after its current job.
 
-        Answers whether one was running. Never waits for the workspace's lock."""
-        if ws_id not in self._moving:
+        Answers whether one was running. Never waits for the workspace's lock. On a
+        shared database the move may run on another instance: it is asked through
+        `clock_moves` and stops within `STOP_POLL_S` of its next job."""
+        if ws_id in self._moving:
+            self._stop.add(ws_id)
+            return True
+        if not self.store.shared:
             return False
-        self._stop.add(ws_id)
+        row = self.store.one(
+            "UPDATE clock_moves SET stop = 1 WHERE workspace_id = ? RETURNING instance", (ws_id,)
+        )
+        if row is None:
+            return False
+        lock = self.store.workspace_lock(ws_id)
+        if lock.acquire(blocking=False):  # nobody holds the workspace: its mover died
+            try:
+                self.store.execute("DELETE FROM clock_moves WHERE workspace_id = ?", (ws_id,))
+            finally:
+                lock.release()
+            return False
         return True
