@@ -212,7 +212,7 @@ def test_real_clock_tickers_share_the_due_work(tmp_path: Path) -> None:
             (made,) = attempts_of(cluster, ws_id).values()
             assert [n for n, _ in made] == [1, 2]  # made once each
             gap = made[1][1] - made[0][1]
-            assert SCHEDULE_MS[1] <= gap < SCHEDULE_MS[1] + 2000  # on time, to a tick or so
+            assert SCHEDULE_MS[1] <= gap < SCHEDULE_MS[1] + 5000  # on time, give or take a tick
             assert len(received_of(cluster, ws_id)) == 2
             assert job_states(cluster, ws_id, ATTEMPT_JOB) == {"done": 2, "pending": 1}
     finally:
