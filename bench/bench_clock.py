@@ -135,6 +135,8 @@ def main() -> None:
     db_dir = tempfile.mkdtemp(prefix="bench-clock-") if args.file else None
     if args.db:
         os.environ[TEST_DB_ENV] = args.db  # every Sim gets a fresh schema of that database
+    else:
+        os.environ.pop(TEST_DB_ENV, None)  # SQLite, whatever the shell has set
     store = "postgresql" if args.db else "file" if args.file else "memory"
 
     rows = {

@@ -97,6 +97,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.db:
         os.environ[TEST_DB_ENV] = args.db  # every Sim gets a fresh schema of that database
+    else:
+        os.environ.pop(TEST_DB_ENV, None)  # SQLite, whatever the shell has set
     store = "postgresql" if args.db else "memory"
     rows = {}
     for count in (int(c) for c in args.counts.split(",")):
