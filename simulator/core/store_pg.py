@@ -20,6 +20,7 @@ use one database at once, so nothing is cached across statements (`shared`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -91,25 +92,40 @@ class _Columns:
             self.index.setdefault(name, i)
 
 
+@functools.lru_cache(maxsize=4096)
+def _columns(names: tuple[str, ...]) -> _Columns:
+    return _Columns(list(names))
+
+
+def _names(result: Any) -> tuple[str, ...]:
+    """A result's column names, read from libpq's result (cheaper than `description`)."""
+    return tuple(result.fname(i).decode() for i in range(result.nfields))
+
+
 def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
-    description = cursor.description
-    if description is None:
+    result = cursor.pgresult
+    if result is None or result.nfields == 0:
         return tuple
-    columns = _Columns([column.name for column in description])
+    columns = _columns(_names(result))
     return lambda values: PgRow(values, columns)
 
 
 class Result:
     """What a statement answered, read in full: rows, `rowcount` and `description`."""
 
-    __slots__ = ("_rows", "_at", "rowcount", "description")
+    __slots__ = ("_rows", "_at", "rowcount", "_names")
 
     def __init__(self, cursor: Any) -> None:
         self.rowcount = cursor.rowcount
-        description = cursor.description
-        self.description = None if description is None else [(c.name,) for c in description]
-        self._rows: list[Any] = [] if description is None else cursor.fetchall()
+        result = cursor.pgresult
+        returns = result is not None and result.nfields > 0
+        self._names = _names(result) if returns else None
+        self._rows: list[Any] = cursor.fetchall() if returns else []
         self._at = 0
+
+    @property
+    def description(self) -> list[tuple[str]] | None:
+        return None if self._names is None else [(name,) for name in self._names]
 
     def fetchone(self) -> Any:
         if self._at >= len(self._rows):
