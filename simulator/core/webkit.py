@@ -198,7 +198,8 @@ def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -
         if not isinstance(body, dict):
             raise ApiError("bad_request", "The request body must be a JSON object")
         return body
-    return validate(body, schema)
+    ws = g.get("workspace")
+    return validate(body, schema, strict=ws is not None and ws.strict)
 
 
 # -- the caller's workspace ------------------------------------------------------------------
@@ -222,6 +223,7 @@ def authenticate() -> str:
     if ws is None:
         raise ApiError("invalid_api_key", "API key invalid")
     g.workspace_id = ws.id
+    g.workspace = ws
     pagination.set_scope(ws.cursor_scope)
     clocks = runtime().clocks
     if ws.clock_mode == "manual" and not clocks.is_pinned(ws.id):
@@ -234,6 +236,15 @@ def authenticate() -> str:
 
 def workspace_id() -> str:
     return authenticate()
+
+
+def workspace() -> workspaces.Workspace:
+    """The caller's workspace (its settings as read when the request authenticated)."""
+    ws_id = authenticate()
+    ws = g.get("workspace")
+    if ws is None or ws.id != ws_id:  # acting for a workspace without its key
+        ws = g.workspace = workspaces.get(runtime().store, ws_id)
+    return ws
 
 
 def acting_for(ws_id: str, *, changed: bool = False) -> None:

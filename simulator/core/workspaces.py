@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS workspaces (
     is_default INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
     epoch INTEGER NOT NULL DEFAULT 0,
-    registration_token TEXT
+    registration_token TEXT,
+    naming TEXT NOT NULL DEFAULT 'C',
+    strict INTEGER NOT NULL DEFAULT 0
 );
 """
 # `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
@@ -36,7 +38,13 @@ CREATE TABLE IF NOT EXISTS workspaces (
 COLUMNS = (
     ("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0"),
     ("workspaces", "registration_token", "TEXT"),
+    ("workspaces", "naming", "TEXT NOT NULL DEFAULT 'C'"),
+    ("workspaces", "strict", "INTEGER NOT NULL DEFAULT 0"),
 )
+# `naming` is the API generation the workspace speaks (`C`, `B` or `A`, see
+# `simulator.core.naming`); `strict` turns on the checks beyond the provider's
+# schemas (unknown fields, empty query values, the simulator's own limits).
+# Both are set when the workspace is created and kept across resets.
 
 KEY_PREFIX = "mb_sk_sbx_"
 CLOCK_MODES = ("real", "manual")
@@ -53,6 +61,8 @@ class Workspace:
     is_default: bool
     created_ms: int
     epoch: int = 0
+    naming: str = "C"
+    strict: bool = False
 
     @property
     def cursor_scope(self) -> str:
@@ -79,6 +89,8 @@ def _row_to_ws(row) -> Workspace:
         is_default=bool(row["is_default"]),
         created_ms=row["created_ms"],
         epoch=row["epoch"],
+        naming=row["naming"],
+        strict=bool(row["strict"]),
     )
 
 
@@ -91,6 +103,8 @@ def create(
     name: str | None = None,
     api_key: str | None = None,
     is_default: bool = False,
+    naming: str = "C",
+    strict: bool = False,
 ) -> tuple[Workspace, str]:
     """Create a workspace; returns it with its API key (shown once)."""
     key = api_key or new_api_key()
@@ -102,6 +116,10 @@ def create(
             "INSERT INTO workspaces (id, name, api_key_hash, seed, clock_mode, clock_manual_ms,"
             " clock_offset_ms, id_seq, is_default, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (ws_id, name, hash_key(key), seed, clock_mode, wall_ms, 0, 0, int(is_default), wall_ms),
+        )
+        store.execute(
+            "UPDATE workspaces SET naming = ?, strict = ? WHERE id = ?",
+            (naming, int(strict), ws_id),
         )
     return get(store, ws_id), key
 

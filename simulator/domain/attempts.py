@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
-from simulator.core import sources
+from simulator.core import naming, sources
 from simulator.core.errors import ApiError
 from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
@@ -447,14 +447,13 @@ def complete(rt: Runtime, ws_id: str, session_id: str) -> Session:
 
     with rt.store.tx():
         session = sessions.set_status(rt, ws_id, session_id, "finish")
-        gen = sessions.GENERATIONS[session.generation]
-        publish.emit(rt, ws_id, gen.completed_event, sessions.to_api(rt, ws_id, session))
+        publish.emit(rt, ws_id, naming.SESSION_COMPLETED, sessions.to_api(rt, ws_id, session))
         return session
 
 
 def return_params(session: Session) -> dict[str, str]:
     """`patient_id` and the session id under its generation's name (`patient_session_id`, …)."""
-    gen = sessions.GENERATIONS[session.generation]
+    gen = naming.generation(session.generation)
     return {"patient_id": session.patient_id, gen.return_param: session.id}
 
 

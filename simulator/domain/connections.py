@@ -12,6 +12,7 @@ from typing import Any
 
 from statemachine import State, StateMachine
 
+from simulator.core import naming
 from simulator.core.errors import ApiError, not_found
 from simulator.core.lifecycle import states
 from simulator.core.store import Store, loads
@@ -105,12 +106,14 @@ def session_item(conn: Connection) -> dict[str, Any]:
     }
 
 
-def patient_item(conn: Connection) -> dict[str, Any]:
-    """The connection entry inside PatientDetail."""
+def patient_item(
+    conn: Connection, back_reference: str = naming.CANONICAL.back_reference
+) -> dict[str, Any]:
+    """The connection entry inside PatientDetail (`session_id` for its session in A)."""
     return {
         "id": conn.id,
         "resource_type": "connection",
-        "patient_session_id": conn.session_id,
+        back_reference: conn.session_id,
         "connection_id": conn.source_id,
         "status": conn.status,
         "scopes": loads(conn.scopes, []),
@@ -172,7 +175,9 @@ def for_session(store: Store, ws_id: str, session_id: str) -> list[dict[str, Any
 
 def for_patient(store: Store, ws_id: str, patient_id: str) -> list[dict[str, Any]]:
     """All connections of a patient, failed attempts included, most recent first."""
-    return [patient_item(c) for c in _visible(store, ws_id, "patient_id", patient_id, "DESC")]
+    field = naming.of_workspace(store, ws_id).back_reference
+    rows = _visible(store, ws_id, "patient_id", patient_id, "DESC")
+    return [patient_item(c, field) for c in rows]
 
 
 def last_seq(store: Store, ws_id: str, session_id: str) -> int:

@@ -1,4 +1,4 @@
-"""Patient sessions: the browser flow object (generation C `ps_`, aliases A `sess_`, B `pf_`)."""
+"""Patient sessions: the browser flow object (`ps_`; `pf_` or `sess_` in B and A workspaces)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from statemachine import State, StateMachine
 
-from simulator.core import ids, pagination
+from simulator.core import ids, naming, pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store, dumps, loads
@@ -83,55 +83,14 @@ class Session(Row):
     completed_ms: int | None
 
 
-@dataclass(frozen=True)
-class Generation:
-    """One of the three naming generations of the session object."""
-
-    name: str
-    prefix: str
-    resource_type: str
-    path: str
-    list_path: str
-    completed_event: str
-    return_param: str
-
-
-GENERATIONS = {
-    "C": Generation(
-        "C",
-        "ps_",
-        "patient_session",
-        "patient-sessions",
-        "patient-sessions",
-        "patient_session.completed",
-        "patient_session_id",
-    ),
-    "A": Generation(
-        "A",
-        "sess_",
-        "session",
-        "sessions",
-        "sessions",
-        "patient_session.completed",
-        "session_id",
-    ),
-    "B": Generation(
-        "B",
-        "pf_",
-        "patient_flow",
-        "patient-flows",
-        "patient-flows",
-        "patient_flow.completed",
-        "patient_flow_id",
-    ),
-}
-CANONICAL = GENERATIONS["C"]
+# The generations themselves (prefix, resource_type, paths, …) are `simulator.core.naming`'s;
+# a session is made under its workspace's generation and keeps it (`generation`).
 
 
 def render(
-    store: Store, ws_id: str, session: Session, gen: Generation | None = None
+    store: Store, ws_id: str, session: Session, gen: naming.Generation | None = None
 ) -> dict[str, Any]:
-    gen = gen or GENERATIONS[session.generation]
+    gen = gen or naming.generation(session.generation)
     return {
         "id": session.id,
         "resource_type": gen.resource_type,
@@ -150,7 +109,7 @@ def render(
 
 
 def to_api(
-    rt: Runtime, ws_id: str, session: Session, gen: Generation | None = None
+    rt: Runtime, ws_id: str, session: Session, gen: naming.Generation | None = None
 ) -> dict[str, Any]:
     body = render(rt.store, ws_id, session, gen)
     body["url"] = hosted_url(rt, session.token)
@@ -185,7 +144,9 @@ def new_token(rt: Runtime, ws_id: str) -> str:
     return token
 
 
-def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANONICAL) -> Session:
+def create(
+    rt: Runtime, ws_id: str, body: dict[str, Any], gen: naming.Generation = naming.CANONICAL
+) -> Session:
     """Validate the references of a PatientSessionInitInput and create the session."""
     direct = body.get("connection_id")
     recommended = body.get("recommended_connection_ids")
@@ -264,7 +225,7 @@ def list_page(
     *,
     patient_id: str,
     status: str | None = None,
-    gen: Generation = CANONICAL,
+    gen: naming.Generation = naming.CANONICAL,
 ) -> dict[str, Any]:
     """A page of a patient's sessions, newest first, rendered under generation `gen`."""
     patients.get_row(rt.store, ws_id, patient_id)

@@ -34,6 +34,7 @@ from typing import Any
 from flask import Flask
 
 from simulator.core.errors import CODES
+from simulator.core.validation import lenient
 from simulator.core.webkit import PUBLIC as PUBLIC  # passed on to the declaring modules
 from simulator.core.webkit import RUNTIME_KEY, path_param
 from simulator.core.webkit import ok as ok
@@ -334,7 +335,11 @@ def build_document(
             "simulator, plus its control plane under `/_sim` (workspaces, the virtual "
             "clock and everything else the real service lacks). Every response carries "
             "`X-Request-Id`; every error is the envelope "
-            "`{error: {type, code, message, param, doc_url, request_id}}`.",
+            "`{error: {type, code, message, param, doc_url, request_id}}`. A workspace "
+            "speaks one naming generation (`naming`: `C`, the provider's document, by "
+            "default; the deprecated `B` and `A` paths are served only by workspaces made "
+            "with that `naming`) and follows the provider's schemas unless made `strict` "
+            "(then the keywords listed in `x-strict` are enforced too).",
         },
         "tags": [
             {"name": "Connect API", "description": "What the real service exposes."},
@@ -372,7 +377,9 @@ def build_document(
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]
-    return doc
+    # A workspace follows the provider's schemas unless it is strict; `x-strict` still
+    # names what a strict workspace checks besides.
+    return lenient(doc)
 
 
 def build(app: Flask) -> dict[str, Any]:

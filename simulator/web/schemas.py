@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.core import naming
+from simulator.core.validation import STRICT_ONLY
 from simulator.domain import connections, patients, sessions
 
 # What the server checks of a patient id, said in the schema (and in words for its errors).
@@ -34,6 +36,7 @@ SESSION_STATUS = list(sessions.STATUSES)
 PATIENT_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "required": ["patient_id"],
     "properties": {
         "patient_id": PATIENT_ID,
@@ -46,6 +49,7 @@ PATIENT_CREATE: dict[str, Any] = {
 PATIENT_REPLACE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "required": ["patient_id"],
     "properties": {
         "patient_id": PATIENT_ID,
@@ -68,8 +72,14 @@ PATIENT_SESSION_INIT: dict[str, Any] = {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
             "maxItems": 100,
+            STRICT_ONLY: ["maxItems"],
         },
-        "return_url": {"type": "string", "format": "uri", "maxLength": 2048},
+        "return_url": {
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2048,
+            STRICT_ONLY: ["maxLength"],
+        },
         "return_button_label": {"type": "string", "minLength": 1, "maxLength": 60},
         "expires_in": {"type": "integer", "minimum": 60, "maximum": 86400},
         "metadata": METADATA,
@@ -283,19 +293,31 @@ WORKSPACE_CREATE: dict[str, Any] = {
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         "clock": {"enum": ["manual", "real"]},
         "name": {"type": "string", "maxLength": 200},
+        "naming": {
+            "enum": list(naming.NAMES),
+            "description": "The API generation the workspace speaks: `C` (default, the "
+            "provider's document), `B` (`/patient-flows`, `pf_`) or `A` (`/sessions`, `sess_`).",
+        },
+        "strict": {
+            "type": "boolean",
+            "description": "Reject unknown body fields, empty query values and values "
+            "past the simulator's own limits (default false: the provider's schemas).",
+        },
     },
 }
 
 WORKSPACE_INFO: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "name", "seed", "clock", "default"],
+    "required": ["id", "name", "seed", "clock", "default", "naming", "strict"],
     "properties": {
         "id": {"type": "string"},
         "name": {"type": ["string", "null"]},
         "seed": {"type": "integer"},
         "clock": CLOCK_STATE,
         "default": {"type": "boolean", "description": "The server's default workspace"},
+        "naming": {"enum": list(naming.NAMES)},
+        "strict": {"type": "boolean"},
     },
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import naming
 from simulator.core.errors import invalid, not_found
 from simulator.domain import connections, patients, sessions
 
@@ -72,9 +73,9 @@ def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]
 
 
 def build(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A real `data.object` for the type and object named in a fire request."""
+    """A real `data.object` for the type (generation-C name) and object of a fire request."""
     event_type = body["type"]
-    if event_type in ("patient_session.completed", "patient_flow.completed"):
+    if event_type == naming.SESSION_COMPLETED:
         data = _session_object(rt, ws_id, body.get("object_id"))
     elif event_type == "connection.token_refresh_failed":
         conn_id = body.get("object_id") or body.get("connection_id")

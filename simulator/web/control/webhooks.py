@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from simulator.core import naming
 from simulator.domain.webhooks import chaos, endpoints, payloads, publish
 from simulator.domain.webhooks import deliveries as deliveries
 from simulator.domain.webhooks import occurrences as occurrences
@@ -29,9 +30,10 @@ def fire_event() -> dict[str, Any]:
     """Build a real event for an existing object and deliver it like any other."""
     body = json_body(wh.FIRE_EVENT_INPUT)
     rt, ws = runtime(), workspace_id()
+    event_type = occurrences.check_type(naming.of_workspace(rt.store, ws), body["type"])
     with rt.store.tx():
-        data = payloads.build(rt, ws, body)
-        occ_id = publish.emit(rt, ws, body["type"], data)
+        data = payloads.build(rt, ws, {**body, "type": event_type})
+        occ_id = publish.emit(rt, ws, event_type, data)
         return occurrences.render(rt.store, ws, occurrences.get_row(rt.store, ws, occ_id))
 
 
@@ -117,7 +119,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "sim.fireEvent",
             "summary": "Fire an event for an existing object",
-            "description": "`object_id` is a session (`ps_`/`sess_`/`pf_`) for the session "
+            "description": "`type` is a name of the workspace's generation "
+            "(`patient_flow.completed` in a B workspace). "
+            "`object_id` is a session (`ps_`/`sess_`/`pf_`) for the session "
             "events, or a `conn_` id for the others (or `patient_id` + `connection_id` for "
             "`records.sync.*`). `data` fields override the built object. The event is "
             "delivered like any other.",

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from simulator.core import workspaces
+from simulator.core import naming, workspaces
 from simulator.core.timeutil import iso
 from simulator.web import schemas
 from simulator.web.http import json_body, runtime, workspace_id
@@ -24,6 +24,8 @@ def _describe(ws_id: str, api_key: str | None = None) -> dict:
         "seed": ws.seed,
         "clock": {"mode": rt.clocks.mode(ws.id), "now": iso(rt.now(ws.id))},
         "default": ws.is_default,
+        "naming": ws.naming,
+        "strict": ws.strict,
     }
     if api_key is not None:
         body["api_key"] = api_key
@@ -41,6 +43,8 @@ def create_workspace() -> dict[str, Any]:
         seed=body.get("seed"),
         clock_mode=body.get("clock", rt.config.default_clock),
         name=body.get("name"),
+        naming=body.get("naming", naming.DEFAULT),
+        strict=body.get("strict", False),
     )
     return _describe(ws.id, key)
 
@@ -67,7 +71,8 @@ OPENAPI_PATHS = {
             "operationId": "sim.createWorkspace",
             "summary": "Create an isolated workspace (no API key needed)",
             "description": "Returns the workspace with its API key, shown only here. `clock` "
-            "defaults to the server's `--clock` mode; `seed` fixes ids and synthetic data.",
+            "defaults to the server's `--clock` mode; `seed` fixes ids and synthetic data; "
+            "`naming` (the API generation) and `strict` are fixed for the workspace's life.",
             "security": PUBLIC,
             "requestBody": request_body(schemas.WORKSPACE_CREATE, required=False),
             "responses": ok(schemas.WORKSPACE, "The new workspace and its key"),
