@@ -265,6 +265,17 @@ def _path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
 
 
+def _empty_allowed(param: dict[str, Any]) -> dict[str, Any]:
+    """A Connect API query parameter: an empty value (`?limit=`) means the parameter is absent.
+
+    That is OpenAPI's `allowEmptyValue` ("a zero-length value in place of a parameter
+    that would otherwise be omitted"); the schema describes the non-empty values.
+    """
+    if param.get("in") != "query":
+        return param
+    return {**param, "allowEmptyValue": True}
+
+
 def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> None:
     public = op.get("security") == []
     control = path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
@@ -275,6 +286,8 @@ def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> 
             params.append(path_param(name))
     if not public and not control and ("header", "Version") not in declared:
         params.append({"$ref": "#/components/parameters/Version"})
+    if not public and not control:
+        params[:] = [_empty_allowed(param) for param in params]
     if not params:
         del op["parameters"]
     op.setdefault("tags", ["Control plane" if control else "Connect API"])

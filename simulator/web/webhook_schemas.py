@@ -186,6 +186,15 @@ FIRE_EVENT_INPUT: dict[str, Any] = {
     },
 }
 
+# As documented: the names of a default (generation C) workspace.
+DOCUMENTED_FIRE_EVENT_INPUT: dict[str, Any] = {
+    **FIRE_EVENT_INPUT,
+    "properties": {
+        **FIRE_EVENT_INPUT["properties"],
+        "type": {**FIRE_EVENT_INPUT["properties"]["type"], "enum": list(naming.EVENT_TYPES)},
+    },
+}
+
 EVENT_OCCURRENCE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,

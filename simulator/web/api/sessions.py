@@ -75,6 +75,14 @@ _OPERATION_IDS = {
 }
 
 
+DEPRECATION_HEADER = {
+    "description": "RFC 9745: generations A and B are deprecated since generation C's "
+    f"document (`@{naming.DEPRECATED_SINCE}` = 2026-04-25); on every answer of an A or B "
+    "workspace.",
+    "schema": {"type": "string", "pattern": "^@[0-9]+$"},
+}
+
+
 def _session_schema(gen: naming.Generation) -> dict:
     """PatientSession with this generation's `resource_type`."""
     return {
@@ -98,6 +106,13 @@ def _openapi_paths() -> dict:
         )
         body = _session_schema(gen)
         flag = {"deprecated": True} if alias else {}
+
+        def answers(schema: dict, description: str, alias: bool = alias) -> dict:
+            responses = ok(schema, description)
+            if alias:
+                responses["200"]["headers"] = {"Deprecation": DEPRECATION_HEADER}
+            return responses
+
         paths[f"/{gen.path}"] = {
             "post": {
                 "operationId": create_id,
@@ -107,7 +122,7 @@ def _openapi_paths() -> dict:
                 "patient finishes or `expires_at` passes.",
                 **flag,
                 "requestBody": request_body(schemas.PATIENT_SESSION_INIT),
-                "responses": ok(body, "The new session"),
+                "responses": answers(body, "The new session"),
             }
         }
         paths[f"/{gen.path}/{{session_id}}"] = {
@@ -116,7 +131,7 @@ def _openapi_paths() -> dict:
                 "summary": "Retrieve a patient session" + note,
                 **flag,
                 "parameters": [path_param("session_id", f"A `{gen.prefix}` session id.")],
-                "responses": ok(body, "The session"),
+                "responses": answers(body, "The session"),
             }
         }
         paths[f"/patients/{{patient_id}}/{gen.list_path}"] = {
@@ -131,7 +146,7 @@ def _openapi_paths() -> dict:
                         "status", {"enum": schemas.SESSION_STATUS}, "Only sessions in this status."
                     ),
                 ],
-                "responses": ok(schemas.list_of(body), "A page of sessions"),
+                "responses": answers(schemas.list_of(body), "A page of sessions"),
             }
         }
     return paths

@@ -130,7 +130,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "content": {
                     "application/json": {
                         "schema": {
-                            **wh.FIRE_EVENT_INPUT,
+                            **wh.DOCUMENTED_FIRE_EVENT_INPUT,
                             "anyOf": [
                                 {"required": ["object_id"]},
                                 {"required": ["patient_id", "connection_id"]},
