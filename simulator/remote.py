@@ -138,20 +138,34 @@ def workspace() -> None:
 @workspace.command("new")
 @click.option("--seed", type=int, default=None, help="the workspace seed (ids and data)")
 @click.option("--clock", "mode", type=click.Choice(["manual", "real"]), default="manual")
+@click.option(
+    "--naming",
+    type=click.Choice(["C", "B", "A"]),
+    default="C",
+    help="the API generation it speaks (B: /patient-flows, A: /sessions)",
+)
+@click.option("--strict", is_flag=True, help="refuse unknown fields, empty query values, ...")
 @_remote
 @_JSON
 def workspace_new(
-    seed: int | None, mode: str, base_url: str, api_key: str | None, as_json: bool
+    seed: int | None,
+    mode: str,
+    naming: str,
+    strict: bool,
+    base_url: str,
+    api_key: str | None,
+    as_json: bool,
 ) -> None:
     """A fresh, isolated workspace; its API key is shown only now."""
-    body: dict[str, Any] = {"clock": mode}
+    body: dict[str, Any] = {"clock": mode, "naming": naming, "strict": strict}
     if seed is not None:
         body["seed"] = seed
     answer = Remote(base_url, api_key).call("POST", "/_sim/workspaces", body, auth=False)
     _emit(
         answer,
         as_json,
-        f"workspace {answer['id']} (seed {answer['seed']}, {mode} clock)\n"
+        f"workspace {answer['id']} (seed {answer['seed']}, {mode} clock, naming {naming}"
+        f"{', strict' if strict else ''})\n"
         f"export CONNECT_SIM_API_KEY={answer['api_key']}",
     )
 
