@@ -106,14 +106,12 @@ def session_item(conn: Connection) -> dict[str, Any]:
     }
 
 
-def patient_item(
-    conn: Connection, back_reference: str = naming.CANONICAL.back_reference
-) -> dict[str, Any]:
-    """The connection entry inside PatientDetail (`session_id` for its session in A)."""
+def patient_item(conn: Connection) -> dict[str, Any]:
+    """The connection entry inside PatientDetail."""
     return {
         "id": conn.id,
         "resource_type": "connection",
-        back_reference: conn.session_id,
+        "patient_session_id": conn.session_id,
         "connection_id": conn.source_id,
         "status": conn.status,
         "scopes": loads(conn.scopes, []),
@@ -175,9 +173,12 @@ def for_session(store: Store, ws_id: str, session_id: str) -> list[dict[str, Any
 
 def for_patient(store: Store, ws_id: str, patient_id: str) -> list[dict[str, Any]]:
     """All connections of a patient, failed attempts included, most recent first."""
-    field = naming.of_workspace(store, ws_id).back_reference
+    field = naming.of_workspace(store, ws_id).back_reference  # `session_id` in A
     rows = _visible(store, ws_id, "patient_id", patient_id, "DESC")
-    return [patient_item(c, field) for c in rows]
+    return [
+        {field if key == "patient_session_id" else key: value for key, value in item.items()}
+        for item in map(patient_item, rows)
+    ]
 
 
 def last_seq(store: Store, ws_id: str, session_id: str) -> int:
