@@ -8,13 +8,13 @@ from werkzeug.datastructures import ImmutableMultiDict
 from simulator.core import naming
 from simulator.core.errors import invalid
 from simulator.domain import api_faults
-from simulator.web.http import authenticate, check_version, runtime, workspace
+from simulator.web.http import authenticate, check_version, generation, runtime, workspace
 
 
 def require_api_key() -> None:
     check_version()
     ws_id = authenticate()
-    g.generation = naming.generation(workspace().naming)
+    g.generation = generation()  # for `mark_deprecated`
     drop_empty_query_values()
     api_faults.check(runtime(), ws_id, request.method, request.path)
 
