@@ -53,6 +53,9 @@ Page = tuple[str, int]
 def _private(resp: Response) -> Response:
     private_page(resp)
     resp.headers["Content-Security-Policy"] = CSP
+    # never a Referer to another site, but this site's own forms keep their Origin
+    # (under `no-referrer` a browser sends `Origin: null`, which the forms refuse)
+    resp.headers["Referrer-Policy"] = "same-origin"
     return resp
 
 
@@ -281,7 +284,11 @@ OPENAPI_PATHS = {
             "security": [],
             "requestBody": _form(
                 {
-                    "api_key": {"type": "string"},
+                    "api_key": {
+                        "type": "string",
+                        "pattern": "\\S",
+                        "description": "The workspace's API key (surrounding spaces ignored)",
+                    },
                     "workspace_id": {
                         "type": "string",
                         "description": "When given, the key must be this workspace's",
