@@ -351,3 +351,15 @@ def test_same_origin_and_unknown_moves(sim: Sim, api: Api) -> None:
     assert _move(client, ws_id, "7d").status_code == 400
     assert parse_iso(api.now()) == before + HOUR
     assert _move(_browser(sim), ws_id, "1h").status_code == 401
+
+
+def test_a_denied_attempt_shows_pending_then_failed_with_its_code(sim: Sim, api: Api) -> None:
+    session = new_session(api)
+    result = connect(api, session["id"], consent="deny")
+    assert result["connection"]["status"] == "failed", result
+    html = _shown(sim, api)
+    article = re.search(r'<article id="conn-att_.*?</article>', html, re.S).group(0)
+    history = article.split("Status history")[1]
+    assert re.findall(r'class="badge s-(\w+)"', history) == ["pending", "failed"]
+    assert result["connection"]["failure_code"] in history
+    assert "recorded before history was kept" not in history
