@@ -348,7 +348,9 @@ def test_same_origin_and_unknown_moves(sim: Sim, api: Api) -> None:
     client = _opened(sim, api)
     before = parse_iso(api.now())
     assert _move(client, ws_id, "1h", Origin="http://localhost").status_code == 303
-    assert _move(client, ws_id, "7d").status_code == 400
+    unknown = _move(client, ws_id, "7d")
+    assert unknown.status_code == 400
+    assert f'href="/dashboard/{ws_id}" id="back"' in unknown.get_data(as_text=True)
     assert parse_iso(api.now()) == before + HOUR
     assert _move(_browser(sim), ws_id, "1h").status_code == 401
 

@@ -104,8 +104,9 @@ def _signin(status: int, error: str | None = None, ws_id: str | None = None) -> 
     return render_template("dashboard/signin.html", error=error, workspace_id=ws_id), status
 
 
-def _refused(message: str, status: int) -> Page:
-    return render_template("dashboard/refused.html", message=message), status
+def _refused(message: str, status: int, ws_id: str | None = None) -> Page:
+    back = url_for("dashboard.workspace", ws_id=ws_id) if ws_id else url_for("dashboard.home")
+    return render_template("dashboard/refused.html", message=message, back=back), status
 
 
 def _form_error(ws_id: str) -> Page | None:
@@ -117,7 +118,7 @@ def _form_error(ws_id: str) -> Page | None:
         return _signin(401, "Sign in with this workspace's API key first.", ws_id)
     sent = request.form.get("token", "")
     if not hmac.compare_digest(sent.encode(), form_token(key, ws_id).encode()):
-        return _refused("This form is out of date; reload the dashboard and try again.", 403)
+        return _refused("This form is out of date; reload the dashboard and try again.", 403, ws_id)
     return None
 
 
@@ -190,7 +191,7 @@ def move_clock(ws_id: str) -> Page | Response:
         return refused
     move = request.form.get("move", "")
     if move not in MOVES:
-        return _refused("Unknown clock move; use the dashboard's buttons.", 400)
+        return _refused("Unknown clock move; use the dashboard's buttons.", 400, ws_id)
     acting_for(ws_id)
     scheduler = runtime().scheduler
     seconds = MOVES[move][1]
@@ -203,7 +204,7 @@ def move_clock(ws_id: str) -> Page | Response:
     except MoveCancelled as stopped:
         ran, cancelled = stopped.ran, True
     except ClockError as exc:
-        return _refused(str(exc), 400)
+        return _refused(str(exc), 400, ws_id)
     query: dict[str, Any] = {"moved": move, "ran": ran}
     if cancelled:
         query["cancelled"] = 1
