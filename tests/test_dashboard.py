@@ -365,3 +365,19 @@ def test_a_denied_attempt_shows_pending_then_failed_with_its_code(sim: Sim, api:
     assert re.findall(r'class="badge s-(\w+)"', history) == ["pending", "failed"]
     assert result["connection"]["failure_code"] in history
     assert "recorded before history was kept" not in history
+
+
+def test_links_only_point_at_objects_on_the_page(sim: Sim, api: Api, monkeypatch) -> None:
+    from simulator.web import dashboard_data
+
+    inbox_endpoint(api, status=200)
+    first = new_session(api, "p-old")
+    connect(api, first["id"], source=EPIC)
+    monkeypatch.setattr(dashboard_data, "SESSIONS_SHOWN", 1)
+    new_session(api, "p-new")
+    html = _shown(sim, api)
+    assert f'id="session-{first["id"]}"' not in html  # only the newest session is listed
+    anchors = set(re.findall(r'id="([a-z]+-[A-Za-z0-9_]+)"', html))
+    targets = set(re.findall(r'href="#([a-z]+-[A-Za-z0-9_]+)"', html))
+    assert targets and targets <= anchors
+    assert f'<span class="off-page" title="not among the newest shown">{first["id"]}</span>' in html

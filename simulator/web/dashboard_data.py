@@ -236,12 +236,20 @@ def overview(rt: Runtime, ws_id: str) -> dict[str, Any]:
                 ],
             }
         )
+    endpoint_views = [_endpoint(rt, ws_id, e, now) for e in endpoints.all_rows(store, ws_id)]
+    shown = [
+        *(f"session-{s.id}" for s in session_rows),
+        *by_anchor,
+        *(e["anchor"] for e in events),
+        *(d["anchor"] for e in endpoint_views for d in e["deliveries"]),
+    ]
     return {
         "now": moment(now, now),
+        "anchors": set(shown),  # a link to an object not shown is plain text
         "mode": rt.clocks.mode(ws_id),
         "next_due": moment(rt.scheduler.next_due(ws_id), now),
         "sessions": [_session(s, now, by_session.get(s.id, [])) for s in session_rows],
         "connections": conns,
         "events": events,
-        "endpoints": [_endpoint(rt, ws_id, e, now) for e in endpoints.all_rows(store, ws_id)],
+        "endpoints": endpoint_views,
     }
