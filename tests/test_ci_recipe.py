@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -95,3 +96,20 @@ def test_the_script_fails_when_the_apps_tests_fail(tmp_path: Path) -> None:
     assert run.returncode == 3, run.stdout[-3000:] + run.stderr[-3000:]
     assert "app tests exit code: 3" in run.stdout
     assert junit_totals(tmp_path / "reports" / "conformance-junit.xml")["tests"] == 1
+
+
+def test_the_script_refuses_a_port_already_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_SIM_")}
+        env.update(
+            SKIP_INSTALL="1",
+            PYTHON=sys.executable,
+            CONNECT_SIM_PORT=str(taken.getsockname()[1]),
+            REPORTS_DIR=str(tmp_path / "reports"),
+        )
+        run = subprocess.run(
+            ["bash", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+    assert run.returncode == 2 and "is taken" in run.stderr

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+import responses
 from flask import Flask, request
 from werkzeug.serving import make_server
 
@@ -119,6 +120,19 @@ def test_other_http_still_reaches_the_network_and_no_call_is_kept(inproc: InProc
         inproc.get("/health")
     assert len(inproc.router.calls) == 0
     assert all(len(match.calls) == 0 for match in inproc.router.registered())
+
+
+def test_a_tests_own_responses_mock_can_answer_the_simulator_too(inproc: InProcessSim) -> None:
+    app, got = receiver()
+    url = inproc.mount_app(app, "receiver")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mine:
+        mine.add(responses.GET, "https://other.example/thing", json={"mocked": True})
+        inproc.route_into(mine)
+        assert requests.get("https://other.example/thing", timeout=5).json() == {"mocked": True}
+        assert requests.get(inproc.base_url + "/health", timeout=5).json()["ok"] is True
+        assert requests.post(url + "/hook", timeout=5).status_code == 500
+    assert len(got) == 1
+    assert requests.get(inproc.base_url + "/health", timeout=5).ok  # back to the plugin's mock
 
 
 def test_closing_puts_requests_back_as_it_was() -> None:

@@ -28,6 +28,11 @@ if [ "${SKIP_INSTALL:-0}" != "1" ]; then
     "$PYTHON" -m pip install ${INSTALL_ARGS:-connect-sim}
 fi
 
+if ! "$PYTHON" -c "import socket, sys; socket.create_server(('127.0.0.1', int(sys.argv[1]))).close()" "$PORT" 2>/dev/null; then
+    echo "port $PORT is taken: set CONNECT_SIM_PORT to a free port" >&2
+    exit 2
+fi
+
 WORK="$(mktemp -d)"
 BASE_URL="http://127.0.0.1:$PORT"
 connect-sim serve --host 127.0.0.1 --port "$PORT" --db "$WORK/sim.db" \

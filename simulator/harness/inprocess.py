@@ -81,6 +81,14 @@ class InProcessSim(ConnectSim):
         self._mounted[url] = wsgi_app
         return url
 
+    def route_into(self, mock: responses.RequestsMock) -> None:
+        """Answer the simulator (and every mounted app) inside another `RequestsMock`: a
+        test that starts its own `responses` mock shadows this one until it stops. Make
+        that mock with `assert_all_requests_are_fired=False`: not every route is used."""
+        route(mock, self.sim.base_url, self.sim.wsgi)
+        for url, wsgi_app in self._mounted.items():
+            route(mock, url, wsgi_app)
+
     def _stop(self) -> None:
         self.router.stop()
         self.router.reset()

@@ -175,6 +175,12 @@ def test_redelivered_and_forged_webhooks(app: Flask, browser: FlaskClient, sim: 
 
     sim.put(f"/_sim/webhooks/{webhook_id}/chaos", {"bad_signature": 1})
     sim.fire("patient_session.completed", object_id=session["id"])
-    forged = [a for a in sim.call("GET", f"/_sim/webhooks/{webhook_id}/attempts")["data"]][0]
+    forged = sim.call("GET", f"/_sim/webhooks/{webhook_id}/attempts")["data"][0]
     assert forged["chaos"] and forged["status_code"] == 400
     assert forged["response_body"] and "no_matching_signature" in forged["response_body"]
+
+    sim.put(f"/_sim/webhooks/{webhook_id}/chaos", {"stale_timestamp": 1})
+    sim.fire("patient_session.completed", object_id=session["id"])
+    stale = sim.call("GET", f"/_sim/webhooks/{webhook_id}/attempts")["data"][0]
+    assert stale["status_code"] == 400
+    assert "timestamp_outside_tolerance" in stale["response_body"]
