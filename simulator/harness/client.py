@@ -122,14 +122,15 @@ class ConnectSim:
         return box
 
     def events(self, type: str | None = None) -> list[dict[str, Any]]:
-        """Every event the workspace emitted, newest first (`/_sim/events`)."""
+        """The newest 100 events the workspace emitted, newest first (`/_sim/events`)."""
         params: dict[str, Any] = {"limit": 100}
         if type is not None:
             params["type"] = type
         return self.call("GET", "/_sim/events", **params)["data"]
 
     def deliveries(self, endpoint_id: str) -> list[dict[str, Any]]:
-        """The endpoint's event records (`attempts`, `delivered_at`, `next_attempt_at`)."""
+        """The endpoint's newest 100 event records (`attempts`, `delivered_at`,
+        `next_attempt_at`)."""
         return self.call("GET", f"/webhooks/{endpoint_id}/events", limit=100)["data"]
 
     def fire(self, type: str, **body: Any) -> dict[str, Any]:
