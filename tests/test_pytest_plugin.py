@@ -302,13 +302,21 @@ def test_served_again_is_a_fresh_workspace(connect_sim_server):
 """
 
 
+def readme_example() -> str:
+    """The Python block of the README's "Testing your app" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Testing your app", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def test_a_users_test_run_gets_both_fixtures_and_the_server_is_stopped(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(USER_TEST)
+    (tmp_path / "test_readme.py").write_text(readme_example())
     urls = tmp_path / "urls.jsonl"
     env = {k: v for k, v in os.environ.items() if k != "CONNECT_SIM_BASE_URL"}
     env["URL_FILE"] = str(urls)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_user.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "."],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -316,7 +324,7 @@ def test_a_users_test_run_gets_both_fixtures_and_the_server_is_stopped(tmp_path:
         timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 passed" in run.stdout
+    assert "4 passed" in run.stdout  # the README's example among them
     first, second = [json.loads(line) for line in urls.read_text().splitlines()]
     assert first["CONNECT_SIM_BASE_URL"] == second["CONNECT_SIM_BASE_URL"]  # one server per run
     assert first["CONNECT_SIM_API_KEY"] != second["CONNECT_SIM_API_KEY"]  # a workspace per test
