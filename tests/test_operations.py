@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from clikit import Cli, connected_session
 from jsonschema import Draft202012Validator
+from test_foundation_restart import Client, free_port, server
 
 from simulator.core.timeutil import iso, parse_iso
 from simulator.domain import operations
@@ -278,3 +283,71 @@ def test_stopping_the_runtime_interrupts_a_running_operation_after_its_job(
     assert (op["status"], op["failure_code"], op["jobs_run"]) == ("failed", "interrupted", 1)
     assert ran == [start + 60_000]
     assert op["virtual_time"] == iso(start + 60_000)
+
+
+# -- against a served simulator, through the command line ------------------------------------
+
+
+def _percent(line: str) -> float:
+    return float(re.search(r"advance:\s+([\d.]+)%", line).group(1))
+
+
+def test_cli_clock_advance_30d_prints_progress_and_ends_at_the_exact_instant(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    with server(tmp_path / "sim.db", port, tmp_path / "serve.log", args=("--quiet",)):
+        client = Client(port)
+        connected_session(client)  # hourly tokens: a refresh about every 55 min, daily pulls
+        start = _ms(client.get("/_sim/clock")["now"])
+        cli = Cli(port, "clock", "advance", "30d")
+        assert cli.finish() == 0, cli.seen
+        target = iso(start + 30 * 86_400_000)
+        (final,) = cli.output("out")
+        assert final.startswith(f"{target}  manual clock, ")
+        jobs = int(re.search(r"(\d+) jobs run$", final).group(1))
+        assert jobs > 700  # 30 days of refreshes and pulls
+        assert client.get("/_sim/clock")["now"] == target
+        progress = [line for line in cli.output("err") if line.startswith("advance:")]
+        percents = [_percent(line) for line in progress]
+        assert percents == sorted(percents) and percents[0] == 0.0
+        assert any(0 < p < 100 for p in percents), progress  # seen part-way
+        (op,) = client.get("/_sim/operations")["data"]
+        assert (op["status"], op["jobs_run"], op["virtual_time"]) == ("succeeded", jobs, target)
+
+
+def test_ctrl_c_cancels_the_cli_move_and_sigterm_interrupts_a_background_one(
+    tmp_path: Path,
+) -> None:
+    port, db, log = free_port(), tmp_path / "sim.db", tmp_path / "serve.log"
+    with server(db, port, log, args=("--quiet",)) as proc:
+        client = Client(port)
+        connected_session(client)
+        start = _ms(client.get("/_sim/clock")["now"])
+        cli = Cli(port, "clock", "advance", "30d")
+        try:
+            cli.wait_for(lambda line: "advance:" in line and " 0 jobs" not in line, "err")
+            assert cli.interrupt() == 130
+        finally:
+            cli.close()
+        (line,) = cli.output("out")
+        assert line.endswith("(cancelled)")
+        (op,) = client.get("/_sim/operations")["data"]
+        assert op["status"] == "cancelled" and 0 < op["jobs_run"]
+        stopped_at = client.get("/_sim/clock")["now"]
+        assert line.startswith(f"{stopped_at}  manual clock, {op['jobs_run']} jobs run")
+        assert start < _ms(stopped_at) < start + 30 * 86_400_000
+        # a background move still running when the server gets SIGTERM
+        running = client.post("/_sim/clock/advance", {"seconds": 30 * 86400, "wait": False})
+        while client.get(f"/_sim/operations/{running['id']}")["jobs_run"] == 0:
+            pass  # polling a real server until the move is under way
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    assert "exiting without it" not in log.read_text()  # the drain waited for it
+    with server(db, port, tmp_path / "again.log", args=("--quiet",)):
+        client = Client(port)
+        op = client.get(f"/_sim/operations/{running['id']}")
+        assert (op["status"], op["failure_code"]) == ("failed", "interrupted")
+        assert op["jobs_run"] > 0 and op["finished_at"] is not None
+        # the clock stayed where its last job left it, short of the target
+        assert client.get("/_sim/clock")["now"] == op["virtual_time"] < op["target"]
