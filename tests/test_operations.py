@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +17,7 @@ from typing import Any
 import pytest
 from clikit import Cli, connected_session
 from jsonschema import Draft202012Validator
-from test_foundation_restart import Client, free_port, server
+from test_foundation_restart import KEY, Client, free_port, server
 
 from simulator.core.timeutil import iso, parse_iso
 from simulator.domain import operations
@@ -351,3 +355,40 @@ def test_ctrl_c_cancels_the_cli_move_and_sigterm_interrupts_a_background_one(
         assert op["jobs_run"] > 0 and op["finished_at"] is not None
         # the clock stayed where its last job left it, short of the target
         assert client.get("/_sim/clock")["now"] == op["virtual_time"] < op["target"]
+
+
+def test_on_a_terminal_the_cli_move_draws_a_progress_bar(tmp_path: Path) -> None:
+    port = free_port()
+    with server(tmp_path / "sim.db", port, tmp_path / "serve.log", args=("--quiet",)):
+        client = Client(port)
+        connected_session(client)
+        start = _ms(client.get("/_sim/clock")["now"])
+        parent, child = pty.openpty()
+        env = {
+            **os.environ,
+            "CONNECT_SIM_BASE_URL": f"http://127.0.0.1:{port}",
+            "CONNECT_SIM_API_KEY": KEY,
+            "COLUMNS": "120",
+            "TERM": "xterm",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator.cli", "clock", "advance", "3d"],
+            stdout=child,
+            stderr=child,
+            env=env,
+        )
+        os.close(child)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(parent, 65536)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(parent)
+        assert proc.wait(timeout=60) == 0
+    shown = b"".join(chunks).decode("utf-8", errors="replace")
+    assert "━" in shown and "100%" in shown  # rich's bar, drawn to the end
+    assert f"{iso(start + 3 * 86_400_000)}  manual clock, " in shown
