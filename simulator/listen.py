@@ -115,8 +115,9 @@ def _tail_events(remote: Remote, names: list[str], as_json: bool, interval: floa
     wanted = None if "*" in names else set(names)
     for name in wanted or ():
         remote.call("GET", f"/_sim/events?{urlencode({'type': name, 'limit': '1'})}")
-    seen: set[Hashable] = set()
-    _new_items(remote, "/_sim/events", _event_key, seen)  # what happened before is not news
+    # What happened before is not news: the newest page marks where the news starts.
+    newest = remote.call("GET", "/_sim/events?limit=100")["data"]
+    seen: set[Hashable] = {_event_key(event) for event in newest}
     ws = remote.call("GET", "/_sim/workspace")
     click.echo(f"Ready! Listening to the events of workspace {ws['id']} (Ctrl-C to stop)", err=True)
     while True:
