@@ -32,6 +32,7 @@ from simulator.domain import (
     connections,
     keepalive,
     launch_contexts,
+    operations,
     patients,
     pulls,
     records,
@@ -57,6 +58,7 @@ SCHEMAS: tuple[str, ...] = (
     occurrences.SCHEMA,
     deliveries.SCHEMA,
     inboxes.SCHEMA,
+    operations.SCHEMA,
 )
 
 # Columns added to those tables after they first shipped (older store files get them).
@@ -84,12 +86,15 @@ SUBSCRIBERS: tuple[tuple[str, Callable[..., None]], ...] = (
 
 
 def wire(rt: Runtime) -> Runtime:
-    """Create the domain tables, register job handlers and subscribers on `rt`."""
+    """Create the domain tables, register job handlers and subscribers on `rt`, and settle
+    what a stopped process left half done."""
     rt.store.ensure_schema(SCHEMAS, COLUMNS)
     for kind, handler in JOB_HANDLERS:
         rt.scheduler.register(kind, handler)
     for signal, subscriber in SUBSCRIBERS:
         rt.hooks.subscribe(signal, subscriber)
+    # A background clock move a stopped process left running never finishes: interrupted.
+    operations.interrupt_running(rt.store, rt.wall())
     return rt
 
 

@@ -1,7 +1,8 @@
 """`connect-sim serve`'s server: waitress, with a shutdown that drains running work.
 
 On SIGTERM (or SIGINT) the server stops accepting connections, stops the ticker
-(letting a job it is running finish), waits for the requests already running to
+(letting a job it is running finish) and the background clock moves (each after its
+current job; they are recorded as interrupted), waits for the requests already running to
 answer (bounded by `drain_seconds`), closes the connections, and only then
 closes the store. Work still running when the bound passes is left to the
 database: its open transaction rolls back, as after a kill -9, and a restart
@@ -126,10 +127,10 @@ class Server:
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.drain_seconds
-        self.rt.stop_background()
+        settled = self.rt.stop_background(timeout=self.drain_seconds)
         while self._busy() and time.monotonic() < deadline:
             time.sleep(0.02)
-        self.drained = not self._busy()
+        self.drained = settled and not self._busy()
         self.server.trigger.pull_trigger(self._close_connections)
 
     def _close_connections(self) -> None:

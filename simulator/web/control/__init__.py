@@ -15,11 +15,20 @@ def register(app: Flask) -> None:
         clock,
         connections,
         launch_contexts,
+        operations,
         patient,
         workspaces,
     )
 
-    for module in (workspaces, clock, patient, connections, api_faults, launch_contexts):
+    for module in (
+        workspaces,
+        clock,
+        operations,
+        patient,
+        connections,
+        api_faults,
+        launch_contexts,
+    ):
         app.register_blueprint(module.bp)
     from simulator.web.control import inboxes, webhooks
 
