@@ -44,6 +44,6 @@ def test_faults_stay_in_their_workspace_and_can_be_cleared(sim, api):
 
 
 def test_bad_fault_input_is_400(api):
-    for body in ({"status": 404}, {"status": 429, "times": 0}, {"status": 500, "path_prefix": "x"}):
+    for body in ({"status": 418}, {"status": 429, "times": 0}, {"status": 500, "path_prefix": "x"}):
         resp = api.post("/_sim/api-faults", body)
         assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_data"

@@ -52,6 +52,8 @@ class Runtime:
             api_key=self.config.default_api_key,
         )
         self._ticker: Ticker | None = None
+        # Set once the process starts stopping: waits that must not hold up a drain end.
+        self.stopping = threading.Event()
 
     def answer_in_process(self, app: WsgiApp) -> None:
         """Send the process's outbound calls to its own base URL straight to `app`.
@@ -97,6 +99,7 @@ class Runtime:
 
     def stop_background(self) -> None:
         """Stop the ticker, letting a job it is running finish."""
+        self.stopping.set()
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None

@@ -33,7 +33,7 @@ from typing import Any
 
 from flask import Flask
 
-from simulator.core.errors import CODES
+from simulator.core.errors import CATALOGUE
 from simulator.core.webkit import PUBLIC as PUBLIC  # passed on to the declaring modules
 from simulator.core.webkit import RUNTIME_KEY, path_param
 from simulator.core.webkit import ok as ok
@@ -230,8 +230,8 @@ def _components_schemas(
 
 def _error_schema(status: int) -> dict[str, Any]:
     """The envelope, narrowed to the types and codes the catalogue gives this status."""
-    types = sorted({t for t, s in CODES.values() if s == status})
-    codes = sorted(c for c, (_, s) in CODES.items() if s == status)
+    types = sorted({t for t, _, s in CATALOGUE if s == status})
+    codes = sorted({c for _, c, s in CATALOGUE if s == status})
     narrowed: dict[str, Any] = {"type": "object"}
     if types:
         narrowed["properties"] = {
