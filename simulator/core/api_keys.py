@@ -30,7 +30,7 @@ from simulator.core.timeutil import iso, parse_iso
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
     workspace_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     name TEXT,
@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     status TEXT NOT NULL,
     expires_ms INTEGER,
     revoked_ms INTEGER,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
 );
 CREATE INDEX IF NOT EXISTS api_keys_ws ON api_keys (workspace_id, seq);
 """
@@ -225,8 +226,8 @@ def revoke(store: Store, ws_id: str, key_id: str, now_ms: int) -> dict[str, Any]
                 "resource_conflict", f"API key {key_id} is {current}, not active", param="id"
             ) from None
         store.execute(
-            "UPDATE api_keys SET status = ?, revoked_ms = ? WHERE id = ?",
-            (target, now_ms, key.id),
+            "UPDATE api_keys SET status = ?, revoked_ms = ? WHERE workspace_id = ? AND id = ?",
+            (target, now_ms, ws_id, key.id),
         )
         return render(_get(store, ws_id, key_id), now_ms)
 
@@ -242,8 +243,8 @@ def admit(store: Store, key: ApiKey, now_ms: int) -> str:
     if status != key.status:  # expiry seen for the first time: write it down
         with store.tx():
             store.execute(
-                "UPDATE api_keys SET status = ? WHERE id = ? AND status = ?",
-                (status, key.id, key.status),
+                "UPDATE api_keys SET status = ? WHERE key_hash = ? AND status = ?",
+                (status, key.key_hash, key.status),
             )
     if status == "revoked":
         raise ApiError("invalid_api_key", "API key invalid: it was revoked")
