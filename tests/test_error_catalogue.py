@@ -218,3 +218,16 @@ def test_documented_causes_produce_their_code(
     sim: Sim, api: Api, type_: str, code: str, provoke: Callable[[Sim, Api], TestResponse]
 ) -> None:
     assert_envelope(provoke(sim, api), type_, code, STATUS_OF[(type_, code)])
+
+
+def test_an_unexpected_failure_is_internal_error(
+    sim: Sim, api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator.domain import patients
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(patients, "list_page", broken)
+    error = assert_envelope(api.get("/patients"), "api_error", "internal_error", 500)
+    assert "a bug" not in error["message"]  # no internals in the answer
