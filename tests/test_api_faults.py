@@ -185,3 +185,51 @@ def test_a_dropped_connection_gets_no_answer_in_process(sim, api):
         requests.get(sim.base_url + "/patients", headers={"Authorization": f"Bearer {api.api_key}"})
     assert api.get("/patients").json["data"] == []
     assert api.get("/_sim/api-faults").json["data"] == []
+
+
+# -- a store written before faults had ids, types and modes ---------------------------
+
+OLD_TABLE = """
+CREATE TABLE api_faults (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    times_left INTEGER NOT NULL,
+    method TEXT,
+    path_prefix TEXT,
+    retry_after INTEGER,
+    fired INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+"""
+
+
+def test_a_store_from_before_keeps_its_faults_and_takes_new_ones(tmp_path):
+    from simulator.core.store import Store
+    from simulator.testing import DEFAULT_TEST_KEY, Sim
+
+    db = str(tmp_path / "old.db")
+    with Sim(db_path=db) as sim:  # creates the default workspace
+        ws = sim.api().get("/_sim/workspace").json["id"]
+    store = Store(db)
+    with store.tx():
+        store.execute("DROP TABLE api_faults")
+        store.execute(OLD_TABLE)
+        store.execute(
+            "INSERT INTO api_faults (workspace_id, status, times_left, retry_after, created_ms)"
+            " VALUES (?, 429, 1, 3, 0)",
+            (ws,),
+        )
+    store.close()
+    with Sim(db_path=db) as sim:
+        api = sim.api(DEFAULT_TEST_KEY)
+        (old,) = api.get("/_sim/api-faults").json["data"]
+        assert (old["id"], old["status"], old["mode"]) == ("apifault_1", 429, "error")
+        failed = api.get("/patients")
+        assert failed.status_code == 429 and failed.headers["Retry-After"] == "3"
+        assert failed.json["error"]["code"] == "throttled"
+        assert api.post("/_sim/api-faults", {"mode": "drop"}).json["status"] is None
+        with pytest.raises(ConnectionError):
+            api.get("/patients")
+        assert api.post("/_sim/api-faults", {"code": "db_error"}).status_code == 200
+        assert api.get("/patients").json["error"]["code"] == "db_error"

@@ -35,11 +35,14 @@ def test_a_hang_outlasts_the_clients_timeout_and_a_drain_ends_it(tmp_path: Path)
     log = tmp_path / "serve.log"
     with server(tmp_path / "sim.db", port, log) as proc:
         client = Client(port)
-        client.post("/_sim/api-faults", {"mode": "hang", "hang_seconds": 120, "times": 2})
+        hang = {"mode": "hang", "hang_seconds": 120, "times": 2, "method": "GET"}
+        client.post("/_sim/api-faults", hang)
         base = f"http://127.0.0.1:{port}"
         with pytest.raises(requests.ReadTimeout):
             requests.get(base + "/patients", headers=AUTH, timeout=1)
-        assert client.get("/_sim/clock")["mode"] == "manual"  # the server still answers
+        # while that call still hangs, the workspace is free: no transaction, no clock held
+        assert client.post("/patients", {"patient_id": "p1"})["id"] == "p1"
+        assert client.post("/_sim/clock/advance", {"seconds": 60})["now"]
         # a second call hangs too; SIGTERM while it hangs: the drain ends the hang
         pending = requests.Session()
         pending.headers.update(AUTH)

@@ -30,7 +30,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     workspace_id TEXT NOT NULL,
-    status INTEGER,
+    status INTEGER NOT NULL,
     times_left INTEGER NOT NULL,
     method TEXT,
     path_prefix TEXT,
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS api_faults (
 CREATE INDEX IF NOT EXISTS api_faults_ws ON api_faults (workspace_id, id);
 """
 # `id` orders the faults; `fault_id` (`apifault_…`) is the id the control plane shows.
+# `status` is 0 for a dropped connection (it answers none).
 # `draws` counts the probability draws made so far (the next draw's label).
 COLUMNS: tuple[Column, ...] = (
     ("api_faults", "fault_id", "TEXT"),
@@ -85,6 +86,7 @@ DEFAULT_CODE = {
     504: "internal_error",
 }
 HANG_STATUS = 504
+NO_ANSWER = 0  # the stored status of a dropped connection
 DEFAULT_HANG_SECONDS = 30.0
 MAX_HANG_SECONDS = 300.0
 
@@ -150,7 +152,7 @@ class ApiFault(Row):
 
     id: int
     workspace_id: str
-    status: int | None
+    status: int
     times_left: int
     method: str | None
     path_prefix: str | None
@@ -176,7 +178,7 @@ def render(fault: ApiFault) -> dict[str, Any]:
     return {
         "id": fault.public_id,
         "mode": fault.mode,
-        "status": fault.status,
+        "status": None if fault.mode == "drop" else fault.status,
         "type": fault.type,
         "code": fault.code,
         "message": fault.message,
@@ -243,7 +245,7 @@ def default_message(type_: str, code: str) -> str:
 
 def add(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
     answer = resolve(body)
-    status, type_, code = answer if answer is not None else (None, None, None)
+    status, type_, code = answer if answer is not None else (NO_ANSWER, None, None)
     mode = body.get("mode", "error")
     retry_after = body.get("retry_after", 1 if status == 429 else None)
     hang_ms = None
