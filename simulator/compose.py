@@ -21,6 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import portal_mocks
 from portal_mocks.web import control as portal_control
+from simulator.core import api_keys, plans
 from simulator.core.config import Config
 from simulator.core.jobs import Handler
 from simulator.core.runtime import Runtime
@@ -53,6 +54,7 @@ SCHEMAS: tuple[str, ...] = (
     pulls.SCHEMA,
     records.SCHEMA,
     api_faults.SCHEMA,
+    api_keys.SCHEMA,
     launch_contexts.SCHEMA,
     endpoints.SCHEMA,
     occurrences.SCHEMA,
@@ -62,7 +64,7 @@ SCHEMAS: tuple[str, ...] = (
 )
 
 # Columns added to those tables after they first shipped (older store files get them).
-COLUMNS: tuple[Column, ...] = pulls.COLUMNS
+COLUMNS: tuple[Column, ...] = pulls.COLUMNS + api_faults.COLUMNS + plans.COLUMNS
 
 JOB_HANDLERS: tuple[tuple[str, Handler], ...] = (
     (sessions.EXPIRE_JOB, sessions.expire_job),

@@ -54,6 +54,8 @@ class Runtime:
             api_key=self.config.default_api_key,
         )
         self._ticker: Ticker | None = None
+        # Set once the process starts stopping: waits that must not hold up a drain end.
+        self.stopping = threading.Event()
 
     def answer_in_process(self, app: WsgiApp) -> None:
         """Send the process's outbound calls to its own base URL straight to `app`.
@@ -102,6 +104,7 @@ class Runtime:
         (clock moves run with `"wait": false`) to stop after its current job.
 
         Answers whether the background work ended within `timeout` seconds."""
+        self.stopping.set()
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None

@@ -12,6 +12,7 @@ from flask import Flask
 def register(app: Flask) -> None:
     from simulator.web.control import (
         api_faults,
+        api_keys,
         clock,
         connections,
         launch_contexts,
@@ -27,6 +28,7 @@ def register(app: Flask) -> None:
         patient,
         connections,
         api_faults,
+        api_keys,
         launch_contexts,
     ):
         app.register_blueprint(module.bp)
