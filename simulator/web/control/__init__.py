@@ -16,10 +16,11 @@ def register(app: Flask) -> None:
         connections,
         launch_contexts,
         patient,
+        sources,
         workspaces,
     )
 
-    for module in (workspaces, clock, patient, connections, api_faults, launch_contexts):
+    for module in (workspaces, clock, patient, connections, api_faults, launch_contexts, sources):
         app.register_blueprint(module.bp)
     from simulator.web.control import inboxes, webhooks
 
