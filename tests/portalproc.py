@@ -73,3 +73,11 @@ def register_public_client(base: str, slug: str, redirect_uri: str) -> str:
     )
     assert resp.status_code == 201, resp.text
     return resp.json()["client_id"]
+
+
+def api_key(tmp: Path) -> str:
+    """The default workspace's API key, from the banner of the process started in `tmp`."""
+    for line in (tmp / "portals.log").read_text().splitlines():
+        if line.strip().startswith("API key"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no API key in the portals banner")

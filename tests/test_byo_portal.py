@@ -270,3 +270,40 @@ def test_serve_takes_a_catalog_file_with_an_outside_portal(tmp_path: Path) -> No
         found = Client(port).get("/connections", q="Somewhere").get("data")
     assert [s["id"] for s in found] == ["fhirsrc_01JGFJJZ00OUTSIDE0000000001"]
     assert "s3cret" not in json.dumps(found)
+
+
+def test_an_uploaded_persona_at_an_outside_portal(tmp_path: Path) -> None:
+    from portalproc import api_key
+
+    example = json.loads(
+        (Path(__file__).parent.parent / "examples/personas/jamie.json").read_text()
+    )
+    with portals_process(tmp_path) as base:
+        key = api_key(tmp_path)
+        uploaded = requests.post(
+            f"{base}/_sim/personas",
+            json={"username": "jamie", "bundle": example, "portals": ["maple-athena"]},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert uploaded.status_code == 200, uploaded.text
+        client_id, secret = _register_confidential(base, "maple-athena")
+        with Sim(base_url=SIM_BASE) as sim:
+            api, _ = sim.new_workspace(seed=8)
+            source = api.post(
+                "/_sim/sources",
+                {
+                    "name": "Maple, elsewhere",
+                    "fhir_base_url": f"{base}/portals/maple-athena/fhir",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                },
+            ).json
+            _connected(api, source["id"], "jamie")
+            items = _records(api)
+    got = {}
+    for item in items:
+        got[item["resource"]["resourceType"]] = got.get(item["resource"]["resourceType"], 0) + 1
+    assert got == uploaded.json()["counts"]
+    patient = next(i["resource"] for i in items if i["resource"]["resourceType"] == "Patient")
+    assert patient["id"] == uploaded.json()["patient_id"]
