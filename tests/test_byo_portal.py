@@ -133,6 +133,10 @@ def test_a_picker_flow_to_an_outside_portal_pulls_and_refreshes_against_it(outsi
         assert _reads_at_outside(outside, slug, after["access_token"]) == 200
         view = api.get(f"/_sim/connections/{conn['id']}").json
         assert view["status"] == "active"
+        # a disconnect revokes the grant at the outside server (RFC 7009), with that client
+        gone = api.delete(f"/patients/p1/connections/{conn['id']}")
+        assert gone.status_code == 200, gone.json
+        assert _reads_at_outside(outside, slug, after["access_token"]) == 401
 
 
 def test_a_public_client_at_an_outside_portal_keeps_its_rotated_refresh_token(outside) -> None:
