@@ -289,7 +289,10 @@ def prepare(
         def fail(problem: str, index: int = index, resource: dict = resource) -> BundleError:
             return _fail(index, resource, problem)
 
-        resource = _rewrite(resource, full_urls, fail)
+        try:
+            resource = _rewrite(resource, full_urls, fail)
+        except RecursionError:
+            raise fail("the resource is nested too deeply") from None
         meta = resource.get("meta")
         if meta is not None and not isinstance(meta, dict):
             raise fail("meta must be a JSON object")

@@ -319,3 +319,25 @@ def test_deleting_a_persona_ends_its_logins(api) -> None:
     assert api.delete("/_sim/personas/jamie").json == {"deleted": 1}
     session = new_session(api)
     assert connect(api, session["id"], "jamie", EPIC)["connection"] is None
+
+
+def test_a_resource_nested_too_deeply_is_refused_not_a_server_error(api) -> None:
+    marker = '"deep-marker"'
+    bundle = _example()
+    bundle["entry"][OBS]["resource"]["extension"] = "deep-marker"
+    messages = []
+    for depth in (300, 400, 450, 480, 495):
+        nested = '{"extension":[' * depth + "{}" + "]}" * depth
+        raw = json.dumps({"username": "deep", "bundle": bundle}).replace(marker, nested)
+        resp = api.client.post(
+            "/_sim/personas",
+            data=raw,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {api.api_key}"},
+        )
+        assert resp.status_code in (200, 400), (depth, resp.status_code)
+        assert resp.is_json
+        if resp.status_code == 400:
+            messages.append(resp.json["error"]["message"])
+    # deeper than the checks can walk, yet not too deep for the JSON parser
+    assert any(m.endswith("the resource is nested too deeply") for m in messages), messages
