@@ -21,6 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import portal_mocks
 from portal_mocks.web import control as portal_control
+from portal_mocks.web import personas as portal_personas
 from simulator.core import api_keys, plans
 from simulator.core.config import Config
 from simulator.core.jobs import Handler
@@ -34,6 +35,7 @@ from simulator.domain import (
     keepalive,
     launch_contexts,
     operations,
+    outside_sources,
     patients,
     pulls,
     records,
@@ -56,6 +58,7 @@ SCHEMAS: tuple[str, ...] = (
     api_faults.SCHEMA,
     api_keys.SCHEMA,
     launch_contexts.SCHEMA,
+    outside_sources.SCHEMA,
     endpoints.SCHEMA,
     occurrences.SCHEMA,
     deliveries.SCHEMA,
@@ -113,7 +116,7 @@ def build_wsgi(rt: Runtime) -> Any:
     The runtime's own outbound calls to its base URL are answered by this app in
     process (no socket, no server worker).
     """
-    sim = create_app(rt, blueprints=(portal_control.bp,))
+    sim = create_app(rt, blueprints=(portal_control.bp, portal_personas.bp))
     wsgi = DispatcherMiddleware(sim, {PORTALS_PREFIX: portal_mocks.create_app(rt)})
     rt.answer_in_process(wsgi)
     return wsgi

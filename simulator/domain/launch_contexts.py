@@ -19,6 +19,7 @@ from simulator.core.errors import ApiError, not_found
 from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store
 from simulator.core.timeutil import iso
+from simulator.domain import outside_sources
 from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def get_row(store: Store, ws_id: str, context_id: str) -> LaunchContext:
 
 
 def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> LaunchContext:
-    source = rt.catalog.get(body["connection_id"])
+    source = outside_sources.catalog(rt, ws_id).get(body["connection_id"])
     if source is None:
         raise not_found("source", body["connection_id"], "connection_id")
     status = body.get("status", "ready")
@@ -198,7 +199,7 @@ def make_ready(rt: Runtime, ws_id: str, context_id: str, body: dict[str, Any]) -
 
 
 def render(rt: Runtime, context: LaunchContext) -> dict[str, Any]:
-    source = rt.catalog.get(context.source_id)
+    source = outside_sources.catalog(rt, context.workspace_id).get(context.source_id)
     return {
         "id": context.id,
         "resource_type": "launch_context",

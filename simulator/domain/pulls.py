@@ -22,7 +22,7 @@ from simulator.clients.fhir import FhirError
 from simulator.core.lifecycle import edge, transition
 from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND, iso
-from simulator.domain import attempts, connections, keepalive, records
+from simulator.domain import attempts, connections, keepalive, outside_sources, records
 from simulator.domain.connections import Connection
 from simulator.domain.rows import Row
 from simulator.domain.webhooks import publish
@@ -200,7 +200,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 started_ms=rt.now(ws_id),
                 since_ms=_since(rt, ws_id, attempt_id) if pull.reason == SCHEDULED else None,
             )
-    source = rt.catalog.get(pull.source_id)
+    source = outside_sources.catalog(rt, ws_id).get(pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
     while True:

@@ -14,7 +14,7 @@ from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
-from simulator.domain import connections, patients
+from simulator.domain import connections, outside_sources, patients
 from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
         )
     source_id = None
     if direct is not None:
-        source = rt.catalog.get(direct)
+        source = outside_sources.catalog(rt, ws_id).get(direct)
         if source is None:
             raise not_found("connection", direct, param="connection_id")
         source_id = source.id
@@ -214,7 +214,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
     if recommended is not None:
         recommended_ids = []
         for index, ident in enumerate(recommended):
-            source = rt.catalog.get(ident)
+            source = outside_sources.catalog(rt, ws_id).get(ident)
             if source is None:
                 raise not_found("connection", ident, param=f"recommended_connection_ids.{index}")
             if source.id not in recommended_ids:

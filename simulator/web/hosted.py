@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from simulator.core.sources import Source
 from simulator.core.store import loads
 from simulator.core.webkit import private_page
-from simulator.domain import attempts, connections, patients, sessions
+from simulator.domain import attempts, connections, outside_sources, patients, sessions
 from simulator.domain.sessions import Session
 from simulator.web.http import acting_for, runtime
 
@@ -65,13 +65,14 @@ def session_page(token: str) -> Page | Response:
     rt = runtime()
     session = _open_session(token)
     ws = session.workspace_id
+    catalog = outside_sources.catalog(rt, ws)
     if session.connection_id is not None:  # Direct mode: straight to the portal
-        source = rt.catalog.get(session.connection_id)
+        source = catalog.get(session.connection_id)
         return _start(session, source)
     query = (request.args.get("q") or "").strip()
     too_short = 0 < len(query) < MIN_QUERY
-    recommended = [rt.catalog.get(i) for i in loads(session.recommended_connection_ids) or []]
-    results = rt.catalog.search(q=query) if len(query) >= MIN_QUERY else rt.catalog.search()
+    recommended = [catalog.get(i) for i in loads(session.recommended_connection_ids) or []]
+    results = catalog.search(q=query) if len(query) >= MIN_QUERY else catalog.search()
     if not query:
         results = [s for s in results if s not in recommended]
     session_attempts = connections.for_session(rt.store, ws, session.id)
@@ -109,7 +110,8 @@ def _start(session: Session, source: Source) -> Page | Response:
 def connect(token: str) -> Page | Response:
     rt = runtime()
     session = _open_session(token)
-    source = rt.catalog.get(request.form.get("source", ""))
+    catalog = outside_sources.catalog(rt, session.workspace_id)
+    source = catalog.get(request.form.get("source", ""))
     if source is None or (session.connection_id and source.id != session.connection_id):
         return _page(
             "error",
@@ -127,7 +129,7 @@ def completion(token: str) -> Page:
     session = _open_session(token)
     ws = session.workspace_id
     session_attempts = connections.for_session(rt.store, ws, session.id)
-    names = {s.id: s.name for s in rt.catalog.sources}
+    names = {s.id: s.name for s in outside_sources.catalog(rt, ws).sources}
     return _page(
         "complete",
         session=session,

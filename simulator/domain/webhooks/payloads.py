@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simulator.core.errors import invalid, not_found
-from simulator.domain import connections, patients, sessions
+from simulator.domain import connections, outside_sources, patients, sessions
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -85,7 +85,7 @@ def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]
             "object_id",
         )
     patients.get_row(rt.store, ws_id, patient_id)
-    entry = rt.catalog.get(source)
+    entry = outside_sources.catalog(rt, ws_id).get(source)
     if entry is None:
         raise not_found("connection", source, param="connection_id")
     return patient_id, entry.id

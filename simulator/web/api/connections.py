@@ -9,6 +9,7 @@ from flask import Blueprint, request
 
 from simulator.core.errors import not_found
 from simulator.core.pagination import page_of_items
+from simulator.domain import outside_sources
 from simulator.web import schemas
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import runtime, workspace_id
@@ -21,9 +22,9 @@ bp.before_request(require_api_key)
 @bp.get("/connections")
 def list_sources() -> dict[str, Any]:
     rt = runtime()
-    workspace_id()
+    catalog = outside_sources.catalog(rt, workspace_id())
     q = request.args.get("q")
-    found = rt.catalog.search(q=q.strip() if q else None, type_=request.args.get("type"))
+    found = catalog.search(q=q.strip() if q else None, type_=request.args.get("type"))
     items = [s.to_api() for s in found]
     kind = f"sources:{q or ''}:{request.args.get('type') or ''}"
     return page_of_items(items, kind=kind, args=request.args)
@@ -31,9 +32,8 @@ def list_sources() -> dict[str, Any]:
 
 @bp.get("/connections/<path:source_id>")
 def get_source(source_id: str) -> dict[str, Any]:
-    rt = runtime()
-    workspace_id()
-    source = rt.catalog.get(source_id) or rt.catalog.get(unquote(source_id))
+    catalog = outside_sources.catalog(runtime(), workspace_id())
+    source = catalog.get(source_id) or catalog.get(unquote(source_id))
     if source is None:
         raise not_found("connection", source_id)
     return source.to_api()

@@ -18,6 +18,7 @@ def register(app: Flask) -> None:
         launch_contexts,
         operations,
         patient,
+        sources,
         workspaces,
     )
 
@@ -30,6 +31,7 @@ def register(app: Flask) -> None:
         api_faults,
         api_keys,
         launch_contexts,
+        sources,
     ):
         app.register_blueprint(module.bp)
     from simulator.web.control import inboxes, webhooks

@@ -13,7 +13,7 @@ from flask import Blueprint
 
 from simulator.clients import patient
 from simulator.core.errors import invalid
-from simulator.domain import connections, sessions
+from simulator.domain import connections, outside_sources, sessions
 from simulator.domain.sessions import Session
 from simulator.web.http import json_body, runtime, workspace_id
 
@@ -63,12 +63,21 @@ def _source_id(body: dict[str, Any], session: Session) -> str | None:
     ident = body.get("source")
     if ident is None:
         return None
-    source = runtime().catalog.get(ident)
+    source = outside_sources.catalog(runtime(), session.workspace_id).get(ident)
     if source is None:
         raise invalid(f"No source '{ident}' in the catalog", "source")
     if session.connection_id is not None and source.id != session.connection_id:
         raise invalid("This Direct-mode session connects only its own source", "source")
     return source.id
+
+
+def _portal_origin(ws: str, source_id: str | None, session: Session) -> str | None:
+    """The origin of an outside SMART server the patient signs in at (None for our portals)."""
+    ident = source_id or session.connection_id
+    source = outside_sources.catalog(runtime(), ws).get(ident) if ident else None
+    if source is None or not source.outside:
+        return None
+    return patient.origin_of(source.fhir_base_url)
 
 
 def _linger(ws: str, seconds: int) -> Callable[[], None] | None:
@@ -98,6 +107,7 @@ def connect(session_id: str) -> dict[str, Any]:
         timeout=max(rt.config.http_timeout * 2, 10.0),
         session=rt.browser_session(),
         at_portal=_linger(ws, body.get("linger_seconds", 0)),
+        portal_origin=_portal_origin(ws, source_id, session),
     )
     connection = connections.settled_since(rt.store, ws, session_id, before)
     return _result(ws, session_id, result, connection=connection)
@@ -121,10 +131,12 @@ def abandon(session_id: str) -> dict[str, Any]:
     body = json_body(ABANDON_INPUT, optional=True)
     rt = runtime()
     session = sessions.get_row(rt.store, ws, session_id)
+    source_id = _source_id(body, session)
     result = patient.open_portal(
         sessions.hosted_url(rt, session.token),
-        source_id=_source_id(body, session),
+        source_id=source_id,
         session=rt.browser_session(),
+        portal_origin=_portal_origin(ws, source_id, session),
     )
     return _result(ws, session_id, result)
 
