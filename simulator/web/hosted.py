@@ -7,16 +7,17 @@ drives these same pages over HTTP.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from simulator.core import workspaces
 from simulator.core.sources import Source
 from simulator.core.store import loads
 from simulator.core.webkit import private_page
 from simulator.domain import attempts, connections, patients, sessions
 from simulator.domain.sessions import Session
+from simulator.web import hosted_text
 from simulator.web.http import acting_for, runtime
 
 bp = Blueprint("hosted", __name__)
@@ -29,7 +30,13 @@ Page = tuple[str, int]
 
 
 def _page(name: str, status: int = 200, **context: Any) -> Page:
-    return render_template(f"hosted/{name}.html", **context), status
+    session = context.get("session")
+    if session is not None:
+        context.setdefault("app", app_name(session))
+        context.setdefault("token", session.token)
+    context.setdefault("app", None)
+    context.setdefault("friendly", hosted_text.FAILURES.get(context.get("code") or ""))
+    return render_template(f"hosted/{name}.html", labels=hosted_text, **context), status
 
 
 def _not_found() -> Page:
@@ -40,11 +47,20 @@ def _closed(session: Session, code: str) -> Page:
     return _page("closed", 410, code=code, session=session, return_url=session.return_url)
 
 
+def app_name(session: Session) -> str:
+    """The app the patient is sharing with: the workspace's app name, else the return host."""
+    ws = workspaces.get(runtime().store, session.workspace_id)
+    return hosted_text.app_name(ws.app_name, session.return_url)
+
+
 def button_label(session: Session) -> str:
-    label = session.return_button_label
-    if label:
-        return label
-    return urlsplit(session.return_url).hostname or "the app"
+    """The completion screen's return button (see `hosted_text.return_button_text`)."""
+    return hosted_text.return_button_text(session.return_button_label, app_name(session))
+
+
+def _latest_by_source(session_attempts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each source's newest attempt in this session."""
+    return {a["connection_id"]: a for a in session_attempts}
 
 
 def _open_session(token: str) -> Session:
@@ -75,6 +91,7 @@ def session_page(token: str) -> Page | Response:
     if not query:
         results = [s for s in results if s not in recommended]
     session_attempts = connections.for_session(rt.store, ws, session.id)
+    latest = _latest_by_source(session_attempts)
     return _page(
         "picker",
         session=session,
@@ -85,6 +102,8 @@ def session_page(token: str) -> Page | Response:
         results=results,
         patient_name=patients.display_name(rt.store, ws, session.patient_id),
         attempts=session_attempts,
+        connected={src: a["status"] for src, a in latest.items()},
+        exit_form=True,
     )
 
 
@@ -95,12 +114,16 @@ def _start(session: Session, source: Source) -> Page | Response:
     except attempts.FlowError as exc:
         if exc.code in ("session_expired", "session_complete"):
             return _closed(session, exc.code)
+        picker = session.connection_id is None
         return _page(
             "error",
             502,
             code=exc.code,
             message=exc.message,
-            session_url=sessions.hosted_url(rt, session.token),
+            session=session,
+            retry_source=source.id,
+            session_url=sessions.hosted_url(rt, session.token) if picker else None,
+            return_url=None if picker else session.return_url,
         )
     return redirect(url, code=303)
 
@@ -116,6 +139,7 @@ def connect(token: str) -> Page | Response:
             400,
             code="unknown_source",
             message="Choose a source from the list.",
+            session=session,
             session_url=sessions.hosted_url(rt, token),
         )
     return _start(session, source)
@@ -127,14 +151,19 @@ def completion(token: str) -> Page:
     session = _open_session(token)
     ws = session.workspace_id
     session_attempts = connections.for_session(rt.store, ws, session.id)
-    names = {s.id: s.name for s in rt.catalog.sources}
+    latest = _latest_by_source(session_attempts)
+    shown = [
+        {**a, "retried": latest[a["connection_id"]] is not a or a["status"] == "active"}
+        for a in session_attempts
+    ]
     return _page(
         "complete",
         session=session,
         token=token,
-        attempts=session_attempts,
-        names=names,
-        label=button_label(session),
+        attempts=shown,
+        sources={s.id: s for s in rt.catalog.sources},
+        return_text=button_label(session),
+        exit_form=False,
     )
 
 
@@ -148,6 +177,7 @@ def done(token: str) -> Page | Response:
             400,
             code="direct_mode",
             message="This link connects one source and returns on its own.",
+            session=session,
             session_url=None,
         )
     return redirect(attempts.finish_picker(rt, session.workspace_id, session), code=303)

@@ -276,6 +276,14 @@ CLOCK_RESULT: dict[str, Any] = {
     },
 }
 
+APP_NAME: dict[str, Any] = {
+    "type": ["string", "null"],
+    "minLength": 1,
+    "maxLength": 60,
+    "description": "Simulator setting: the app name the hosted pages show the patient "
+    '("HealthApp uses Medblocks Connect…"); null shows the host of the session\'s return_url',
+}
+
 WORKSPACE_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -283,7 +291,15 @@ WORKSPACE_CREATE: dict[str, Any] = {
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
         "clock": {"enum": ["manual", "real"]},
         "name": {"type": "string", "maxLength": 200},
+        "app_name": APP_NAME,
     },
+}
+
+WORKSPACE_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["app_name"],
+    "properties": {"app_name": APP_NAME},
 }
 
 WORKSPACE_INFO: dict[str, Any] = {
@@ -296,6 +312,7 @@ WORKSPACE_INFO: dict[str, Any] = {
         "seed": {"type": "integer"},
         "clock": CLOCK_STATE,
         "default": {"type": "boolean", "description": "The server's default workspace"},
+        "app_name": APP_NAME,
     },
 }
 
