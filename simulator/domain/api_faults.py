@@ -45,11 +45,32 @@ INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["status"],
     "properties": {
-        "status": {"enum": sorted(ERRORS)},
-        "times": {"type": "integer", "minimum": 1, "maximum": 10000},
-        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
-        "path_prefix": {"type": "string", "pattern": "^/", "maxLength": 500},
-        "retry_after": {"type": "integer", "minimum": 1, "maximum": 86400},
+        "status": {
+            "description": "The status the faulted calls answer (429, 500 or 502)",
+            "enum": sorted(ERRORS),
+        },
+        "times": {
+            "description": "How many calls answer with the fault (default 1)",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10000,
+        },
+        "method": {
+            "description": "Only calls with this HTTP method",
+            "enum": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        },
+        "path_prefix": {
+            "description": "Only calls whose path starts with this",
+            "type": "string",
+            "pattern": "^/",
+            "maxLength": 500,
+        },
+        "retry_after": {
+            "description": "Seconds sent in `Retry-After`",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 86400,
+        },
     },
 }
 

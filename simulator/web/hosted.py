@@ -225,10 +225,18 @@ _CLOSED = {
 }
 _FORM_ERROR = _html("Not a source of this session, or Done in Direct mode (a page)", "400")
 
+_CALLBACK_PARAMS = {
+    "code": "The authorization code the portal issued (on success)",
+    "state": "The attempt's `state`, as sent to the portal's authorize endpoint",
+    "error": "The OAuth error code (on failure), e.g. `access_denied`",
+    "error_description": "The portal's text about the error",
+}
+
 OPENAPI_PATHS = {
     "/c/{token}": {
         "get": {
             "operationId": "hosted.sessionPage",
+            "description": "The patient-facing page behind a session's `url`. Picker mode: the app's name, what will be shared and the catalog to search (recommended sources first, sources already connected in this session marked). Direct mode: a 303 straight to the source's SMART authorize endpoint. Works without JavaScript.",
             "summary": "Hosted page: the source picker (Picker) or a redirect to the portal (Direct)",
             "tags": ["Hosted pages"],
             "security": [],
@@ -248,6 +256,7 @@ OPENAPI_PATHS = {
     "/c/{token}/connect": {
         "post": {
             "operationId": "hosted.connect",
+            "description": "Form post from the picker, the completion screen's Try again or the error page: starts an authorization attempt at the chosen source and redirects the browser to its portal.",
             "summary": "Hosted page form: start an attempt at the chosen source",
             "tags": ["Hosted pages"],
             "security": [],
@@ -258,7 +267,12 @@ OPENAPI_PATHS = {
                         "schema": {
                             "type": "object",
                             "required": ["source"],
-                            "properties": {"source": {"type": "string"}},
+                            "properties": {
+                                "source": {
+                                    "type": "string",
+                                    "description": "The chosen source's `fhirsrc_` id",
+                                }
+                            },
                         }
                     }
                 }
@@ -269,6 +283,7 @@ OPENAPI_PATHS = {
     "/c/{token}/complete": {
         "get": {
             "operationId": "hosted.completion",
+            "description": "Where the patient lands after each portal sign-in in Picker mode: every attempt of the session with its outcome in words, Try again for a failed one, Connect another source and the return button.",
             "summary": "Hosted page: the completion screen (attempts, connect another, Done)",
             "tags": ["Hosted pages"],
             "security": [],
@@ -279,6 +294,7 @@ OPENAPI_PATHS = {
     "/c/{token}/done": {
         "post": {
             "operationId": "hosted.done",
+            "description": "Form post from the completion screen's return button (or the picker's way back): completes the session, sends `patient_session.completed` and redirects to `return_url?patient_id=…&patient_session_id=…`.",
             "summary": "Hosted page form: Done completes the session and returns to the app",
             "tags": ["Hosted pages"],
             "security": [],
@@ -289,12 +305,19 @@ OPENAPI_PATHS = {
     "/oauth/callback": {
         "get": {
             "operationId": "hosted.oauthCallback",
+            "description": "Where the portals send the browser back after sign-in. Checks `state`, exchanges the code (PKCE S256) or records the error, then shows the completion screen (Picker) or returns to the app with `success` (Direct).",
             "summary": "The portals' redirect URI: settles the attempt",
             "tags": ["Hosted pages"],
             "security": [],
             "parameters": [
-                {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                for n in ("code", "state", "error", "error_description")
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": text,
+                    "schema": {"type": "string"},
+                }
+                for name, text in _CALLBACK_PARAMS.items()
             ],
             "responses": {
                 **_REDIRECT,

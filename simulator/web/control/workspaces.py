@@ -86,6 +86,7 @@ OPENAPI_PATHS = {
     "/_sim/workspace": {
         "get": {
             "operationId": "sim.getWorkspace",
+            "description": "The workspace the API key belongs to: id, name, seed, clock and app name (the key itself is never shown again).",
             "summary": "The caller's workspace",
             "responses": ok(schemas.WORKSPACE_INFO, "The workspace"),
         },
