@@ -105,6 +105,7 @@ def test_picker_names_the_app_says_what_is_shared_and_labels_sources(browser, wi
         page = context.new_page()
         page.goto(session["url"])
         assert page.locator("#app-name").inner_text() == "HealthApp"
+        assert page.locator("#lead").inner_text().startswith("Hi Ann O'Neil. Find")
         shared = page.locator("#what-is-shared").inner_text()
         assert "Shared with HealthApp" in shared and "password is never shared" in shared
         assert page.locator("#exit").inner_text() == "← Back to HealthApp"
@@ -130,6 +131,7 @@ def test_failure_reads_as_a_sentence_with_try_again_and_connected_sources_are_ma
         context = _context(browser, width)
         page = context.new_page()
         page.goto(session["url"])
+        assert page.locator("#lead").inner_text().startswith("Find your hospital")  # no "Hi p1"
         _connect_from_picker(page, EPIC)
         _sign_in(page, "alice+deny")
         page.wait_for_selector("#attempts")

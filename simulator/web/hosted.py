@@ -58,6 +58,12 @@ def button_label(session: Session) -> str:
     return hosted_text.return_button_text(session.return_button_label, app_name(session))
 
 
+def _greeting_name(ws: str, session: Session) -> str | None:
+    """The patient's name for "Hi …", or None: the app's own patient id is not a name."""
+    name = patients.display_name(runtime().store, ws, session.patient_id)
+    return None if name == session.patient_id else name
+
+
 def _latest_by_source(session_attempts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each source's newest attempt in this session."""
     return {a["connection_id"]: a for a in session_attempts}
@@ -100,7 +106,7 @@ def session_page(token: str) -> Page | Response:
         too_short=too_short,
         recommended=[s for s in recommended if s] if not query else [],
         results=results,
-        patient_name=patients.display_name(rt.store, ws, session.patient_id),
+        patient_name=_greeting_name(ws, session),
         attempts=session_attempts,
         connected={src: a["status"] for src, a in latest.items()},
         exit_form=True,
