@@ -141,10 +141,12 @@ def test_docs_render_operations_in_chromium_from_local_files_only() -> None:
                 if m in item
             )
             assert page.locator("#plain").is_hidden()  # the no-JS list gives way
-            page.locator(".opblock-summary", has_text="/patient-sessions").first.click()
-            page.wait_for_selector(".opblock-body")
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / f"docs-{width}.png"))
+            page.locator(".opblock-summary", has_text="/patient-sessions").first.click()
+            page.wait_for_selector(".opblock-body")
+            assert "Picker mode without" in page.locator(".opblock.is-open").first.inner_text()
+            page.screenshot(path=str(ARTIFACTS / f"docs-operation-{width}.png"))
             page.close()
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(sim.base_url))
         assert requested and all(url.startswith(origin + "/") for url in requested), {

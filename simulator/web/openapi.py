@@ -367,6 +367,12 @@ def build_document(
         "tags": [
             {"name": "Connect API", "description": "What the real service exposes."},
             {"name": "Control plane", "description": "Simulator controls under `/_sim`."},
+            {
+                "name": "Hosted pages",
+                "description": "The patient's HTML pages behind a session's `url`, and the "
+                "portals' redirect back.",
+            },
+            {"name": "Reference", "description": "This document as a web page."},
         ],
         "paths": paths,
         "components": {
