@@ -291,7 +291,10 @@ def test_an_unreachable_portal_offers_try_again(browser, width, tmp_path):
         assert row.locator("img").get_attribute("src") == "/static/logo-clinic.svg"
         _connect_from_picker(page, CLOSED_SOURCE)
         page.wait_for_selector("#error-title")
-        assert page.locator("#error-text").inner_text() == "The portal cannot be reached right now."
+        assert page.locator("#error-text").inner_text() == (
+            "Riverside Clinic cannot be reached right now. Please try again in a few minutes."
+        )
+        assert "(network)" in page.locator("#error-detail").inner_text()  # the detail, small
         assert page.locator("#error-code").inner_text() == "portal_unavailable"
         _fits(page)
         _shot(page, f"error-{width}")

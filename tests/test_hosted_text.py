@@ -4,7 +4,7 @@ app's name, source labels and failure sentences; and the workspace's app name se
 from __future__ import annotations
 
 import pytest
-from flowkit import new_session
+from flowkit import EPIC, new_session
 
 from simulator.core.sources import Catalog
 from simulator.web import hosted_text
@@ -77,3 +77,17 @@ def test_workspace_app_name_is_set_read_cleared_and_validated(sim, api):
 def test_a_new_workspace_can_be_named_at_creation(sim):
     created = sim.client.post("/_sim/workspaces", json={"app_name": "Acme"}).json
     assert created["app_name"] == "Acme"
+
+
+def test_form_errors_are_pages_in_words_with_a_way_on(sim, api):
+    session = new_session(api)
+    token = session["url"].rsplit("/", 1)[1]
+    page = sim.client.post(f"/c/{token}/connect", data={"source": "<script>x</script>"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and "Choose a source from the list." in html
+    assert "<script>x</script>" not in html and 'id="back"' in html
+    direct = new_session(api, "p2", connection_id=EPIC)
+    token = direct["url"].rsplit("/", 1)[1]
+    page = sim.client.post(f"/c/{token}/done")
+    assert page.status_code == 400
+    assert "returns on its own" in page.get_data(as_text=True)

@@ -35,7 +35,6 @@ def _page(name: str, status: int = 200, **context: Any) -> Page:
         context.setdefault("app", app_name(session))
         context.setdefault("token", session.token)
     context.setdefault("app", None)
-    context.setdefault("friendly", hosted_text.FAILURES.get(context.get("code") or ""))
     return render_template(f"hosted/{name}.html", labels=hosted_text, **context), status
 
 
@@ -125,7 +124,8 @@ def _start(session: Session, source: Source) -> Page | Response:
             "error",
             502,
             code=exc.code,
-            message=exc.message,
+            message=hosted_text.start_failure_text(exc.code, source.name, exc.message),
+            detail=exc.message,
             session=session,
             retry_source=source.id,
             session_url=sessions.hosted_url(rt, session.token) if picker else None,

@@ -53,11 +53,14 @@ FAILURES = {
     "oauth_state_expired": "The sign-in took too long and timed out.",
     "oauth_callback_failed": "The portal sent back an answer that could not be used.",
     "token_exchange_failed": "You signed in, but the portal did not finish granting access.",
-    "portal_unavailable": "The portal cannot be reached right now.",
-    "unknown_source": "That source is not one you can choose here.",
-    "direct_mode": "This link connects one source and returns to the app on its own.",
 }
 FALLBACK_FAILURE = "Connecting did not work this time."
+
+# Why an attempt could not start (no attempt is recorded), naming the source.
+START_FAILURES = {
+    "portal_unavailable": "{source} cannot be reached right now. Please try again in a few minutes.",
+    "registration_failed": "{source} is not accepting connections from this app right now.",
+}
 
 # An attempt's status on the completion screen.
 STATUSES = {
@@ -104,6 +107,12 @@ def logo_file(source: Source) -> str:
 
 def failure_text(code: str | None) -> str:
     return FAILURES.get(code or "", FALLBACK_FAILURE)
+
+
+def start_failure_text(code: str, source_name: str, fallback: str) -> str:
+    """The error page's sentence when an attempt at `source_name` could not start."""
+    sentence = START_FAILURES.get(code)
+    return sentence.format(source=source_name) if sentence else fallback
 
 
 def reason_text(status: str, code: str | None) -> str:
