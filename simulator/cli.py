@@ -133,9 +133,10 @@ def portals(host: str, port: int, db: str, seed: int, base_url: str | None, thre
 
 def _add_commands() -> None:
     from scenarios.cli import scenario
-    from simulator.remote import clock, workspace
+    from simulator.listen import listen
+    from simulator.remote import clock, trigger, workspace
 
-    for command in (scenario, clock, workspace):
+    for command in (scenario, clock, workspace, listen, trigger):
         main.add_command(command)
 
 

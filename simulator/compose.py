@@ -21,6 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import portal_mocks
 from portal_mocks.web import control as portal_control
+from simulator.core import api_keys, plans
 from simulator.core.config import Config
 from simulator.core.jobs import Handler
 from simulator.core.runtime import Runtime
@@ -32,6 +33,7 @@ from simulator.domain import (
     connections,
     keepalive,
     launch_contexts,
+    operations,
     patients,
     pulls,
     records,
@@ -52,15 +54,17 @@ SCHEMAS: tuple[str, ...] = (
     pulls.SCHEMA,
     records.SCHEMA,
     api_faults.SCHEMA,
+    api_keys.SCHEMA,
     launch_contexts.SCHEMA,
     endpoints.SCHEMA,
     occurrences.SCHEMA,
     deliveries.SCHEMA,
     inboxes.SCHEMA,
+    operations.SCHEMA,
 )
 
 # Columns added to those tables after they first shipped (older store files get them).
-COLUMNS: tuple[Column, ...] = pulls.COLUMNS
+COLUMNS: tuple[Column, ...] = pulls.COLUMNS + api_faults.COLUMNS + plans.COLUMNS
 
 JOB_HANDLERS: tuple[tuple[str, Handler], ...] = (
     (sessions.EXPIRE_JOB, sessions.expire_job),
@@ -84,12 +88,15 @@ SUBSCRIBERS: tuple[tuple[str, Callable[..., None]], ...] = (
 
 
 def wire(rt: Runtime) -> Runtime:
-    """Create the domain tables, register job handlers and subscribers on `rt`."""
+    """Create the domain tables, register job handlers and subscribers on `rt`, and settle
+    what a stopped process left half done."""
     rt.store.ensure_schema(SCHEMAS, COLUMNS)
     for kind, handler in JOB_HANDLERS:
         rt.scheduler.register(kind, handler)
     for signal, subscriber in SUBSCRIBERS:
         rt.hooks.subscribe(signal, subscriber)
+    # A background clock move a stopped process left running never finishes: interrupted.
+    operations.interrupt_running(rt.store, rt.wall())
     return rt
 
 

@@ -165,10 +165,16 @@ def next_sequence(store: Store, ws_id: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+# Tables of credentials, not objects: a reset keeps them, as it keeps the workspace's key.
+KEPT_ON_RESET = ("api_keys",)
+
+
 def reset(store: Store, ws_id: str, *, wall_ms: int) -> None:
-    """Delete every object of the workspace; keep its id, key, seed and clock mode."""
+    """Delete every object of the workspace; keep its id, keys, seed and clock mode."""
     with store.tx():
         for table in store.tables_with_column("workspace_id"):
+            if table in KEPT_ON_RESET:
+                continue
             store.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (ws_id,))
         store.execute(
             "UPDATE workspaces SET id_seq = 0, clock_manual_ms = ?, clock_offset_ms = 0,"

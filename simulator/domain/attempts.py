@@ -228,6 +228,7 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
                 now,
             ),
         )
+        connections.record_status(rt.store, connections.by_attempt(rt.store, ws_id, attempt_id))
         rt.store.execute(
             "INSERT INTO oauth_attempts (workspace_id, attempt_id, session_id, patient_id,"
             " source_id, state, code_verifier, redirect_uri, client_id, token_endpoint,"
@@ -272,16 +273,19 @@ def endpoints_of(rt: Runtime, row: Attempt | ConnectionTokens) -> Endpoints:
 
 def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Connection:
     """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
-    conn = connections.by_attempt(rt.store, ws_id, attempt_id)
-    status = transition(ConnectionLifecycle, conn.status, event)
-    now = rt.now(ws_id)
-    columns = {"status": status, "updated_ms": now, **fields}
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    rt.store.execute(
-        f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
-        (*columns.values(), ws_id, attempt_id),
-    )
-    return connections.by_attempt(rt.store, ws_id, attempt_id)
+    with rt.store.tx():  # the status and its history entry together
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        status = transition(ConnectionLifecycle, conn.status, event)
+        now = rt.now(ws_id)
+        columns = {"status": status, "updated_ms": now, **fields}
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        rt.store.execute(
+            f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
+            (*columns.values(), ws_id, attempt_id),
+        )
+        moved = connections.by_attempt(rt.store, ws_id, attempt_id)
+        connections.record_status(rt.store, moved)
+    return moved
 
 
 def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Connection:

@@ -30,6 +30,7 @@ from simulator.domain.webhooks import publish
 if TYPE_CHECKING:
     from simulator.core.jobs import Job
     from simulator.core.runtime import Runtime
+    from simulator.core.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
@@ -402,6 +403,16 @@ def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Pull | None:
             (ws_id, attempt_id),
         )
     )
+
+
+def recent_of(store: Store, ws_id: str, attempt_id: str, limit: int) -> list[Pull]:
+    """A connection's newest pulls (the scheduled next one included), newest first."""
+    rows = store.all(
+        "SELECT * FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
+        " ORDER BY started_ms DESC, pull_id DESC LIMIT ?",
+        (ws_id, attempt_id, limit),
+    )
+    return [Pull.from_row(r) for r in rows]
 
 
 def pull_job(rt: Runtime, job: Job) -> None:

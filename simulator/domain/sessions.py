@@ -174,6 +174,15 @@ def by_token(store: Store, token: str) -> Session | None:
     return Session.maybe(store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,)))
 
 
+def recent(store: Store, ws_id: str, limit: int) -> list[Session]:
+    """The workspace's newest sessions of every patient, newest first."""
+    rows = store.all(
+        "SELECT * FROM patient_sessions WHERE workspace_id = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, limit),
+    )
+    return [Session.from_row(r) for r in rows]
+
+
 def new_token(rt: Runtime, ws_id: str) -> str:
     """The hosted URL token: 128 bits from the CSPRNG (it is the only key to the page).
 

@@ -8,7 +8,7 @@ every module that registered a blueprint or a view on the app, then:
   identity: the object schemas of `simulator/schemas.py` and of any
   `simulator/*/schemas.py`, plus any module's `OPENAPI_SCHEMAS` name table)
   and points at them with `$ref`s;
-- adds the error envelope responses each operation can give (400, 401, 404,
+- adds the error envelope responses each operation can give (400, 401, 403, 404,
   413, 429, 500, 502 as relevant; an operation's own entry wins), the
   `X-Request-Id` header on every response, the Bearer security scheme, the
   optional `Version` header on the Connect API, and any path parameter a
@@ -33,7 +33,7 @@ from typing import Any
 
 from flask import Flask
 
-from simulator.core.errors import CODES
+from simulator.core.errors import CATALOGUE
 from simulator.core.webkit import PUBLIC as PUBLIC  # passed on to the declaring modules
 from simulator.core.webkit import RUNTIME_KEY, path_param
 from simulator.core.webkit import ok as ok
@@ -74,7 +74,9 @@ SCHEMA_NAMES: dict[str, str] = {
 _STATUS_TEXT = {
     400: "Invalid request: malformed JSON, a field that fails validation, an unknown field, "
     "a bad query parameter or cursor, or an unsupported `Version`",
-    401: "Missing or invalid API key",
+    401: "Missing, invalid, revoked or expired API key",
+    402: "The workspace's plan does not cover the request (its active-patient quota)",
+    403: "The API key may not do this (a read-only key on an operation that changes data)",
     404: "No such object in the caller's workspace (or no such route)",
     409: "Conflict with the current state",
     413: "Request body over 1 MB",
@@ -86,6 +88,8 @@ _STATUS_TEXT = {
 _RESPONSE_NAMES = {
     400: "BadRequest",
     401: "Unauthorized",
+    402: "PaymentRequired",
+    403: "Forbidden",
     404: "NotFound",
     409: "Conflict",
     413: "PayloadTooLarge",
@@ -230,8 +234,8 @@ def _components_schemas(
 
 def _error_schema(status: int) -> dict[str, Any]:
     """The envelope, narrowed to the types and codes the catalogue gives this status."""
-    types = sorted({t for t, s in CODES.values() if s == status})
-    codes = sorted(c for c, (_, s) in CODES.items() if s == status)
+    types = sorted({t for t, _, s in CATALOGUE if s == status})
+    codes = sorted({c for _, c, s in CATALOGUE if s == status})
     narrowed: dict[str, Any] = {"type": "object"}
     if types:
         narrowed["properties"] = {
@@ -312,7 +316,7 @@ def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> 
     if not public:
         statuses += [400, 401, 404, 429]
         if not control:
-            statuses.append(502)
+            statuses += [403, 502]
     elif has_input:
         statuses.append(400)
     if "requestBody" in op:

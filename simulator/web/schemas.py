@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.domain import connections, patients, sessions
+from simulator.domain import connections, operations, patients, sessions
 
 # What the server checks of a patient id, said in the schema (and in words for its errors).
 PATIENT_ID: dict[str, Any] = {
@@ -403,6 +403,12 @@ WORKSPACE: dict[str, Any] = {
 MAX_CLOCK_MOVE_S = 400 * 86400
 CLOCK_SECONDS: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": MAX_CLOCK_MOVE_S}
 
+CLOCK_WAIT: dict[str, Any] = {
+    "type": "boolean",
+    "description": "false: answer 202 at once with a clock operation to poll"
+    " (GET /_sim/operations/{id}) or cancel; true (the default): answer when the move is done",
+}
+
 CLOCK_ADVANCE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -411,7 +417,8 @@ CLOCK_ADVANCE: dict[str, Any] = {
         "seconds": {
             **CLOCK_SECONDS,
             "description": "How far to move the clock (at most 400 days per call)",
-        }
+        },
+        "wait": CLOCK_WAIT,
     },
 }
 
@@ -424,7 +431,8 @@ CLOCK_SET: dict[str, Any] = {
             "description": "The new virtual time (ISO 8601); jobs due before it run in order",
             "type": "string",
             "format": "date-time",
-        }
+        },
+        "wait": CLOCK_WAIT,
     },
 }
 
@@ -435,7 +443,46 @@ CLOCK_RUN_UNTIL_IDLE: dict[str, Any] = {
         "max_seconds": {
             **CLOCK_SECONDS,
             "description": "Stop after moving this far even if work remains",
-        }
+        },
+        "wait": CLOCK_WAIT,
+    },
+}
+
+CLOCK_OPERATION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "resource_type",
+        "kind",
+        "status",
+        "jobs_run",
+        "from",
+        "target",
+        "virtual_time",
+        "progress",
+        "failure_code",
+        "failure_message",
+        "started_at",
+        "finished_at",
+    ],
+    "properties": {
+        "id": {"type": "string", "pattern": "^op_"},
+        "resource_type": {"const": "clock_operation"},
+        "kind": {"enum": list(operations.KINDS)},
+        "status": {"enum": list(operations.STATUSES)},
+        "jobs_run": {"type": "integer", "minimum": 0},
+        "from": {**TIMESTAMP, "description": "Virtual time when the move began"},
+        "target": {
+            **TIMESTAMP,
+            "description": "Virtual time the move goes to (run_until_idle: its limit)",
+        },
+        "virtual_time": {**TIMESTAMP, "description": "Virtual time reached so far"},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+        "failure_code": {"enum": [*operations.FAILURE_CODES, None]},
+        "failure_message": {"type": ["string", "null"]},
+        "started_at": {**TIMESTAMP, "description": "Wall-clock time the operation started"},
+        "finished_at": {**NULLABLE_TIMESTAMP, "description": "Wall-clock time it ended"},
     },
 }
 

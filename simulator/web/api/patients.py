@@ -89,6 +89,7 @@ OPENAPI_PATHS = {
             "requestBody": request_body(schemas.PATIENT_CREATE),
             "responses": {
                 **ok(schemas.PATIENT, "The patient"),
+                "402": error(402),
                 "409": error(409),
             },
         },

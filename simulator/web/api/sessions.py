@@ -10,7 +10,7 @@ from simulator.domain import sessions
 from simulator.web import schemas
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import json_body, runtime, workspace_id
-from simulator.web.openapi import LIST_PARAMS, ok, path_param, query_param, request_body
+from simulator.web.openapi import LIST_PARAMS, error, ok, path_param, query_param, request_body
 
 bp = Blueprint("sessions", __name__)
 bp.before_request(require_api_key)
@@ -93,7 +93,7 @@ def _openapi_paths() -> dict:
                 "patient finishes or `expires_at` passes.",
                 **flag,
                 "requestBody": request_body(schemas.PATIENT_SESSION_INIT),
-                "responses": ok(body, "The new session"),
+                "responses": {**ok(body, "The new session"), "402": error(402)},
             }
         }
         paths[f"/{gen.path}/{{session_id}}"] = {
