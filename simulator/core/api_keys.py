@@ -70,9 +70,21 @@ INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "permissions": {"enum": list(PERMISSIONS)},
-        "expires_at": {"type": "string", "format": "date-time"},
+        "name": {
+            "description": "A name for your own reference",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+        },
+        "permissions": {
+            "description": "`read_write` (default), or `read_only`: a Connect API call that changes anything is 403 `permission_error`",
+            "enum": list(PERMISSIONS),
+        },
+        "expires_at": {
+            "description": "When the key stops working (on the workspace clock); never when left out",
+            "type": "string",
+            "format": "date-time",
+        },
     },
 }
 

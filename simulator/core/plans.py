@@ -28,8 +28,18 @@ INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "minProperties": 1,
     "properties": {
-        "active_patient_limit": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_LIMIT},
-        "api_key_limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "active_patient_limit": {
+            "description": "Active patients allowed (null: no limit); a new one past it is 402 `quota_exceeded`",
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": MAX_LIMIT,
+        },
+        "api_key_limit": {
+            "description": "API keys the workspace may hold (1–1000)",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+        },
     },
 }
 

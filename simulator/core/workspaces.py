@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS workspaces (
     is_default INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
     epoch INTEGER NOT NULL DEFAULT 0,
-    registration_token TEXT
+    registration_token TEXT,
+    app_name TEXT
 );
 """
 # `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
@@ -36,7 +37,10 @@ CREATE TABLE IF NOT EXISTS workspaces (
 COLUMNS = (
     ("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0"),
     ("workspaces", "registration_token", "TEXT"),
+    ("workspaces", "app_name", "TEXT"),
 )
+# `app_name` is the name of the app the hosted pages show the patient ("HealthApp wants
+# to…"); a simulator setting, as a real workspace's branding is configured elsewhere.
 
 KEY_PREFIX = "mb_sk_sbx_"
 CLOCK_MODES = ("real", "manual")
@@ -53,6 +57,7 @@ class Workspace:
     is_default: bool
     created_ms: int
     epoch: int = 0
+    app_name: str | None = None
 
     @property
     def cursor_scope(self) -> str:
@@ -79,6 +84,7 @@ def _row_to_ws(row) -> Workspace:
         is_default=bool(row["is_default"]),
         created_ms=row["created_ms"],
         epoch=row["epoch"],
+        app_name=row["app_name"],
     )
 
 
@@ -91,6 +97,7 @@ def create(
     name: str | None = None,
     api_key: str | None = None,
     is_default: bool = False,
+    app_name: str | None = None,
 ) -> tuple[Workspace, str]:
     """Create a workspace; returns it with its API key (shown once)."""
     key = api_key or new_api_key()
@@ -103,6 +110,8 @@ def create(
             " clock_offset_ms, id_seq, is_default, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (ws_id, name, hash_key(key), seed, clock_mode, wall_ms, 0, 0, int(is_default), wall_ms),
         )
+        if app_name is not None:
+            store.execute("UPDATE workspaces SET app_name = ? WHERE id = ?", (app_name, ws_id))
     return get(store, ws_id), key
 
 
@@ -116,6 +125,13 @@ def get(store: Store, ws_id: str) -> Workspace:
 def by_key(store: Store, api_key: str) -> Workspace | None:
     row = store.one("SELECT * FROM workspaces WHERE api_key_hash = ?", (hash_key(api_key),))
     return None if row is None else _row_to_ws(row)
+
+
+def set_app_name(store: Store, ws_id: str, app_name: str | None) -> Workspace:
+    """Name the app the hosted pages show (None: they name the return URL's host)."""
+    with store.tx():
+        store.execute("UPDATE workspaces SET app_name = ? WHERE id = ?", (app_name, ws_id))
+    return get(store, ws_id)
 
 
 def registration_token(store: Store, ws_id: str) -> str:

@@ -94,17 +94,62 @@ INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "status": {"enum": list(STATUSES)},
-        "type": {"enum": list(TYPES)},
-        "code": {"enum": list(CODES)},
-        "message": {"type": "string", "minLength": 1, "maxLength": 500},
-        "mode": {"enum": list(MODES)},
-        "probability": {"type": "number", "minimum": 0, "maximum": 1},
-        "hang_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_HANG_SECONDS},
-        "times": {"type": "integer", "minimum": 1, "maximum": 10000},
-        "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
-        "path_prefix": {"type": "string", "pattern": "^/", "maxLength": 500},
-        "retry_after": {"type": "integer", "minimum": 1, "maximum": 86400},
+        "status": {
+            "description": "The HTTP status the faulted calls answer (any of the error catalogue, or 503/504)",
+            "enum": list(STATUSES),
+        },
+        "type": {
+            "description": "The error `type` of the envelope; the status and code follow from it when left out",
+            "enum": list(TYPES),
+        },
+        "code": {
+            "description": "The error `code` of the envelope; the status and type follow from it when left out",
+            "enum": list(CODES),
+        },
+        "message": {
+            "description": "The error message to answer (default: the catalogue's)",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 500,
+        },
+        "mode": {
+            "description": "`error` (answer the error), `hang` (wait, then answer it) or `drop` (close the connection)",
+            "enum": list(MODES),
+        },
+        "probability": {
+            "description": "Share of matching calls that meet the fault (0–1, drawn from the workspace seed)",
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+        },
+        "hang_seconds": {
+            "description": "With `mode: hang`: how long to hold the call (wall time)",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": MAX_HANG_SECONDS,
+        },
+        "times": {
+            "description": "How many calls meet the fault (default 1)",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10000,
+        },
+        "method": {
+            "description": "Only calls with this HTTP method",
+            "enum": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+        },
+        "path_prefix": {
+            "description": "Only calls whose path starts with this",
+            "type": "string",
+            "pattern": "^/",
+            "maxLength": 500,
+        },
+        "retry_after": {
+            "description": "Seconds sent in `Retry-After` (a 429 sends 1 by default)",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 86400,
+        },
     },
 }
 

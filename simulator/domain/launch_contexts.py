@@ -66,11 +66,22 @@ CREATE_INPUT: dict[str, Any] = {
             "minLength": 1,
             "description": "The source: a `fhirsrc_` id or its `fhir_base_url`",
         },
-        "status": {"enum": list(STATUSES)},
-        "patient": _TEXT,
-        "encounter": _TEXT,
-        "fhir_user": _TEXT,
-        "scope": {"type": "string", "minLength": 1, "maxLength": 1000},
+        "status": {
+            "description": "`ready` (default) or `pending` until its token exchange",
+            "enum": list(STATUSES),
+        },
+        "patient": {**_TEXT, "description": "The FHIR Patient id the launch carries"},
+        "encounter": {**_TEXT, "description": "The FHIR Encounter id the launch carries"},
+        "fhir_user": {
+            **_TEXT,
+            "description": "The launching user (a FHIR reference such as `Practitioner/123`)",
+        },
+        "scope": {
+            "description": "The scopes granted to the launch",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1000,
+        },
     },
     # a ready context (the default) names its patient; a pending one gets it at the exchange
     "if": {"required": ["status"], "properties": {"status": {"const": "pending"}}},
@@ -80,7 +91,11 @@ READY_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["patient"],
-    "properties": {"patient": _TEXT, "encounter": _TEXT, "fhir_user": _TEXT},
+    "properties": {
+        "patient": {**_TEXT, "description": "The FHIR Patient id the launch carries"},
+        "encounter": {**_TEXT, "description": "The FHIR Encounter id the launch carries"},
+        "fhir_user": {**_TEXT, "description": "The launching user (a FHIR reference)"},
+    },
 }
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 LAUNCH_CONTEXT: dict[str, Any] = {

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from flask import Blueprint, Flask
 
 from simulator.core.runtime import Runtime
-from simulator.web import api, control, dashboard, hosted
+from simulator.web import api, control, dashboard, hosted, reference
 from simulator.web.http import RUNTIME_KEY, install_error_handling
 
 
@@ -30,6 +30,7 @@ def create_app(rt: Runtime, blueprints: Sequence[Blueprint] = ()) -> Flask:
     api.register(app)
     control.register(app)
     app.register_blueprint(hosted.bp)
+    app.register_blueprint(reference.bp)
     app.register_blueprint(dashboard.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

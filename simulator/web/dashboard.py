@@ -268,6 +268,7 @@ OPENAPI_PATHS = {
     "/": {
         "get": {
             "operationId": "dashboard.home",
+            "description": "The dashboard's front page: a form that takes a workspace's API key once and opens that workspace's page. HTML, works without JavaScript.",
             "summary": "Dashboard: the sign-in page (enter a workspace's API key)",
             "tags": ["Dashboard"],
             "security": [],
@@ -329,7 +330,14 @@ OPENAPI_PATHS = {
             "security": [],
             "parameters": _WS,
             "requestBody": _form(
-                {"move": {"type": "string", "enum": list(MOVES)}, "token": _TOKEN_FIELD},
+                {
+                    "move": {
+                        "type": "string",
+                        "enum": list(MOVES),
+                        "description": "Which button: how far to move the clock, or run until idle",
+                    },
+                    "token": _TOKEN_FIELD,
+                },
                 ["move", "token"],
             ),
             "responses": {

@@ -264,6 +264,33 @@ def _error_responses() -> dict[str, Any]:
     return out
 
 
+# What a path parameter names, by the collection before it, for declarations that leave
+# the description out (every input field of the document has one).
+PATH_PARAM_TEXT = {
+    "connections": "The connection's `conn_` id",
+    "events": "The event occurrence's id (from GET /_sim/events)",
+    "inboxes": "The inbox's id",
+    "patient-sessions": "The session's id (`ps_…`, or an alias generation's `sess_…`/`pf_…`)",
+    "patients": "Your app's patient id",
+    "webhooks": "The webhook endpoint's id",
+    "launch-contexts": "The launch context's id",
+    "portals": "The mock portal's slug, e.g. `summit-epic`",
+    "faults": "The fault's id",
+}
+
+
+def _describe_path_params(path: str, params: list[dict[str, Any]]) -> None:
+    segments = path.strip("/").split("/")
+    for param in params:
+        if param.get("in") != "path" or param.get("description"):
+            continue
+        placeholder = "{" + str(param.get("name")) + "}"
+        if placeholder in segments and segments.index(placeholder) > 0:
+            collection = segments[segments.index(placeholder) - 1]
+            if collection in PATH_PARAM_TEXT:
+                param["description"] = PATH_PARAM_TEXT[collection]
+
+
 def _path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
 
@@ -278,6 +305,7 @@ def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> 
             params.append(path_param(name))
     if not public and not control and ("header", "Version") not in declared:
         params.append({"$ref": "#/components/parameters/Version"})
+    _describe_path_params(path, [*item.get("parameters", []), *params])
     if not params:
         del op["parameters"]
     op.setdefault("tags", ["Control plane" if control else "Connect API"])
@@ -343,6 +371,12 @@ def build_document(
         "tags": [
             {"name": "Connect API", "description": "What the real service exposes."},
             {"name": "Control plane", "description": "Simulator controls under `/_sim`."},
+            {
+                "name": "Hosted pages",
+                "description": "The patient's HTML pages behind a session's `url`, and the "
+                "portals' redirect back.",
+            },
+            {"name": "Reference", "description": "This document as a web page."},
         ],
         "paths": paths,
         "components": {

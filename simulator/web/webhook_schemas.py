@@ -23,10 +23,17 @@ WEBHOOK_ENDPOINT_CREATE_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["url", "events"],
     "properties": {
-        "url": _URL,
+        "url": {
+            **_URL,
+            "description": "Where events are POSTed: `https://…`, or `http://localhost…`",
+        },
         "events": _EVENTS,
-        "description": {"type": "string", "maxLength": 500},
-        "metadata": METADATA,
+        "description": {
+            "description": "Your own note about the endpoint",
+            "type": "string",
+            "maxLength": 500,
+        },
+        "metadata": {**METADATA, "description": "Your own key-value data, returned as given"},
     },
 }
 
@@ -34,11 +41,18 @@ WEBHOOK_ENDPOINT_UPDATE_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "url": _URL,
+        "url": {**_URL, "description": "A new URL for the endpoint"},
         "events": _EVENTS,
-        "description": {"type": ["string", "null"], "maxLength": 500},
-        "metadata": METADATA,
-        "status": {"enum": ENDPOINT_STATUS},
+        "description": {
+            "description": "Your own note (null clears it)",
+            "type": ["string", "null"],
+            "maxLength": 500,
+        },
+        "metadata": {**METADATA, "description": "Replaces the endpoint's metadata"},
+        "status": {
+            "description": "`enabled` or `disabled` (re-enabling resets the failure count)",
+            "enum": ENDPOINT_STATUS,
+        },
     },
 }
 
@@ -165,10 +179,22 @@ FIRE_EVENT_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["type"],
     "properties": {
-        "type": {"enum": list(EMITTABLE_TYPES)},
-        "object_id": {"type": "string", "minLength": 1},
-        "patient_id": {"type": "string", "minLength": 1},
-        "connection_id": {"type": "string", "minLength": 1},
+        "type": {"description": "The event type to emit", "enum": list(EMITTABLE_TYPES)},
+        "object_id": {
+            "description": "The session (`ps_…`) or connection (`conn_…`) the event is about",
+            "type": "string",
+            "minLength": 1,
+        },
+        "patient_id": {
+            "description": "The patient, to find the connection with `connection_id`",
+            "type": "string",
+            "minLength": 1,
+        },
+        "connection_id": {
+            "description": "The `conn_` connection the event is about",
+            "type": "string",
+            "minLength": 1,
+        },
         "data": {"type": "object", "description": "Fields merged into the built object."},
     },
 }

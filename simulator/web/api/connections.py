@@ -43,6 +43,7 @@ OPENAPI_PATHS = {
     "/connections": {
         "get": {
             "operationId": "api.listFhirSources",
+            "description": "The sources a patient can connect (`fhirsrc_` ids), filtered by `q` (name contains, at least 2 characters) and paginated with cursors.",
             "summary": "Search the catalog of sources, ordered by name",
             "parameters": [
                 *LIST_PARAMS,
@@ -57,6 +58,7 @@ OPENAPI_PATHS = {
     "/connections/{source_id}": {
         "get": {
             "operationId": "api.getFhirSource",
+            "description": "One source of the catalog by its `fhirsrc_` id or by its `fhir_base_url`.",
             "summary": "Retrieve a source",
             "parameters": [
                 path_param("source_id", "A `fhirsrc_` id or the source's raw `fhir_base_url`.")

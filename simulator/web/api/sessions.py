@@ -99,6 +99,7 @@ def _openapi_paths() -> dict:
         paths[f"/{gen.path}/{{session_id}}"] = {
             "get": {
                 "operationId": retrieve_id,
+                "description": "The session with its status (`open`, `complete`, `expired`), hosted `url`, `expires_at` and every connection attempt made in it, failures included; an alias answers the same session under its own name and ids.",
                 "summary": "Retrieve a patient session" + note,
                 **flag,
                 "parameters": [path_param("session_id", "A session id of any generation.")],
@@ -108,6 +109,7 @@ def _openapi_paths() -> dict:
         paths[f"/patients/{{patient_id}}/{gen.list_path}"] = {
             "get": {
                 "operationId": list_id,
+                "description": "The patient's sessions, newest first, paginated with cursors; an alias lists the same sessions under its own name and ids.",
                 "summary": "List a patient's sessions, newest first" + note,
                 **flag,
                 "parameters": [

@@ -71,6 +71,7 @@ OPENAPI_PATHS = {
         },
         "get": {
             "operationId": "sim.listApiFaults",
+            "description": "Faults still to fire, in the order they fire; each shows how many times it has left.",
             "summary": "Pending API faults",
             "responses": {
                 "200": {
@@ -81,6 +82,7 @@ OPENAPI_PATHS = {
         },
         "delete": {
             "operationId": "sim.clearApiFaults",
+            "description": "Removes every pending API fault of the caller's workspace; later calls answer normally.",
             "summary": "Clear every API fault of the workspace",
             "responses": {
                 "200": {

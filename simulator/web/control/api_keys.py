@@ -80,6 +80,7 @@ OPENAPI_PATHS = {
         },
         "get": {
             "operationId": "sim.listApiKeys",
+            "description": "Every API key minted for the caller's workspace with its name, permissions, expiry and revocation; key values are never shown again.",
             "summary": "The API keys minted for the caller's workspace (no values)",
             "responses": ok(_LIST, "Every key, oldest first"),
         },
@@ -87,6 +88,7 @@ OPENAPI_PATHS = {
     "/_sim/api-keys/{key_id}": {
         "get": {
             "operationId": "sim.getApiKey",
+            "description": "One API key of the caller's workspace by its id (never its value).",
             "summary": "One API key (no value)",
             "parameters": [_KEY_ID],
             "responses": ok(api_keys.KEY, "The key"),
@@ -95,6 +97,7 @@ OPENAPI_PATHS = {
     "/_sim/api-keys/{key_id}/revoke": {
         "post": {
             "operationId": "sim.revokeApiKey",
+            "description": "Revokes the key at once: later calls with it answer 401 `invalid_api_key`; other keys of the workspace keep working.",
             "summary": "Revoke an API key now: every later call with it is 401 `invalid_api_key`",
             "parameters": [_KEY_ID],
             "responses": {
@@ -106,6 +109,7 @@ OPENAPI_PATHS = {
     "/_sim/workspace/plan": {
         "get": {
             "operationId": "sim.getWorkspacePlan",
+            "description": "The plan limits the workspace enforces: active patients (402 `quota_exceeded` past it) and API keys.",
             "summary": "The caller's workspace plan limits",
             "responses": ok(plans.PLAN, "The limits"),
         },

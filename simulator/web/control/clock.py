@@ -107,7 +107,12 @@ def cancel() -> dict[str, Any]:
 CLOCK_STEP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"max_seconds": schemas.CLOCK_SECONDS},
+    "properties": {
+        "max_seconds": {
+            **schemas.CLOCK_SECONDS,
+            "description": "Do not jump further than this to reach the next due job",
+        }
+    },
 }
 
 CLOCK_STEP_RESULT: dict[str, Any] = {
@@ -178,6 +183,7 @@ OPENAPI_PATHS = {
     "/_sim/clock": {
         "get": {
             "operationId": "sim.getClock",
+            "description": "The workspace's virtual time, its mode (`manual` or `real`) and the next timed job due, if any.",
             "summary": "Read the workspace clock",
             "responses": ok(schemas.CLOCK_STATE, "The clock"),
         }

@@ -39,6 +39,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/operations": {
         "get": {
             "operationId": "sim.listOperations",
+            "description": "Clock moves started with `wait: false`, newest first, with their status, jobs run and progress.",
             "summary": "The workspace's background clock operations, newest first",
             "parameters": LIST_PARAMS,
             "responses": ok(list_of(schemas.CLOCK_OPERATION), "Clock operations"),

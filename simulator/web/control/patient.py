@@ -28,9 +28,21 @@ CONNECT_INPUT = {
             "type": "string",
             "description": "`fhirsrc_` id (Picker mode; optional in Direct)",
         },
-        "username": {"type": "string", "minLength": 1, "maxLength": 200},
-        "password": {"type": "string", "maxLength": 200},
-        "consent": {"enum": ["approve", "deny"]},
+        "username": {
+            "description": "A persona (`alice`, `bob`, …) with optional faults (`alice+deny`)",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+        },
+        "password": {
+            "description": "Any password except `wrong`",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "consent": {
+            "description": "`approve` (default) or `deny` at the portal's consent page",
+            "enum": ["approve", "deny"],
+        },
         "linger_seconds": {
             "type": "integer",
             "minimum": 0,
@@ -43,7 +55,12 @@ CONNECT_INPUT = {
 ABANDON_INPUT = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"source": {"type": "string"}},
+    "properties": {
+        "source": {
+            "description": "`fhirsrc_` id to open before leaving (Picker mode)",
+            "type": "string",
+        }
+    },
 }
 
 
@@ -161,6 +178,7 @@ def _op(
     op = {
         "operationId": op_id,
         "summary": summary,
+        "description": DESCRIPTIONS[op_id],
         "tags": ["control plane"],
         "parameters": [
             {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -179,6 +197,12 @@ def _op(
         }
     return op
 
+
+DESCRIPTIONS = {
+    "sim.patientConnect": "The headless patient opens the hosted link, chooses the source (Picker mode), signs in at the portal with `username` and approves or denies consent; answers where the patient stopped and the attempt's connection entry.",
+    "sim.patientDone": "The headless patient presses Done on the completion screen (Picker mode): the session completes and the patient is sent to the return URL.",
+    "sim.patientAbandon": "The headless patient opens the session link (and the portal's login page) and walks away; the attempt stays pending until it expires.",
+}
 
 OPENAPI_PATHS = {
     "/_sim/patient-sessions/{id}/connect": {
