@@ -137,6 +137,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "sim.listPersonas",
             "summary": "This workspace's uploaded personas",
+            "description": "Every persona uploaded to this workspace, with its username, the "
+            "portals that serve it and its resource counts (the resources themselves are "
+            "read through the portals' FHIR APIs).",
             "responses": ok(PERSONA_LIST, "Uploaded personas"),
         },
     },
@@ -145,11 +148,15 @@ OPENAPI_PATHS: dict[str, Any] = {
         "get": {
             "operationId": "sim.getPersona",
             "summary": "One uploaded persona",
+            "description": "The persona uploaded under this username: its portals, its Patient "
+            "id and its resource counts. 404 when no upload has that username.",
             "responses": ok(PERSONA, "The persona"),
         },
         "delete": {
             "operationId": "sim.deletePersona",
             "summary": "Remove an uploaded persona",
+            "description": "Deletes the upload and its resources: the login stops working at "
+            "every portal that served it.",
             "responses": ok(DELETED, "Removed"),
         },
     },

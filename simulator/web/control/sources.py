@@ -26,7 +26,7 @@ SOURCE_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["name", "fhir_base_url", "client_id"],
     "properties": {
-        "name": TEXT,
+        "name": {**TEXT, "description": "The name patients see in the Picker"},
         "fhir_base_url": {
             "type": "string",
             "minLength": 1,
@@ -35,7 +35,7 @@ SOURCE_INPUT: dict[str, Any] = {
             " `[fhir_base_url]/.well-known/smart-configuration`. https, or http for"
             " localhost and loopback addresses.",
         },
-        "client_id": TEXT,
+        "client_id": {**TEXT, "description": "The client id registered at that server"},
         "client_secret": {
             "type": ["string", "null"],
             "minLength": 1,
@@ -48,8 +48,16 @@ SOURCE_INPUT: dict[str, Any] = {
             "maxLength": 2000,
             "description": "Scopes to ask for (default: the simulator's usual scopes)",
         },
-        "type": {"type": ["string", "null"], "minLength": 1, "maxLength": 64},
-        "kind": {"enum": list(outside_sources.KINDS)},
+        "type": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 64,
+            "description": "The vendor or platform label shown beside the name (optional)",
+        },
+        "kind": {
+            "enum": list(outside_sources.KINDS),
+            "description": "What kind of organisation the source is, as in the catalog",
+        },
     },
 }
 SOURCE: dict[str, Any] = {
@@ -112,6 +120,8 @@ OPENAPI_PATHS = {
         "get": {
             "operationId": "sim.listSources",
             "summary": "This workspace's outside sources",
+            "description": "Every outside SMART server added to this workspace's catalog, "
+            "with its FHIR base URL, client id and scope; client secrets are never shown.",
             "responses": ok(SOURCE_LIST, "Outside sources"),
         },
     },
@@ -119,6 +129,8 @@ OPENAPI_PATHS = {
         "get": {
             "operationId": "sim.getSource",
             "summary": "One outside source",
+            "description": "An outside source by its `fhirsrc_` id, as listed in the catalog; "
+            "404 for an id this workspace did not add.",
             "parameters": [path_param("id", "A `fhirsrc_` id")],
             "responses": ok(SOURCE, "The source"),
         }
