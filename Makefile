@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
 
-.PHONY: venv run test lint format bench browser node go clean
+.PHONY: venv run test lint format bench browser node go clientjs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,16 @@ go:
 node:
 	@bash scripts/install-node.sh
 
-test: venv browser node go
+# SMART's JavaScript client (npm fhirclient, pinned by its lock file) for tests/test_clientjs_launch.py.
+CLIENTJS := tests/clientjs/node_modules/.installed
+$(CLIENTJS): tests/clientjs/package-lock.json
+	@bash scripts/install-node.sh
+	cd tests/clientjs && npm ci --no-audit --no-fund --omit=optional --loglevel=error
+	touch $(CLIENTJS)
+
+clientjs: $(CLIENTJS)
+
+test: venv browser node go clientjs
 	$(BIN)/python -m pytest
 
 lint: venv

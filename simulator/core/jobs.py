@@ -105,6 +105,10 @@ class Job:
 # Called with (the runtime that owns the scheduler, the job).
 Handler = Callable[[Any, Job], None]
 
+# Called by a clock move after each job it ran, with (jobs run so far, that job's due time).
+# It may raise `MoveCancelled` to stop the move there (the clock stays at that job).
+Progress = Callable[[int, int], None]
+
 
 def _job(row) -> Job:
     return Job(
@@ -273,7 +277,7 @@ class Scheduler:
             (settle.target, self.clocks.now(job.workspace_id), error, job.id, *settle.sources),
         )
 
-    def run_until(self, ws_id: str, until_ms: int) -> int:
+    def run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
         """Run jobs due at or before `until_ms`, moving the clock to each due time."""
         ran = 0
         with self.lock(ws_id):
@@ -294,6 +298,8 @@ class Scheduler:
                 else:
                     self._run_one(job)
                 ran += 1
+                if progress is not None:
+                    progress(ran, job.due_ms)
         return ran
 
     def run_due(self, ws_id: str) -> int:
@@ -319,31 +325,31 @@ class Scheduler:
         finally:
             lock.release()
 
-    def advance(self, ws_id: str, seconds: float) -> int:
+    def advance(self, ws_id: str, seconds: float, progress: Progress | None = None) -> int:
         if seconds < 0:
             raise ClockError("The clock only moves forward: 'seconds' must be 0 or more")
         with self.lock(ws_id):
             target = self.clocks.now(ws_id) + int(round(seconds * 1000))
-            return self.advance_to(ws_id, target)
+            return self.advance_to(ws_id, target, progress)
 
-    def advance_to(self, ws_id: str, target_ms: int) -> int:
+    def advance_to(self, ws_id: str, target_ms: int, progress: Progress | None = None) -> int:
         """Run every job due by `target_ms`, then move the clock there.
 
         Raises `MoveCancelled` when `stop_move` stops it (the clock stays at the last job)."""
         with self.lock(ws_id), self._move(ws_id):
             if target_ms < self.clocks.now(ws_id):
                 raise ClockError("The clock only moves forward: that instant is in the past")
-            ran = self.run_until(ws_id, target_ms)
+            ran = self.run_until(ws_id, target_ms, progress)
             self.clocks.move_to(ws_id, target_ms)
             return ran
 
-    def run_until_idle(self, ws_id: str, max_ms: int) -> int:
+    def run_until_idle(self, ws_id: str, max_ms: int, progress: Progress | None = None) -> int:
         """Run jobs one after another until none is left within `max_ms` from now.
 
         The clock ends at the last job's due time (or where it was, if none ran).
         """
         with self.lock(ws_id), self._move(ws_id):
-            return self.run_until(ws_id, self.clocks.now(ws_id) + max_ms)
+            return self.run_until(ws_id, self.clocks.now(ws_id) + max_ms, progress)
 
     @contextmanager
     def _move(self, ws_id: str) -> Iterator[None]:

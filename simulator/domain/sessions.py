@@ -14,7 +14,7 @@ from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
-from simulator.domain import connections, patients
+from simulator.domain import connections, outside_sources, patients
 from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
@@ -133,6 +133,15 @@ def by_token(store: Store, token: str) -> Session | None:
     return Session.maybe(store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,)))
 
 
+def recent(store: Store, ws_id: str, limit: int) -> list[Session]:
+    """The workspace's newest sessions of every patient, newest first."""
+    rows = store.all(
+        "SELECT * FROM patient_sessions WHERE workspace_id = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, limit),
+    )
+    return [Session.from_row(r) for r in rows]
+
+
 def new_token(rt: Runtime, ws_id: str) -> str:
     """The hosted URL token: 128 bits from the CSPRNG (it is the only key to the page).
 
@@ -158,7 +167,7 @@ def create(
         )
     source_id = None
     if direct is not None:
-        source = rt.catalog.get(direct)
+        source = outside_sources.catalog(rt, ws_id).get(direct)
         if source is None:
             raise not_found("connection", direct, param="connection_id")
         source_id = source.id
@@ -166,7 +175,7 @@ def create(
     if recommended is not None:
         recommended_ids = []
         for index, ident in enumerate(recommended):
-            source = rt.catalog.get(ident)
+            source = outside_sources.catalog(rt, ws_id).get(ident)
             if source is None:
                 raise not_found("connection", ident, param=f"recommended_connection_ids.{index}")
             if source.id not in recommended_ids:

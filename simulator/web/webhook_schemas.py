@@ -25,10 +25,17 @@ WEBHOOK_ENDPOINT_CREATE_INPUT: dict[str, Any] = {
     STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "required": ["url", "events"],
     "properties": {
-        "url": _URL,
+        "url": {
+            **_URL,
+            "description": "Where events are POSTed: `https://…`, or `http://localhost…`",
+        },
         "events": _EVENTS,
-        "description": {"type": "string", "maxLength": 500},
-        "metadata": METADATA,
+        "description": {
+            "description": "Your own note about the endpoint",
+            "type": "string",
+            "maxLength": 500,
+        },
+        "metadata": {**METADATA, "description": "Your own key-value data, returned as given"},
     },
 }
 
@@ -37,11 +44,18 @@ WEBHOOK_ENDPOINT_UPDATE_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "properties": {
-        "url": _URL,
+        "url": {**_URL, "description": "A new URL for the endpoint"},
         "events": _EVENTS,
-        "description": {"type": ["string", "null"], "maxLength": 500},
-        "metadata": METADATA,
-        "status": {"enum": ENDPOINT_STATUS},
+        "description": {
+            "description": "Your own note (null clears it)",
+            "type": ["string", "null"],
+            "maxLength": 500,
+        },
+        "metadata": {**METADATA, "description": "Replaces the endpoint's metadata"},
+        "status": {
+            "description": "`enabled` or `disabled` (re-enabling resets the failure count)",
+            "enum": ENDPOINT_STATUS,
+        },
     },
 }
 
@@ -179,9 +193,21 @@ FIRE_EVENT_INPUT: dict[str, Any] = {
             "description": "One of the four event types, under the workspace's generation's "
             "names (" + ", ".join(naming.ALL_EVENT_NAMES) + ").",
         },
-        "object_id": {"type": "string", "minLength": 1},
-        "patient_id": {"type": "string", "minLength": 1},
-        "connection_id": {"type": "string", "minLength": 1},
+        "object_id": {
+            "description": "The session (`ps_…`, or the prefix of the workspace's generation) or connection (`conn_…`) the event is about",
+            "type": "string",
+            "minLength": 1,
+        },
+        "patient_id": {
+            "description": "The patient, to find the connection with `connection_id`",
+            "type": "string",
+            "minLength": 1,
+        },
+        "connection_id": {
+            "description": "The `conn_` connection the event is about",
+            "type": "string",
+            "minLength": 1,
+        },
         "data": {"type": "object", "description": "Fields merged into the built object."},
     },
 }

@@ -101,6 +101,15 @@ def data_object(occurrence: Occurrence) -> dict[str, Any]:
     return loads(occurrence.data, {})
 
 
+def recent(store: Store, ws_id: str, limit: int) -> list[Occurrence]:
+    """The workspace's newest occurrences, newest first."""
+    rows = store.all(
+        "SELECT * FROM webhook_occurrences WHERE workspace_id = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, limit),
+    )
+    return [Occurrence.from_row(r) for r in rows]
+
+
 def render(store: Store, ws_id: str, occurrence: Occurrence) -> dict[str, Any]:
     """The control-plane view of an occurrence with its per-endpoint delivery ids."""
     deliveries = store.all(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Flask, Response, g, request
 from werkzeug.datastructures import ImmutableMultiDict
 
-from simulator.core import naming
+from simulator.core import api_keys, naming
 from simulator.core.errors import invalid
+from simulator.core.webkit import key_permissions
 from simulator.domain import api_faults
 from simulator.web.http import authenticate, check_version, generation, runtime, workspace
 
@@ -16,6 +17,7 @@ def require_api_key() -> None:
     ws_id = authenticate()
     g.generation = generation()  # for `mark_deprecated`
     drop_empty_query_values()
+    api_keys.check_permission(key_permissions(), request.method)
     api_faults.check(runtime(), ws_id, request.method, request.path)
 
 

@@ -16,7 +16,7 @@ from simulator.domain import sessions
 from simulator.web import schemas
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import json_body, require_generation, runtime, workspace_id
-from simulator.web.openapi import LIST_PARAMS, ok, path_param, query_param, request_body
+from simulator.web.openapi import LIST_PARAMS, error, ok, path_param, query_param, request_body
 
 bp = Blueprint("sessions", __name__)
 bp.before_request(require_api_key)
@@ -122,12 +122,13 @@ def _openapi_paths() -> dict:
                 "patient finishes or `expires_at` passes.",
                 **flag,
                 "requestBody": request_body(schemas.PATIENT_SESSION_INIT),
-                "responses": answers(body, "The new session"),
+                "responses": {**answers(body, "The new session"), "402": error(402)},
             }
         }
         paths[f"/{gen.path}/{{session_id}}"] = {
             "get": {
                 "operationId": retrieve_id,
+                "description": "The session with its status (`open`, `complete`, `expired`), hosted `url`, `expires_at` and every connection attempt made in it, failures included; an alias answers the same session under its own name and ids.",
                 "summary": "Retrieve a patient session" + note,
                 **flag,
                 "parameters": [path_param("session_id", f"A `{gen.prefix}` session id.")],
@@ -137,6 +138,7 @@ def _openapi_paths() -> dict:
         paths[f"/patients/{{patient_id}}/{gen.list_path}"] = {
             "get": {
                 "operationId": list_id,
+                "description": "The patient's sessions, newest first, paginated with cursors; an alias lists the same sessions under its own name and ids.",
                 "summary": "List a patient's sessions, newest first" + note,
                 **flag,
                 "parameters": [

@@ -112,7 +112,12 @@ OPENAPI_PATHS: dict[str, Any] = {
             "`deliveries` names the `evt_` record made for each subscribed endpoint.",
             "parameters": [
                 *LIST_PARAMS,
-                {"name": "type", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "type",
+                    "in": "query",
+                    "description": "Only events of this type",
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {"200": _json(list_of(wh.EVENT_OCCURRENCE), "Events"), **_ERRORS},
         },
@@ -145,6 +150,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/events/{id}": {
         "get": {
             "operationId": "sim.getEvent",
+            "description": "One emitted event occurrence with its payload and every delivery made for it, per endpoint.",
             "summary": "One emitted event (`occ_` id) with its deliveries",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {}}],
             "responses": {"200": _json(wh.EVENT_OCCURRENCE, "Event"), **_ERRORS},
@@ -153,6 +159,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/webhooks/{id}/chaos": {
         "get": {
             "operationId": "sim.getWebhookChaos",
+            "description": "The chaos options applied to deliveries to this endpoint (all off by default).",
             "summary": "The chaos options of an endpoint",
             "parameters": [_WH_ID],
             "responses": {"200": _json(_CHAOS_STATE, "Chaos options"), **_ERRORS},
@@ -170,6 +177,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "delete": {
             "operationId": "sim.clearWebhookChaos",
+            "description": "Turns every chaos option of the endpoint off; later deliveries are sent faithfully.",
             "summary": "Turn every chaos option off",
             "parameters": [_WH_ID],
             "responses": {"200": _json(_CHAOS_STATE, "Chaos options"), **_ERRORS},
@@ -184,7 +192,12 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [
                 _WH_ID,
                 *LIST_PARAMS,
-                {"name": "event_id", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "event_id",
+                    "in": "query",
+                    "description": "Only attempts for this event",
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ATTEMPT), "Attempts"), **_ERRORS},
         }

@@ -26,6 +26,7 @@ def _describe(ws_id: str, api_key: str | None = None) -> dict:
         "default": ws.is_default,
         "naming": ws.naming,
         "strict": ws.strict,
+        "app_name": ws.app_name,
     }
     if api_key is not None:
         body["api_key"] = api_key
@@ -45,12 +46,21 @@ def create_workspace() -> dict[str, Any]:
         name=body.get("name"),
         naming=body.get("naming", naming.DEFAULT),
         strict=body.get("strict", False),
+        app_name=body.get("app_name"),
     )
     return _describe(ws.id, key)
 
 
 @bp.get("/workspace")
 def current_workspace() -> dict[str, Any]:
+    return _describe(workspace_id())
+
+
+@bp.patch("/workspace")
+def update_workspace() -> dict[str, Any]:
+    """Change the caller's workspace settings (the app name of the hosted pages)."""
+    body = json_body(schemas.WORKSPACE_UPDATE)
+    workspaces.set_app_name(runtime().store, workspace_id(), body["app_name"])
     return _describe(workspace_id())
 
 
@@ -81,9 +91,18 @@ OPENAPI_PATHS = {
     "/_sim/workspace": {
         "get": {
             "operationId": "sim.getWorkspace",
+            "description": "The workspace the API key belongs to: id, name, seed, clock and app name (the key itself is never shown again).",
             "summary": "The caller's workspace",
             "responses": ok(schemas.WORKSPACE_INFO, "The workspace"),
-        }
+        },
+        "patch": {
+            "operationId": "sim.updateWorkspace",
+            "summary": "Change the caller's workspace settings",
+            "description": "Sets `app_name`, the name the hosted pages show the patient as "
+            "the app asking for their records (null: the host of the session's return_url).",
+            "requestBody": request_body(schemas.WORKSPACE_UPDATE),
+            "responses": ok(schemas.WORKSPACE_INFO, "The updated workspace"),
+        },
     },
     "/_sim/reset": {
         "post": {
