@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
 
-.PHONY: venv run test lint format bench browser node go postgres clean
+.PHONY: venv run test lint format bench browser node go clientjs postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,13 +29,22 @@ go:
 node:
 	@bash scripts/install-node.sh
 
+# SMART's JavaScript client (npm fhirclient, pinned by its lock file) for tests/test_clientjs_launch.py.
+CLIENTJS := tests/clientjs/node_modules/.installed
+$(CLIENTJS): tests/clientjs/package-lock.json
+	@bash scripts/install-node.sh
+	cd tests/clientjs && npm ci --no-audit --no-fund --omit=optional --loglevel=error
+	touch $(CLIENTJS)
+
+clientjs: $(CLIENTJS)
+
 postgres:
 	@bash scripts/install-postgres.sh install
 
 # The suite on SQLite, then again on PostgreSQL: a throwaway cluster (scripts/install-postgres.sh)
 # whose URL every in-memory Sim turns into a fresh schema; the multi-instance tests run there.
 # The cluster lives under /tmp: the server's unprivileged user must reach its directory.
-test: venv browser node go postgres
+test: venv browser node go clientjs postgres
 	$(BIN)/python -m pytest --db-backend=sqlite
 	@dir=$$(mktemp -d /tmp/connect-sim-pg.XXXXXX) && \
 		url=$$(bash scripts/install-postgres.sh start $$dir) || exit 1; \

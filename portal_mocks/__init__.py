@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, g, request
 
-from portal_mocks import access, clients, faults, grants, keys
+from portal_mocks import access, clients, faults, grants, keys, uploads
 from portal_mocks.capability import Documents
 from portal_mocks.clients import ClientInfo
 from portal_mocks.faults import FaultError, StoredFault
@@ -54,7 +54,14 @@ from portal_mocks.profiles import PORTALS
 from simulator.core.webkit import RUNTIME_KEY
 
 # The portals' tables, created on the runtime's store when the portals are mounted.
-SCHEMAS = (access.SCHEMA, clients.SCHEMA, faults.SCHEMA, grants.SCHEMA, keys.SCHEMA)
+SCHEMAS = (
+    access.SCHEMA,
+    clients.SCHEMA,
+    faults.SCHEMA,
+    grants.SCHEMA,
+    keys.SCHEMA,
+    uploads.SCHEMA,
+)
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from portal_mocks import faults, grants, personas, records, scopes
+from portal_mocks import faults, grants, personas, records, scopes, uploads
 from portal_mocks.fhir_search import FhirError
 from portal_mocks.grants import Grant, Token
 from portal_mocks.profiles import Portal
@@ -168,17 +168,30 @@ def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
 
 
 def record_for(
-    rt: Runtime, portal: Portal, grant: Grant, plan: faults.Plan | None = None
+    rt: Runtime,
+    portal: Portal,
+    grant: Grant,
+    plan: faults.Plan | None = None,
+    resource_type: str = "Patient",
+    resource_id: str | None = None,
 ) -> Record:
-    """The record behind a grant, shaped by `empty_record` / `large_record` faults."""
+    """The record behind a grant, shaped by `empty_record` / `large_record` faults.
+
+    An uploaded persona's record holds the Patient and the resources of `resource_type`
+    (only `resource_id` of them for a read); `large_record` leaves it as uploaded.
+    """
     ws = grant.workspace_id
-    persona = personas.get(grant.persona or "")
-    if persona is None:
-        raise FhirError(404, "not-found", "No record for this grant")
-    size = None
     if plan is None:
         plan = fault_plan(rt, portal, grant)
     shaped = plan.present(["empty_record", "large_record"])
+    persona = personas.get(grant.persona or "")
+    if persona is None:
+        upload = uploads.at_portal(rt, ws, grant.persona or "", portal.slug)
+        if upload is None:
+            raise FhirError(404, "not-found", "No record for this grant")
+        empty = any(f.name == "empty_record" for f in shaped[:1])
+        return uploads.record(rt, upload, resource_type, resource_id, patient_only=empty)
+    size = None
     if shaped:
         fault = shaped[0]
         size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from portal_mocks import clients, faults, grants, personas, pkce, records, scopes
+from portal_mocks import clients, faults, grants, personas, pkce, records, scopes, uploads
 from portal_mocks.clients import ClientInfo
 from portal_mocks.grants import Grant
 from portal_mocks.oauth_errors import OAuthError, add_query, error_redirect
@@ -182,24 +182,29 @@ def login(
         persona_name, chosen = faults.parse_login(username, portal.slug)
     except faults.FaultError as exc:
         return again(str(exc))
-    persona = personas.get(persona_name)
-    if persona is None:
-        return again(f"No account named '{persona_name}' at this portal.")
     ws = grant.workspace_id
+    seed = workspaces.get(rt.store, ws).seed
+    persona = personas.get(persona_name)
+    if persona is not None:
+        persona_id, patient_id = persona.username, records.patient_id(seed, portal, persona)
+    else:
+        upload = uploads.at_portal(rt, ws, persona_name, portal.slug)
+        if upload is None:
+            return again(f"No account named '{persona_name}' at this portal.")
+        persona_id, patient_id = upload.username, upload.patient_id
     for request in chosen:
         faults.add(rt, ws, portal.slug, request, grant_id=grant.id, source="login")
     now = rt.now(ws)
     one_time = bool(client and client.data_access_type == ONE_TIME) or bool(
         faults.present(rt, ws, portal.slug, grant.id, ["one_time"], now)
     )
-    seed = workspaces.get(rt.store, ws).seed
     grant = grants.move(
         rt,
         grant,
         "sign_in",
         username=username,
-        persona=persona.username,
-        fhir_patient_id=records.patient_id(seed, portal, persona),
+        persona=persona_id,
+        fhir_patient_id=patient_id,
         one_time=one_time and portal.is_payer,
     )
     fired = faults.first_fired(

@@ -1,6 +1,7 @@
 """The portals alone (`connect-sim portals`): every portal under `/portals`, plus the
-fault control plane (`/_sim/faults/catalog`, `/_sim/portals/...`) for the default
-workspace's key, with the same URLs as in the full simulator.
+fault control plane (`/_sim/faults/catalog`, `/_sim/portals/...`) and the uploaded
+personas (`/_sim/personas`) for the default workspace's key, with the same URLs as in
+the full simulator.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ PORTALS_PREFIX = "/portals"
 
 
 def control_app(runtime: Runtime) -> Flask:
-    from portal_mocks.web import control
+    from portal_mocks.web import control, personas
 
     app = Flask("connect_sim_portals_control")
     app.extensions[RUNTIME_KEY] = runtime
     app.json.sort_keys = False
     install_error_handling(app)
     app.register_blueprint(control.bp)
+    app.register_blueprint(personas.bp)
     return app
 
 

@@ -168,11 +168,12 @@ class SimClient:
     def now(self) -> str:
         return self.ok("GET", "/_sim/clock", record=False)["now"]
 
-    def create_workspace(self, seed: int, clock: str = "manual") -> dict[str, Any]:
+    def create_workspace(self, seed: int, clock: str = "manual", **settings: Any) -> dict[str, Any]:
+        """A fresh workspace; `settings` are its other options (`naming`, `strict`)."""
         created = self.ok(
             "POST",
             "/_sim/workspaces",
-            {"seed": seed, "clock": clock},
+            {"seed": seed, "clock": clock, **settings},
             record=False,
             auth=False,
         )

@@ -138,7 +138,8 @@ def run_scenario(
         status="passed",
     )
     ws = scenario.data.get("workspace") or {}
-    client.create_workspace(scenario.seed, ws.get("clock", "manual"))
+    settings = {name: ws[name] for name in ("naming", "strict") if name in ws}
+    client.create_workspace(scenario.seed, ws.get("clock", "manual"), **settings)
     start = ws.get("start", DEFAULT_START)
     if start:
         client.ok("POST", "/_sim/clock/set", {"now": start}, record=False)

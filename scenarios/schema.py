@@ -284,6 +284,8 @@ def build_schema() -> dict[str, Any]:
                 "properties": {
                     "clock": {"enum": ["manual", "real"]},
                     "start": _INSTANT,
+                    "naming": {"enum": ["C", "B", "A"]},
+                    "strict": {"type": "boolean"},
                 },
             },
             "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},

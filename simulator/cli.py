@@ -65,6 +65,13 @@ def main() -> None:
     help="on SIGTERM, how long running requests and jobs may take to finish",
 )
 @click.option("--quiet", is_flag=True, help="no access log line per request")
+@click.option(
+    "--catalog",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="sources catalog file (default: the built-in portals); entries with a `smart`"
+    " object are outside SMART servers",
+)
 def serve(
     host: str,
     port: int,
@@ -76,6 +83,7 @@ def serve(
     api_key: str | None,
     drain_seconds: float,
     quiet: bool,
+    catalog: str | None,
 ) -> None:
     """Serve the Connect API, the control plane and every mock portal from one process.
 
@@ -91,6 +99,13 @@ def serve(
     base = (base_url or f"http://{host}:{port}").rstrip("/")
     if api_key is not None and not api_key.startswith(KEY_PREFIX):
         raise click.BadParameter(f"must start with {KEY_PREFIX}", param_hint="--api-key")
+    if catalog is not None:
+        from simulator.core.sources import Catalog
+
+        try:
+            Catalog.load(base, catalog)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"cannot read the catalog {catalog}: {exc!r}") from None
     config = Config(
         db_path=db,
         base_url=base,
@@ -98,11 +113,13 @@ def serve(
         default_clock=clock,
         default_api_key=api_key,
         start_ticker=True,
+        catalog_path=catalog,
     )
     try:
         rt, wsgi = build(config)
     except StoreError as exc:
         raise click.ClickException(f"cannot open the database: {exc}") from None
+
     server = Server(
         rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds, quiet=quiet
     )
@@ -138,9 +155,10 @@ def portals(host: str, port: int, db: str, seed: int, base_url: str | None, thre
 
 def _add_commands() -> None:
     from scenarios.cli import scenario
-    from simulator.remote import clock, workspace
+    from simulator.listen import listen
+    from simulator.remote import clock, trigger, workspace
 
-    for command in (scenario, clock, workspace):
+    for command in (scenario, clock, workspace, listen, trigger):
         main.add_command(command)
 
 

@@ -21,6 +21,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import portal_mocks
 from portal_mocks.web import control as portal_control
+from portal_mocks.web import personas as portal_personas
+from simulator.core import api_keys, plans
 from simulator.core.config import Config
 from simulator.core.jobs import Handler
 from simulator.core.runtime import Runtime
@@ -32,6 +34,8 @@ from simulator.domain import (
     connections,
     keepalive,
     launch_contexts,
+    operations,
+    outside_sources,
     patients,
     pulls,
     records,
@@ -52,15 +56,18 @@ SCHEMAS: tuple[str, ...] = (
     pulls.SCHEMA,
     records.SCHEMA,
     api_faults.SCHEMA,
+    api_keys.SCHEMA,
     launch_contexts.SCHEMA,
+    outside_sources.SCHEMA,
     endpoints.SCHEMA,
     occurrences.SCHEMA,
     deliveries.SCHEMA,
     inboxes.SCHEMA,
+    operations.SCHEMA,
 )
 
 # Columns added to those tables after they first shipped (older store files get them).
-COLUMNS: tuple[Column, ...] = pulls.COLUMNS
+COLUMNS: tuple[Column, ...] = pulls.COLUMNS + api_faults.COLUMNS + plans.COLUMNS
 
 JOB_HANDLERS: tuple[tuple[str, Handler], ...] = (
     (sessions.EXPIRE_JOB, sessions.expire_job),
@@ -84,12 +91,18 @@ SUBSCRIBERS: tuple[tuple[str, Callable[..., None]], ...] = (
 
 
 def wire(rt: Runtime) -> Runtime:
-    """Create the domain tables, register job handlers and subscribers on `rt`."""
+    """Create the domain tables, register job handlers and subscribers on `rt`, and settle
+    what a stopped process left half done."""
     rt.store.ensure_schema(SCHEMAS, COLUMNS)
     for kind, handler in JOB_HANDLERS:
         rt.scheduler.register(kind, handler)
     for signal, subscriber in SUBSCRIBERS:
         rt.hooks.subscribe(signal, subscriber)
+    # A background clock move a stopped process left running never finishes: interrupted.
+    # On a database other instances share, a running move may be another live instance's,
+    # so it is left alone there.
+    if not rt.store.shared:
+        operations.interrupt_running(rt.store, rt.wall())
     return rt
 
 
@@ -106,7 +119,7 @@ def build_wsgi(rt: Runtime) -> Any:
     The runtime's own outbound calls to its base URL are answered by this app in
     process (no socket, no server worker).
     """
-    sim = create_app(rt, blueprints=(portal_control.bp,))
+    sim = create_app(rt, blueprints=(portal_control.bp, portal_personas.bp))
     wsgi = DispatcherMiddleware(sim, {PORTALS_PREFIX: portal_mocks.create_app(rt)})
     rt.answer_in_process(wsgi)
     return wsgi

@@ -1,7 +1,8 @@
 """`connect-sim serve`'s server: waitress, with a shutdown that drains running work.
 
 On SIGTERM (or SIGINT) the server stops accepting connections, stops the ticker
-(letting a job it is running finish), waits for the requests already running to
+(letting a job it is running finish) and the background clock moves (each after its
+current job; they are recorded as interrupted), waits for the requests already running to
 answer (bounded by `drain_seconds`), closes the connections, and only then
 closes the store. Work still running when the bound passes is left to the
 database: its open transaction rolls back, as after a kill -9, and a restart
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from simulator.core.runtime import Runtime
+from simulator.core.webkit import DROP_CONNECTION
 
 log = logging.getLogger("connect_sim.serve")
 access = logging.getLogger("connect_sim.access")
@@ -56,6 +58,31 @@ class AccessLog:
             )
 
 
+class Drops:
+    """Closes the connection of a call the app answered with no answer (a forced fault):
+    nothing is written, the client sees the connection end (waitress closes a channel
+    whose task raises `ClientDisconnected`, without a response)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable:
+        def guarded(code: str, headers: list, exc_info: Any = None) -> Any:
+            if environ.get(DROP_CONNECTION):
+                return lambda data: None
+            return start_response(code, headers, exc_info)
+
+        result = self.app(environ, guarded)
+        if environ.get(DROP_CONNECTION):
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            from waitress.channel import ClientDisconnected
+
+            raise ClientDisconnected("connection dropped by a forced fault")
+        return result
+
+
 class Server:
     """One waitress server for one runtime, with a graceful stop."""
 
@@ -75,7 +102,7 @@ class Server:
 
         self.rt = rt
         self.drain_seconds = drain_seconds
-        app = wsgi if quiet else AccessLog(wsgi)
+        app = Drops(wsgi) if quiet else AccessLog(Drops(wsgi))
         self.server = waitress.create_server(
             app, host=host, port=port, threads=threads, ident=ident
         )
@@ -126,10 +153,10 @@ class Server:
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.drain_seconds
-        self.rt.stop_background()
+        settled = self.rt.stop_background(timeout=self.drain_seconds)
         while self._busy() and time.monotonic() < deadline:
             time.sleep(0.02)
-        self.drained = not self._busy()
+        self.drained = settled and not self._busy()
         self.server.trigger.pull_trigger(self._close_connections)
 
     def _close_connections(self) -> None:

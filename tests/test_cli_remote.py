@@ -32,6 +32,15 @@ def test_version() -> None:
     assert result.exit_code == 0 and __version__ in result.output
 
 
+def test_a_new_workspace_of_another_generation_and_strict(sim: Sim) -> None:
+    made = _run(sim, "workspace", "new", "--naming", "B", "--strict", "--json")
+    assert made.exit_code == 0, made.output
+    answer = json.loads(made.output)
+    assert (answer["naming"], answer["strict"]) == ("B", True)
+    shown = json.loads(_run(sim, "workspace", "show", "--json", key=answer["api_key"]).output)
+    assert (shown["naming"], shown["strict"]) == ("B", True)
+
+
 def test_a_new_workspace_its_clock_moved_and_reset(sim: Sim) -> None:
     sim.route_outbound()
     key = _new_key(sim)

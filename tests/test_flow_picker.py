@@ -187,7 +187,8 @@ def test_picker_return_url_keeps_its_own_query(api):
     }
 
 
-def test_generation_b_session_returns_patient_flow_id(api):
+def test_generation_b_session_returns_patient_flow_id(sim):
+    api, _ = sim.new_workspace(seed=1, clock="manual", naming="B")
     resp = api.post("/patient-flows", {"patient_id": "p1", "return_url": RETURN_URL})
     flow_id = resp.json["id"]
     assert flow_id.startswith("pf_")

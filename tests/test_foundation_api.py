@@ -81,8 +81,8 @@ def test_reset_touches_only_the_callers_workspace(sim: Sim) -> None:
 def script(api: Api) -> tuple[list[str], list[str]]:
     """The same calls, returning the ids and the hosted URLs they produced."""
     made, urls = [api.post("/patients", {"patient_id": "x1"}).json["id"]], []
-    for path in ("/patient-sessions", "/sessions", "/patient-flows"):
-        body = api.post(path, session_body(patient_id="x1")).json
+    for _ in range(3):
+        body = api.post("/patient-sessions", session_body(patient_id="x1")).json
         made.append(body["id"])
         urls.append(body["url"])
     api.advance(3600)
@@ -114,11 +114,13 @@ def test_same_seed_gives_the_same_ids_but_fresh_urls_in_another_run() -> None:
     assert not set(urls_one) & set(urls_two)  # a hosted link is a secret: never seeded
 
 
-def test_id_shapes(api: Api) -> None:
+def test_id_shapes(sim: Sim, api: Api) -> None:
+    generation_a, _ = sim.new_workspace(seed=1, naming="A")
+    generation_b, _ = sim.new_workspace(seed=1, naming="B")
     ids = {
         "ps_": api.post("/patient-sessions", session_body()).json["id"],
-        "sess_": api.post("/sessions", session_body()).json["id"],
-        "pf_": api.post("/patient-flows", session_body()).json["id"],
+        "sess_": generation_a.post("/sessions", session_body()).json["id"],
+        "pf_": generation_b.post("/patient-flows", session_body()).json["id"],
     }
     for prefix, ident in ids.items():
         assert re.fullmatch(re.escape(prefix) + ULID_BODY, ident), ident
@@ -225,14 +227,17 @@ def test_patient_is_upserted_at_session_creation(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "prefix", "resource_type"),
+    ("naming", "path", "prefix", "resource_type"),
     [
-        ("patient-sessions", "ps_", "patient_session"),
-        ("sessions", "sess_", "session"),
-        ("patient-flows", "pf_", "patient_flow"),
+        ("C", "patient-sessions", "ps_", "patient_session"),
+        ("A", "sessions", "sess_", "session"),
+        ("B", "patient-flows", "pf_", "patient_flow"),
     ],
 )
-def test_generation_aliases(api: Api, path: str, prefix: str, resource_type: str) -> None:
+def test_generation_aliases(
+    sim: Sim, naming: str, path: str, prefix: str, resource_type: str
+) -> None:
+    api, _ = sim.new_workspace(seed=1, naming=naming)
     created = api.post(f"/{path}", session_body(patient_id="g1", expires_in=60)).json
     assert created["id"].startswith(prefix)
     assert created["resource_type"] == resource_type
@@ -245,15 +250,14 @@ def test_generation_aliases(api: Api, path: str, prefix: str, resource_type: str
     assert api.get(f"/{path}/{created['id']}").json["status"] == "expired"
 
 
-def test_any_session_reads_through_any_generation_path(api: Api) -> None:
+def test_a_session_reads_only_through_its_workspace_generation_path(sim: Sim) -> None:
+    api, _ = sim.new_workspace(seed=1, naming="A")
     created = api.post("/sessions", session_body()).json
-    through_c = api.get(f"/patient-sessions/{created['id']}").json
-    through_b = api.get(f"/patient-flows/{created['id']}").json
-    assert through_c["id"] == through_b["id"] == created["id"]
-    assert (through_c["resource_type"], through_b["resource_type"]) == (
-        "patient_session",
-        "patient_flow",
-    )
+    assert api.get(f"/sessions/{created['id']}").status_code == 200
+    for path in ("patient-sessions", "patient-flows"):
+        resp = api.get(f"/{path}/{created['id']}")
+        assert resp.status_code == 404
+        assert resp.json["error"]["code"] == "resource_not_found"
 
 
 def test_patient_detail_and_delete(api: Api) -> None:

@@ -81,19 +81,39 @@ def test_limit_bounds_are_accepted(api: Api, limit: str) -> None:
     assert [p["id"] for p in body["data"]] == ids[::-1][: int(limit)]
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "abc", "-1", "1.5", "", "٣", "1e1"])
+@pytest.mark.parametrize("limit", ["0", "101", "abc", "-1", "1.5", " ", "٣", "1e1"])
 def test_bad_limits_are_400(api: Api, limit: str) -> None:
     resp = api.get("/patients", limit=limit)
     assert resp.status_code == 400
     assert (resp.json["error"]["code"], resp.json["error"]["param"]) == ("invalid_data", "limit")
 
 
-@pytest.mark.parametrize(
-    "cursor", ["garbage", "", "AAAAAAAAAAAAAAAAAAAAAAAA", "cGF0aWVudHM6NQ", "!!"]
-)
+@pytest.mark.parametrize("cursor", ["garbage", "AAAAAAAAAAAAAAAAAAAAAAAA", "cGF0aWVudHM6NQ", "!!"])
 def test_garbage_cursors_are_400(api: Api, cursor: str) -> None:
     add_patients(api, 3)
     assert_bad_cursor(api.get("/patients", starting_after=cursor))
+
+
+def test_empty_limit_and_cursor_are_absent(api: Api) -> None:
+    """`?limit=&starting_after=` (a client sending `cursor ?? ''`) is the first page of ten."""
+    ids = add_patients(api, 12)
+    body = api.get("/patients", limit="", starting_after="").json
+    assert [p["id"] for p in body["data"]] == ids[::-1][:10]
+    assert body["has_more"] is True
+    cursor = body["next_cursor"]
+    second = api.get("/patients", limit="", starting_after=cursor).json
+    assert [p["id"] for p in second["data"]] == ids[::-1][10:]
+
+
+@pytest.mark.parametrize("param", ["limit", "starting_after"])
+def test_a_strict_workspace_refuses_empty_values_naming_them(sim: Sim, param: str) -> None:
+    api, _ = sim.new_workspace(seed=1, strict=True)
+    add_patients(api, 3)
+    resp = api.get("/patients", **{param: ""})
+    assert resp.status_code == 400
+    error = resp.json["error"]
+    assert (error["code"], error["param"]) == ("invalid_data", param)
+    assert f"'{param}' must not be empty" in error["message"]
 
 
 def test_tampered_cursor_is_400(api: Api) -> None:

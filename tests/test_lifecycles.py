@@ -17,6 +17,7 @@ from simulator.core.lifecycle import TransitionNotAllowed, edge, event_to, state
 from simulator.domain import attempts, connections, pulls, sessions
 from simulator.domain.connections import ConnectionLifecycle
 from simulator.domain.launch_contexts import LaunchContextLifecycle
+from simulator.domain.operations import OperationLifecycle
 from simulator.domain.pulls import PullLifecycle
 from simulator.domain.sessions import SessionLifecycle
 from simulator.domain.webhooks import deliveries, endpoints
@@ -73,6 +74,11 @@ EDGES: dict[type[StateMachine], dict[tuple[str, str], str]] = {
     },
     LaunchContextLifecycle: {
         ("pending", "exchange"): "ready",
+    },
+    OperationLifecycle: {
+        ("running", "succeed"): "succeeded",
+        ("running", "cancel"): "cancelled",
+        ("running", "fail"): "failed",
     },
     JobLifecycle: {
         ("pending", "claim"): "running",

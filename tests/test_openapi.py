@@ -371,7 +371,7 @@ def test_a_scripted_walk_matches_the_document(sim: Sim, doc: dict[str, Any]) -> 
         {"patient_id": "p1", "email": "p@example.com", "metadata": {"a": 1}},
     )
     call(api, "post", "/patients", {"patient_id": "p1"})  # 409
-    call(api, "post", "/patients", {"patient_id": "p2", "nope": 1})  # 400
+    call(api, "post", "/patients", {"patient_id": "p2", "name": 5})  # 400
     call(api, "get", "/patients")
     call(api, "get", "/patients", limit="1", patient_id="p1")
     call(api, "get", "/patients", limit="0")  # 400
@@ -391,20 +391,28 @@ def test_a_scripted_walk_matches_the_document(sim: Sim, doc: dict[str, Any]) -> 
     picker = call(
         api, "post", "/patient-sessions", {**body, "recommended_connection_ids": [source]}
     )
-    alias_a = call(api, "post", "/sessions", body)
-    alias_b = call(api, "post", "/patient-flows", body)
+    # the A and B paths answer in workspaces of their generation
+    in_a = sim.api(call(None, "post", "/_sim/workspaces", {"seed": 5, "naming": "A"})["api_key"])
+    in_b = sim.api(call(None, "post", "/_sim/workspaces", {"seed": 5, "naming": "B"})["api_key"])
+    alias_a = call(in_a, "post", "/sessions", body)
+    alias_b = call(in_b, "post", "/patient-flows", body)
     call(api, "post", "/patient-sessions", {**body, "expires_in": 10})  # 400
-    call(api, "post", "/sessions", {**body, "connection_id": "fhirsrc_missing"})  # 404
-    for prefix, made in (
-        ("/patient-sessions", direct),
-        ("/patient-sessions", picker),
-        ("/sessions", alias_a),
-        ("/patient-flows", alias_b),
+    call(in_a, "post", "/sessions", {**body, "connection_id": "fhirsrc_missing"})  # 404
+    call(api, "post", "/sessions", body)  # 404: no such route in a C workspace
+    for client_of, prefix, made in (
+        (api, "/patient-sessions", direct),
+        (api, "/patient-sessions", picker),
+        (in_a, "/sessions", alias_a),
+        (in_b, "/patient-flows", alias_b),
     ):
-        call(api, "get", f"{prefix}/{made['id']}")
-    for list_path in ("patient-sessions", "sessions", "patient-flows"):
-        call(api, "get", f"/patients/p1/{list_path}", limit="2")
-        call(api, "get", f"/patients/p1/{list_path}", status="bogus")  # 400
+        call(client_of, "get", f"{prefix}/{made['id']}")
+    for client_of, list_path in (
+        (api, "patient-sessions"),
+        (in_a, "sessions"),
+        (in_b, "patient-flows"),
+    ):
+        call(client_of, "get", f"/patients/p1/{list_path}", limit="2")
+        call(client_of, "get", f"/patients/p1/{list_path}", status="bogus")  # 400
     call(api, "post", "/_sim/clock/run-until-idle", {"max_seconds": 120})
     call(api, "post", "/_sim/clock/run-until-idle")
     call(api, "get", f"/patient-sessions/{direct['id']}")  # expired

@@ -9,8 +9,9 @@ import pytest
 from simulator.domain import patients
 from simulator.domain.api_faults import ApiFault
 from simulator.domain.attempts import Attempt, ConnectionTokens
-from simulator.domain.connections import Connection
+from simulator.domain.connections import Connection, StatusChange
 from simulator.domain.launch_contexts import LaunchContext
+from simulator.domain.operations import Operation
 from simulator.domain.patients import Patient
 from simulator.domain.pulls import Pull
 from simulator.domain.registrations import Registration
@@ -26,6 +27,7 @@ TABLES: tuple[tuple[type[Row], str], ...] = (
     (Patient, "patients"),
     (Session, "patient_sessions"),
     (Connection, "connections"),
+    (StatusChange, "connection_status_changes"),
     (Attempt, "oauth_attempts"),
     (ConnectionTokens, "connection_tokens"),
     (Registration, "client_registrations"),
@@ -37,6 +39,7 @@ TABLES: tuple[tuple[type[Row], str], ...] = (
     (Delivery, "webhook_deliveries"),
     (DeliveryAttempt, "webhook_attempts"),
     (Inbox, "webhook_inboxes"),
+    (Operation, "clock_operations"),
     (InboxRequest, "webhook_inbox_requests"),
 )
 

@@ -32,6 +32,10 @@ KNOWN = {
     "POST /_sim/clock/set": "the clock only moves forward; a valid instant may be in its past",
     "GET /oauth/callback": "a state is valid only while its sign-in is in progress",
     "PUT /patients/{patient_id}": "the body's patient_id must equal the id in the path",
+    "POST /_sim/api-faults": "status, type and code must be one row of the error catalogue",
+    "POST /_sim/api-keys": "expires_at must be after the workspace clock's now",
+    "POST /_sim/personas": "a Bundle's entries, ids and references are checked as FHIR says",
+    "POST /_sim/sources": "the URL's host must read alike in every client, https unless local",
 }
 CURSOR_REASON = "a cursor is valid only as the server issued it (it carries a MAC)"
 

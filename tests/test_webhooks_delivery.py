@@ -129,6 +129,23 @@ def test_only_matching_active_endpoints_receive(api: Api) -> None:
     assert len(received(api, all_box["id"])) == 1
     assert received(api, sync_box["id"]) == []
     assert received(api, session_box["id"]) == []
+    api.post("/patients", {"patient_id": "p-c"})
+    session = api.post(
+        "/patient-sessions", {"patient_id": "p-c", "return_url": "https://app.example/done"}
+    ).json
+    api.post("/_sim/events", {"type": "patient_session.completed", "object_id": session["id"]})
+    (got,) = received(api, session_box["id"])
+    assert got["event_type"] == "patient_session.completed"
+    assert json.loads(got["body"])["data"]["object"]["id"] == session["id"]
+    assert len(received(api, all_box["id"])) == 2
+
+
+def test_a_generation_b_endpoint_receives_the_b_session_event(sim: Sim) -> None:
+    api, _ = sim.new_workspace(seed=1, clock="manual", naming="B")
+    session_box = inbox(api)
+    endpoint(api, session_box["url"], ["patient_flow.completed"])
+    sync_box = inbox(api)
+    endpoint(api, sync_box["url"], ["records.sync.completed"])
     api.post("/patients", {"patient_id": "p-b"})
     flow = api.post(
         "/patient-flows", {"patient_id": "p-b", "return_url": "https://app.example/done"}
@@ -137,7 +154,7 @@ def test_only_matching_active_endpoints_receive(api: Api) -> None:
     (got,) = received(api, session_box["id"])
     assert got["event_type"] == "patient_flow.completed"
     assert json.loads(got["body"])["data"]["object"]["id"] == flow["id"]
-    assert len(received(api, all_box["id"])) == 2
+    assert received(api, sync_box["id"]) == []
 
 
 def test_events_are_listed_with_and_without_endpoints(api: Api) -> None:

@@ -400,12 +400,13 @@ def delivered_filter(ctx: Context) -> None:
 @check(
     "WH-025",
     "webhooks",
-    "A generation B session emits patient_flow.completed (documented choice)",
+    "A generation B workspace emits patient_flow.completed (documented choice)",
     "§0",
     needs_control=True,
 )
 def generation_b_event(ctx: Context) -> None:
-    box, wh = s.inbox_endpoint(ctx)
+    ctx = s.in_generation(ctx, "B")
+    box, wh = s.inbox_endpoint(ctx, ["patient_flow.completed"])
     created = s.ok(
         ctx,
         ctx.api.post("/patient-flows", {"patient_id": s.unique("p"), "return_url": s.RETURN_URL}),

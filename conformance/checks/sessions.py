@@ -316,23 +316,25 @@ GENERATIONS = (
 @check(
     "SESS-018",
     "sessions",
-    "Generation A (/sessions, sess_, resource_type session) is served as an alias "
-    "(documented choice)",
+    "A generation A workspace serves /sessions, sess_ ids, resource_type session, "
+    "not /patient-sessions (documented choice)",
     "§0",
+    needs_control=True,
 )
 def generation_a(ctx: Context) -> None:
-    _generation(ctx, *GENERATIONS[0])
+    _generation(s.in_generation(ctx, "A"), *GENERATIONS[0])
 
 
 @check(
     "SESS-019",
     "sessions",
-    "Generation B (/patient-flows, pf_, resource_type patient_flow) is served as an alias "
-    "(documented choice)",
+    "A generation B workspace serves /patient-flows, pf_ ids, resource_type patient_flow, "
+    "not /patient-sessions (documented choice)",
     "§0",
+    needs_control=True,
 )
 def generation_b(ctx: Context) -> None:
-    _generation(ctx, *GENERATIONS[1])
+    _generation(s.in_generation(ctx, "B"), *GENERATIONS[1])
 
 
 def _generation(
@@ -351,29 +353,47 @@ def _generation(
     ctx.require(got["id"] == body["id"], "retrieve answered another session")
     listed = s.ok(ctx, ctx.api.get(f"/patients/{pid}/{list_path}"), f"list /{list_path}")
     ctx.require([item["id"] for item in listed["data"]] == [body["id"]], "not listed")
-    canonical = s.session(ctx, body["id"])
-    ctx.require(canonical["resource_type"] == "patient_session", "C path keeps the A/B type")
+    canonical = ctx.api.get(f"/patient-sessions/{body['id']}")
+    envelope(ctx, canonical, 404, "not_found_error", "resource_not_found")
 
 
 @check(
     "SESS-020",
     "sessions",
-    "Generation A and B sessions return session_id and patient_flow_id to return_url "
+    "Generation A and B workspaces return session_id and patient_flow_id to return_url "
     "(documented choice)",
     "§0",
     needs_control=True,
 )
 def generation_returns(ctx: Context) -> None:
-    for path, param in (("sessions", "session_id"), ("patient-flows", "patient_flow_id")):
+    for naming, path, param in (
+        ("A", "sessions", "session_id"),
+        ("B", "patient-flows", "patient_flow_id"),
+    ):
+        there = s.in_generation(ctx, naming)
         body = s.ok(
-            ctx,
-            ctx.api.post(f"/{path}", {"patient_id": s.unique("p"), "return_url": s.RETURN_URL}),
+            there,
+            there.api.post(f"/{path}", {"patient_id": s.unique("p"), "return_url": s.RETURN_URL}),
             f"POST /{path}",
         )
-        done = ctx.control.done(body["id"])
+        done = there.control.done(body["id"])
         query = parse_qs(urlsplit(done.get("return_url") or "").query)
         ctx.require(query.get(param) == [body["id"]], f"/{path} return query {query}")
         ctx.require("patient_session_id" not in query, f"/{path} returns patient_session_id")
+
+
+@check(
+    "SESS-022",
+    "sessions",
+    "The generation A and B paths are unknown routes (404) in a default workspace "
+    "(documented choice)",
+    "§0",
+    needs_control=True,
+)
+def no_alias_routes(ctx: Context) -> None:
+    body = {"patient_id": s.unique("p"), "return_url": s.RETURN_URL}
+    for path in ("sessions", "patient-flows"):
+        envelope(ctx, ctx.api.post(f"/{path}", body), 404, "not_found_error", "resource_not_found")
 
 
 @check(

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -177,6 +178,23 @@ def endpoint(
     created = ok(ctx, ctx.api.post("/webhooks", body), "POST /webhooks")
     undo(ctx, "DELETE", f"/webhooks/{created['id']}")
     return created
+
+
+def in_generation(ctx: Context, naming: str) -> Context:
+    """The check's context moved to a fresh workspace speaking naming generation `naming`.
+
+    Only the simulator makes such workspaces (`POST /_sim/workspaces {naming}`).
+    """
+    if not ctx.has_control_plane:
+        raise Skipped("needs the /_sim control plane to make a workspace of generation " + naming)
+    created = ctx.api.expect(
+        "POST",
+        "/_sim/workspaces",
+        200,
+        {"seed": ctx.seed, "clock": "manual", "naming": naming},
+        auth=False,
+    )
+    return replace(ctx, api=ctx.api.with_key(created["api_key"]))
 
 
 def undo(ctx: Context, method: str, path: str) -> None:

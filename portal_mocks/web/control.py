@@ -38,11 +38,33 @@ FAULT_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["fault"],
     "properties": {
-        "fault": {"type": "string", "minLength": 1, "maxLength": 64},
-        "arg": {"type": ["string", "number", "integer", "null"]},
-        "times": {"type": ["integer", "null"], "minimum": 1, "maximum": 1_000_000},
-        "probability": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "at": {"type": ["string", "null"], "format": "date-time"},
+        "fault": {
+            "description": "A fault name from GET /_sim/faults/catalog",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+        },
+        "arg": {
+            "description": "The fault's argument, where it takes one",
+            "type": ["string", "number", "integer", "null"],
+        },
+        "times": {
+            "description": "Fire this many times, then stop (null: every time)",
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": 1_000_000,
+        },
+        "probability": {
+            "description": "Fire on this share of matching requests (0–1; null: always)",
+            "type": ["number", "null"],
+            "minimum": 0,
+            "maximum": 1,
+        },
+        "at": {
+            "description": "Fire only from this virtual time on",
+            "type": ["string", "null"],
+            "format": "date-time",
+        },
     },
 }
 FAULT: dict[str, Any] = {
@@ -222,6 +244,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/portals": {
         "get": {
             "operationId": "sim.listPortals",
+            "description": "Every mock portal with its slug, FHIR base URL and discovery URL, and the login personas with the records they hold.",
             "summary": "The mock portals and the login personas",
             "security": PUBLIC,
             "responses": ok(PORTAL_LIST, "Portals and personas"),
@@ -246,11 +269,13 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "sim.listPortalFaults",
+            "description": "Faults the caller's workspace applies to every login and grant at this portal.",
             "summary": "This workspace's faults at a portal",
             "responses": ok(FAULT_LIST, "Faults with their fired counts"),
         },
         "delete": {
             "operationId": "sim.clearPortalFaults",
+            "description": "Removes every fault of the caller's workspace at this portal.",
             "summary": "Clear this workspace's faults at a portal",
             "responses": ok(CLEARED, "How many were removed"),
         },
@@ -259,6 +284,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [_SLUG, path_param("fault_id", "Fault id")],
         "delete": {
             "operationId": "sim.deletePortalFault",
+            "description": "Removes one fault of the caller's workspace at this portal by its id.",
             "summary": "Remove one fault",
             "responses": ok(CLEARED, "Removed"),
         },

@@ -39,7 +39,7 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
         access.check_scope(p, token, resource_type, "s")
         plan = access.fault_plan(rt, p, grant)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan)
+        record = access.record_for(rt, p, grant, plan, resource_type)
         bundle = search(
             record,
             p,
@@ -64,7 +64,7 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
         access.check_scope(p, token, resource_type, "r")
         plan = access.fault_plan(rt, p, grant)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan)
+        record = access.record_for(rt, p, grant, plan, resource_type, resource_id)
         resource = read(record, resource_type, resource_id)
         if not category_allowed(resource, scopes.category_filters(token.scope, resource_type)):
             raise FhirError(

@@ -61,13 +61,16 @@ def connect(
     timeout: float = 10.0,
     session: requests.Session | None = None,
     at_portal: Callable[[], None] | None = None,
+    portal_origin: str | None = None,
 ) -> Result:
     """Open the session link, choose the source (Picker), log in at the portal, consent.
 
     `at_portal`, when given, is called on the portal's login page before signing in
-    (the patient lingering there while time passes).
+    (the patient lingering there while time passes). `portal_origin` is an outside
+    SMART server's origin the browser follows redirects into (besides the simulator's).
     """
-    browser = Browser(origin_of(session_url), timeout, session)
+    also = (portal_origin,) if portal_origin else ()
+    browser = Browser(origin_of(session_url), timeout, session, also)
     browser.get(session_url)
     if browser.url.startswith(session_url) and browser.response is not None:
         if browser.response.status_code != 200:
@@ -94,9 +97,11 @@ def open_portal(
     source_id: str | None,
     timeout: float = 10.0,
     session: requests.Session | None = None,
+    portal_origin: str | None = None,
 ) -> Result:
     """Open the link and get as far as the portal's login page, then walk away."""
-    browser = Browser(origin_of(session_url), timeout, session)
+    also = (portal_origin,) if portal_origin else ()
+    browser = Browser(origin_of(session_url), timeout, session, also)
     browser.get(session_url)
     if (
         source_id is not None

@@ -5,7 +5,8 @@ It keeps cookies, follows redirects one at a time (each step recorded in
 them. A redirect that leaves `scope` is recorded, not followed: `left` is then
 true and `url` is where it pointed (an app's `return_url` or `redirect_uri`
 is not ours to call). `scope` is an origin (`http://sim.test`) or an origin
-and a path prefix (`http://sim.test/portals/summit-epic/`).
+and a path prefix (`http://sim.test/portals/summit-epic/`); `also` adds more
+(an outside SMART server the patient signs in at).
 
 The headless patient (`simulator.clients.patient`) and the mock portals'
 test sign-in each walk their own pages with it.
@@ -44,8 +45,10 @@ class Browser:
         scope: str,
         timeout: float | None = 10.0,
         session: requests.Session | None = None,
+        also: tuple[str, ...] = (),
     ) -> None:
         self.scope = scope
+        self.also = also
         if session is None:
             session = requests.Session()
             session.trust_env = False  # the pages are reached directly, never via a proxy
@@ -57,11 +60,15 @@ class Browser:
         self.left = False
 
     def within(self, url: str) -> bool:
-        """True for a URL under `scope`."""
-        parts, scope = urlsplit(url), urlsplit(self.scope)
-        return (parts.scheme, parts.netloc) == (scope.scheme, scope.netloc) and (
-            parts.path or "/"
-        ).startswith(scope.path or "/")
+        """True for a URL under `scope` (or under one of `also`)."""
+        parts = urlsplit(url)
+        for text in (self.scope, *self.also):
+            scope = urlsplit(text)
+            if (parts.scheme, parts.netloc) == (scope.scheme, scope.netloc) and (
+                parts.path or "/"
+            ).startswith(scope.path or "/"):
+                return True
+        return False
 
     def request(
         self, method: str, url: str, data: dict[str, str] | None = None

@@ -10,44 +10,55 @@ from typing import Any
 
 DOC_URL = "https://medblocks.com/docs/reference/errors"
 
-# code -> (type, status), copied from the fact sheet.
+# (type, code, status) of every documented code, in the fact sheet's order (36). A code
+# is unique within its type: `quota_exceeded` is both a 429 `rate_limit_error` (an API
+# key's quota) and a 402 `billing_error` (the plan's active patients).
+CATALOGUE: tuple[tuple[str, str, int], ...] = (
+    ("authentication_error", "not_authenticated", 401),
+    ("authentication_error", "invalid_credentials", 401),
+    ("authentication_error", "session_expired", 401),
+    ("authentication_error", "missing_api_key", 401),
+    ("authentication_error", "invalid_api_key", 401),
+    ("authentication_error", "expired_api_key", 401),
+    ("permission_error", "forbidden", 403),
+    ("permission_error", "org_access_denied", 403),
+    ("permission_error", "role_insufficient", 403),
+    ("permission_error", "patient_access_denied", 403),
+    ("permission_error", "scope_violation", 403),
+    ("permission_error", "insufficient_scope", 403),
+    ("invalid_request_error", "bad_request", 400),
+    ("invalid_request_error", "invalid_data", 400),
+    ("invalid_request_error", "payload_too_large", 413),
+    ("invalid_request_error", "invalid_image", 400),
+    ("invalid_request_error", "unsupported_api_version", 400),
+    ("invalid_request_error", "oauth_state_expired", 400),
+    ("not_found_error", "resource_not_found", 404),
+    ("conflict_error", "resource_conflict", 409),
+    ("conflict_error", "already_linked", 409),
+    ("conflict_error", "external_id_already_exists", 409),
+    ("rate_limit_error", "throttled", 429),
+    ("rate_limit_error", "quota_exceeded", 429),
+    ("rate_limit_error", "api_key_limit_exceeded", 429),
+    ("billing_error", "feature_not_enabled", 402),
+    ("billing_error", "quota_exceeded", 402),
+    ("ehr_error", "fhir_error", 502),
+    ("ehr_error", "oauth_error", 502),
+    ("ehr_error", "email_error", 502),
+    ("ehr_error", "token_exchange_failed", 502),
+    ("ehr_error", "token_unavailable", 502),
+    ("ehr_error", "storage_error", 502),
+    ("api_error", "internal_error", 500),
+    ("api_error", "db_error", 500),
+    ("api_error", "config_missing", 500),
+)
+
+# code -> (type, status) of its first entry in the catalogue (a code's usual meaning).
 CODES: dict[str, tuple[str, int]] = {
-    "not_authenticated": ("authentication_error", 401),
-    "invalid_credentials": ("authentication_error", 401),
-    "session_expired": ("authentication_error", 401),
-    "missing_api_key": ("authentication_error", 401),
-    "invalid_api_key": ("authentication_error", 401),
-    "expired_api_key": ("authentication_error", 401),
-    "forbidden": ("permission_error", 403),
-    "org_access_denied": ("permission_error", 403),
-    "role_insufficient": ("permission_error", 403),
-    "patient_access_denied": ("permission_error", 403),
-    "scope_violation": ("permission_error", 403),
-    "insufficient_scope": ("permission_error", 403),
-    "bad_request": ("invalid_request_error", 400),
-    "invalid_data": ("invalid_request_error", 400),
-    "payload_too_large": ("invalid_request_error", 413),
-    "invalid_image": ("invalid_request_error", 400),
-    "unsupported_api_version": ("invalid_request_error", 400),
-    "oauth_state_expired": ("invalid_request_error", 400),
-    "resource_not_found": ("not_found_error", 404),
-    "resource_conflict": ("conflict_error", 409),
-    "already_linked": ("conflict_error", 409),
-    "external_id_already_exists": ("conflict_error", 409),
-    "throttled": ("rate_limit_error", 429),
-    "quota_exceeded": ("rate_limit_error", 429),
-    "api_key_limit_exceeded": ("rate_limit_error", 429),
-    "feature_not_enabled": ("billing_error", 402),
-    "fhir_error": ("ehr_error", 502),
-    "oauth_error": ("ehr_error", 502),
-    "email_error": ("ehr_error", 502),
-    "token_exchange_failed": ("ehr_error", 502),
-    "token_unavailable": ("ehr_error", 502),
-    "storage_error": ("ehr_error", 502),
-    "internal_error": ("api_error", 500),
-    "db_error": ("api_error", 500),
-    "config_missing": ("api_error", 500),
+    code: (type_, status) for type_, code, status in reversed(CATALOGUE)
 }
+
+# (type, code) -> status: the whole catalogue, `quota_exceeded` twice.
+STATUS_OF: dict[tuple[str, str], int] = {(t, c): s for t, c, s in CATALOGUE}
 
 
 class ApiError(Exception):
@@ -65,12 +76,18 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(message)
         default_type, default_status = CODES.get(code, ("api_error", 500))
+        if type_ is not None:
+            default_status = STATUS_OF.get((type_, code), default_status)
         self.code = code
         self.message = message
         self.param = param
         self.status = status or default_status
         self.type = type_ or default_type
         self.headers = headers or {}
+
+
+class ConnectionDrop(Exception):
+    """The call gets no answer at all: the server closes the connection (a forced fault)."""
 
 
 def invalid(message: str, param: str | None = None) -> ApiError:

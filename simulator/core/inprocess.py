@@ -49,14 +49,17 @@ def _call(client: Client, request: PreparedRequest) -> tuple[int, dict[str, str]
     body = request.body
     if isinstance(body, str):
         body = body.encode()
-    resp = client.open(
-        path=parts.path or "/",
-        base_url=f"{parts.scheme}://{parts.netloc}",
-        query_string=parts.query,
-        method=request.method or "GET",
-        headers=[(k, v) for k, v in request.headers.items() if k.lower() != "content-length"],
-        data=body or b"",
-    )
+    try:
+        resp = client.open(
+            path=parts.path or "/",
+            base_url=f"{parts.scheme}://{parts.netloc}",
+            query_string=parts.query,
+            method=request.method or "GET",
+            headers=[(k, v) for k, v in request.headers.items() if k.lower() != "content-length"],
+            data=body or b"",
+        )
+    except ConnectionError as exc:  # the app dropped the connection: no answer
+        raise requests.exceptions.ConnectionError(exc, request=request) from None
     headers: dict[str, str] = {}
     for name, value in resp.headers.items():
         if name.lower() in ("content-length",):

@@ -186,6 +186,10 @@ class Job:
 # Called with (the runtime that owns the scheduler, the job).
 Handler = Callable[[Any, Job], None]
 
+# Called by a clock move after each job it ran, with (jobs run so far, that job's due time).
+# It may raise `MoveCancelled` to stop the move there (the clock stays at that job).
+Progress = Callable[[int, int], None]
+
 
 def _job(row) -> Job:
     return Job(
@@ -461,16 +465,16 @@ class Scheduler:
             ),
         )
 
-    def run_until(self, ws_id: str, until_ms: int) -> int:
+    def run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
         """Run jobs due at or before `until_ms`, moving the clock to each due time."""
         with self.lock(ws_id):
             try:
-                return self._run_until(ws_id, until_ms)
+                return self._run_until(ws_id, until_ms, progress)
             finally:
                 if ws_id not in self._running_here():
                     self.rewake(ws_id)
 
-    def _run_until(self, ws_id: str, until_ms: int) -> int:
+    def _run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
         ran = 0
         running = self._running_here()
         if ws_id not in running:
@@ -508,6 +512,8 @@ class Scheduler:
                 if not nested:
                     running.discard(ws_id)
             ran += 1
+            if progress is not None:
+                progress(ran, job.due_ms)
         return ran
 
     def run_due(self, ws_id: str) -> int:
@@ -535,14 +541,14 @@ class Scheduler:
         finally:
             lock.release()
 
-    def advance(self, ws_id: str, seconds: float) -> int:
+    def advance(self, ws_id: str, seconds: float, progress: Progress | None = None) -> int:
         if seconds < 0:
             raise ClockError("The clock only moves forward: 'seconds' must be 0 or more")
         with self.lock(ws_id):
             target = self.clocks.now(ws_id) + int(round(seconds * 1000))
-            return self.advance_to(ws_id, target)
+            return self.advance_to(ws_id, target, progress)
 
-    def advance_to(self, ws_id: str, target_ms: int) -> int:
+    def advance_to(self, ws_id: str, target_ms: int, progress: Progress | None = None) -> int:
         """Run every job due by `target_ms`, then move the clock there.
 
         Raises `MoveCancelled` when `stop_move` stops it (the clock stays at the last job)."""
@@ -551,20 +557,20 @@ class Scheduler:
                 raise ClockError("The clock only moves forward: that instant is in the past")
             outer = ws_id not in self._running_here()
             try:
-                ran = self._run_until(ws_id, target_ms)
+                ran = self._run_until(ws_id, target_ms, progress)
                 self.clocks.move_to(ws_id, target_ms)
             finally:
                 if outer:  # after the move: a real clock's jump brings its jobs nearer
                     self.rewake(ws_id)
             return ran
 
-    def run_until_idle(self, ws_id: str, max_ms: int) -> int:
+    def run_until_idle(self, ws_id: str, max_ms: int, progress: Progress | None = None) -> int:
         """Run jobs one after another until none is left within `max_ms` from now.
 
         The clock ends at the last job's due time (or where it was, if none ran).
         """
         with self.lock(ws_id), self._move(ws_id):
-            return self.run_until(ws_id, self.clocks.now(ws_id) + max_ms)
+            return self.run_until(ws_id, self.clocks.now(ws_id) + max_ms, progress)
 
     @contextmanager
     def _move(self, ws_id: str) -> Iterator[None]:

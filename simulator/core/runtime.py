@@ -19,6 +19,7 @@ import requests
 
 from simulator.core import ids, jobs, workspaces
 from simulator.core.backends import open_store
+from simulator.core.background import Background
 from simulator.core.clock import Clocks
 from simulator.core.config import Config
 from simulator.core.hooks import Hooks
@@ -41,6 +42,7 @@ class Runtime:
         self.clocks = Clocks(self.store, wall)
         self.scheduler = Scheduler(self.store, self.clocks, owner=self)
         self.hooks = Hooks()
+        self.background = Background()
         self.catalog = Catalog.load(self.config.base_url, self.config.catalog_path)
         self.http = Session()
         self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
@@ -55,6 +57,8 @@ class Runtime:
                 api_key=self.config.default_api_key,
             )
         self._ticker: Ticker | None = None
+        # Set once the process starts stopping: waits that must not hold up a drain end.
+        self.stopping = threading.Event()
 
     def answer_in_process(self, app: WsgiApp) -> None:
         """Send the process's outbound calls to its own base URL straight to `app`.
@@ -98,11 +102,16 @@ class Runtime:
             self._ticker = Ticker(self, self.config.tick_interval)
             self._ticker.start()
 
-    def stop_background(self) -> None:
-        """Stop the ticker, letting a job it is running finish."""
+    def stop_background(self, timeout: float = 30.0) -> bool:
+        """Stop the ticker, letting a job it is running finish, and ask background work
+        (clock moves run with `"wait": false`) to stop after its current job.
+
+        Answers whether the background work ended within `timeout` seconds."""
+        self.stopping.set()
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
+        return self.background.stop(timeout)
 
     def close(self) -> None:
         self.stop_background()

@@ -1,4 +1,11 @@
-"""The connections catalog (FhirSource entries), read from a JSON file."""
+"""The connections catalog (FhirSource entries), read from a JSON file.
+
+An entry of the file may describe an outside SMART server instead of one of this
+process's portals: its `smart` object (`client_id`, `client_secret` or null for a public
+client, `scope`) gives the client the simulator uses there, with no dynamic
+registration. A workspace adds its own such sources through the control plane
+(`simulator.domain.outside_sources`); `Catalog.merged` answers the catalog with them.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +46,17 @@ class Source:
     fhir_base_url: str
     logo_url: str | None
     portal_url: str | None
+    # An outside SMART server: the client registered there (no dynamic registration).
+    client_id: str | None = None
+    client_secret: str | None = None
+    scope: str | None = None
+    # The workspace that added it through the control plane (None: the catalog file's).
+    workspace_id: str | None = None
+
+    @property
+    def outside(self) -> bool:
+        """A server this simulator has a configured client at (not one of its portals)."""
+        return self.client_id is not None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -67,19 +85,27 @@ class Catalog:
             fill = {
                 k: (localized(v, base_url) if isinstance(v, str) else v) for k, v in entry.items()
             }
+            smart = fill.get("smart") or {}
             sources.append(
                 Source(
                     id=fill["id"],
-                    slug=fill["slug"],
+                    slug=fill.get("slug", fill["id"]),
                     name=fill["name"],
                     type=fill.get("type"),
                     kind=fill.get("kind", "hospital"),
                     fhir_base_url=fill["fhir_base_url"],
                     logo_url=fill.get("logo_url"),
                     portal_url=fill.get("portal_url"),
+                    client_id=smart.get("client_id"),
+                    client_secret=smart.get("client_secret"),
+                    scope=smart.get("scope"),
                 )
             )
         return cls(sources)
+
+    def merged(self, extra: list[Source]) -> Catalog:
+        """This catalog with `extra` sources added (a workspace's own)."""
+        return Catalog(self.sources + extra) if extra else self
 
     def get(self, ident: str) -> Source | None:
         """By `fhirsrc_` id, or by raw `fhir_base_url` (trailing slash ignored)."""

@@ -126,6 +126,8 @@ class WsgiAdapter(BaseAdapter):
         result = self.app(_environ(request), start_response)
         try:
             chunks.extend(result)
+        except ConnectionError as exc:  # the app dropped the connection: no answer
+            raise requests.exceptions.ConnectionError(exc, request=request) from None
         finally:
             close = getattr(result, "close", None)
             if close is not None:

@@ -40,14 +40,30 @@ def _is_date_time(value: object) -> bool:
     return True
 
 
-_validators: dict[int, Draft202012Validator] = {}
+# A schema names the keywords that only a strict workspace enforces in `x-strict`
+# (unknown fields where the provider's schema allows them, the simulator's own limits).
+STRICT_ONLY = "x-strict"
 
 
-def _validator(schema: dict[str, Any]) -> Draft202012Validator:
-    key = id(schema)
-    if key not in _validators:
-        _validators[key] = Draft202012Validator(schema, format_checker=FORMATS)
-    return _validators[key]
+def lenient(schema: Any) -> Any:
+    """`schema` without its strict-only keywords: what the provider's schema says."""
+    if isinstance(schema, list):
+        return [lenient(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    dropped = set(schema.get(STRICT_ONLY, ()))
+    return {key: lenient(value) for key, value in schema.items() if key not in dropped}
+
+
+_validators: dict[tuple[int, bool], tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any], strict: bool) -> Draft202012Validator:
+    key = (id(schema), strict)
+    if key not in _validators:  # the schema is kept with it, so its id stays its own
+        used = schema if strict else lenient(schema)
+        _validators[key] = (schema, Draft202012Validator(used, format_checker=FORMATS))
+    return _validators[key][1]
 
 
 _TYPE_WORDS = {
@@ -137,11 +153,14 @@ def _sort_key(error: ValidationError) -> tuple:
     return (rank, [str(p) for p in error.absolute_path], str(error.validator))
 
 
-def validate(body: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    """Validate a decoded JSON body; raise the documented 400 on the first problem."""
+def validate(body: Any, schema: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
+    """Validate a decoded JSON body; raise the documented 400 on the first problem.
+
+    Not `strict`: the keywords the schema lists in `x-strict` are not checked.
+    """
     if not isinstance(body, dict):
         raise ApiError("bad_request", "The request body must be a JSON object")
-    errors = sorted(_validator(schema).iter_errors(body), key=_sort_key)
+    errors = sorted(_validator(schema, strict).iter_errors(body), key=_sort_key)
     if errors:
         message, param = _message(errors[0])
         raise invalid(message, param)

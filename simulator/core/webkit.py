@@ -18,13 +18,14 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from simulator.core import pagination, workspaces
-from simulator.core.errors import ApiError, envelope
+from simulator.core import api_keys, pagination, workspaces
+from simulator.core.errors import ApiError, ConnectionDrop, envelope
 from simulator.core.validation import validate
 
 if TYPE_CHECKING:
@@ -86,6 +87,23 @@ def _http_exception(exc: HTTPException) -> Response:
     )
 
 
+DROP_CONNECTION = "connect_sim.drop_connection"
+"""Set in the environ of a call that must get no answer: the server closes the socket."""
+
+
+def _no_answer() -> Iterator[bytes]:
+    raise ConnectionAbortedError("the simulator dropped the connection (a forced fault)")
+    yield b""  # a generator: the error is raised when the server reads the body
+
+
+def _dropped(exc: ConnectionDrop) -> Response:
+    """A response the server never sends: `serving` closes the connection when it sees
+    the environ flag; any other WSGI server meets `ConnectionAbortedError` (an
+    `OSError`) reading the body before a byte is written, and drops the connection."""
+    request.environ[DROP_CONNECTION] = True
+    return Response(_no_answer(), status=500)
+
+
 def _unexpected(exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.path)
     return error_response(
@@ -95,6 +113,7 @@ def _unexpected(exc: Exception) -> Response:
 
 def install_error_handling(app: Flask) -> None:
     app.register_error_handler(ApiError, error_response)
+    app.register_error_handler(ConnectionDrop, _dropped)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
 
@@ -198,7 +217,8 @@ def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -
         if not isinstance(body, dict):
             raise ApiError("bad_request", "The request body must be a JSON object")
         return body
-    return validate(body, schema)
+    ws = g.get("workspace")
+    return validate(body, schema, strict=ws is not None and ws.strict)
 
 
 # -- the caller's workspace ------------------------------------------------------------------
@@ -218,10 +238,18 @@ def authenticate() -> str:
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise ApiError("invalid_api_key", "API key invalid: use 'Authorization: Bearer <key>'")
-    ws = workspaces.by_key(runtime().store, key)
+    store = runtime().store
+    ws = workspaces.by_key(store, key)
+    permissions = "read_write"
     if ws is None:
-        raise ApiError("invalid_api_key", "API key invalid")
+        minted = api_keys.by_secret(store, key)
+        if minted is None:
+            raise ApiError("invalid_api_key", "API key invalid")
+        ws = workspaces.get(store, minted.workspace_id)
+        permissions = api_keys.admit(store, minted, runtime().now(ws.id))
     g.workspace_id = ws.id
+    g.workspace = ws
+    g.key_permissions = permissions
     pagination.set_scope(ws.cursor_scope)
     clocks = runtime().clocks
     if ws.clock_mode == "manual" and not clocks.is_pinned(ws.id):
@@ -234,6 +262,20 @@ def authenticate() -> str:
 
 def workspace_id() -> str:
     return authenticate()
+
+
+def workspace() -> workspaces.Workspace:
+    """The caller's workspace (its settings as read when the request authenticated)."""
+    ws_id = authenticate()
+    ws = g.get("workspace")
+    if ws is None or ws.id != ws_id:  # acting for a workspace without its key
+        ws = g.workspace = workspaces.get(runtime().store, ws_id)
+    return ws
+
+
+def key_permissions() -> str:
+    """`read_write` or `read_only`: what the caller's API key may do (after `authenticate`)."""
+    return g.get("key_permissions", "read_write")
 
 
 def acting_for(ws_id: str, *, changed: bool = False) -> None:

@@ -26,7 +26,10 @@ CREATE TABLE IF NOT EXISTS workspaces (
     is_default INTEGER NOT NULL DEFAULT 0,
     created_ms INTEGER NOT NULL,
     epoch INTEGER NOT NULL DEFAULT 0,
-    registration_token TEXT
+    registration_token TEXT,
+    naming TEXT NOT NULL DEFAULT 'C',
+    strict INTEGER NOT NULL DEFAULT 0,
+    app_name TEXT
 );
 """
 # `epoch` counts resets; list cursors carry it, so a cursor from before a reset is refused.
@@ -36,7 +39,16 @@ CREATE TABLE IF NOT EXISTS workspaces (
 COLUMNS = (
     ("workspaces", "epoch", "INTEGER NOT NULL DEFAULT 0"),
     ("workspaces", "registration_token", "TEXT"),
+    ("workspaces", "naming", "TEXT NOT NULL DEFAULT 'C'"),
+    ("workspaces", "strict", "INTEGER NOT NULL DEFAULT 0"),
+    ("workspaces", "app_name", "TEXT"),
 )
+# `naming` is the API generation the workspace speaks (`C`, `B` or `A`, see
+# `simulator.core.naming`); `strict` turns on the checks beyond the provider's
+# schemas (unknown fields, empty query values, the simulator's own limits).
+# Both are set when the workspace is created and kept across resets.
+# `app_name` is the name of the app the hosted pages show the patient ("HealthApp wants
+# to…"); a simulator setting, as a real workspace's branding is configured elsewhere.
 
 KEY_PREFIX = "mb_sk_sbx_"
 CLOCK_MODES = ("real", "manual")
@@ -53,6 +65,9 @@ class Workspace:
     is_default: bool
     created_ms: int
     epoch: int = 0
+    naming: str = "C"
+    strict: bool = False
+    app_name: str | None = None
 
     @property
     def cursor_scope(self) -> str:
@@ -79,6 +94,9 @@ def _row_to_ws(row) -> Workspace:
         is_default=bool(row["is_default"]),
         created_ms=row["created_ms"],
         epoch=row["epoch"],
+        naming=row["naming"],
+        strict=bool(row["strict"]),
+        app_name=row["app_name"],
     )
 
 
@@ -91,6 +109,9 @@ def create(
     name: str | None = None,
     api_key: str | None = None,
     is_default: bool = False,
+    naming: str = "C",
+    strict: bool = False,
+    app_name: str | None = None,
 ) -> tuple[Workspace, str]:
     """Create a workspace; returns it with its API key (shown once)."""
     key = api_key or new_api_key()
@@ -103,6 +124,12 @@ def create(
             " clock_offset_ms, id_seq, is_default, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (ws_id, name, hash_key(key), seed, clock_mode, wall_ms, 0, 0, int(is_default), wall_ms),
         )
+        store.execute(
+            "UPDATE workspaces SET naming = ?, strict = ? WHERE id = ?",
+            (naming, int(strict), ws_id),
+        )
+        if app_name is not None:
+            store.execute("UPDATE workspaces SET app_name = ? WHERE id = ?", (app_name, ws_id))
     return get(store, ws_id), key
 
 
@@ -116,6 +143,13 @@ def get(store: Store, ws_id: str) -> Workspace:
 def by_key(store: Store, api_key: str) -> Workspace | None:
     row = store.one("SELECT * FROM workspaces WHERE api_key_hash = ?", (hash_key(api_key),))
     return None if row is None else _row_to_ws(row)
+
+
+def set_app_name(store: Store, ws_id: str, app_name: str | None) -> Workspace:
+    """Name the app the hosted pages show (None: they name the return URL's host)."""
+    with store.tx():
+        store.execute("UPDATE workspaces SET app_name = ? WHERE id = ?", (app_name, ws_id))
+    return get(store, ws_id)
 
 
 def registration_token(store: Store, ws_id: str) -> str:
@@ -149,10 +183,16 @@ def next_sequence(store: Store, ws_id: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+# Tables of credentials, not objects: a reset keeps them, as it keeps the workspace's key.
+KEPT_ON_RESET = ("api_keys",)
+
+
 def reset(store: Store, ws_id: str, *, wall_ms: int) -> None:
-    """Delete every object of the workspace; keep its id, key, seed and clock mode."""
+    """Delete every object of the workspace; keep its id, keys, seed and clock mode."""
     with store.tx():
         for table in store.tables_with_column("workspace_id"):
+            if table in KEPT_ON_RESET:
+                continue
             store.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (ws_id,))
         store.execute(
             "UPDATE workspaces SET id_seq = 0, clock_manual_ms = ?, clock_offset_ms = 0,"

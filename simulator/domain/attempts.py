@@ -17,13 +17,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, Endpoints, SmartError
-from simulator.core import sources
+from simulator.core import naming, sources
 from simulator.core.errors import ApiError
 from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
 from simulator.core.store import Store, dumps
 from simulator.core.timeutil import MINUTE, SECOND
-from simulator.domain import connections, patients, registrations, sessions
+from simulator.domain import connections, outside_sources, patients, registrations, sessions
 from simulator.domain.connections import Connection, ConnectionLifecycle
 from simulator.domain.rows import Row
 from simulator.domain.sessions import Session
@@ -176,7 +176,7 @@ def client_of(rt: Runtime, ws_id: str, source: Source, client_id: str) -> Client
 
 
 def scope_for(source: Source) -> str:
-    return smart.DEFAULT_SCOPE
+    return source.scope or smart.DEFAULT_SCOPE
 
 
 # -- starting an attempt ---------------------------------------------------------------------
@@ -228,6 +228,7 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
                 now,
             ),
         )
+        connections.record_status(rt.store, connections.by_attempt(rt.store, ws_id, attempt_id))
         rt.store.execute(
             "INSERT INTO oauth_attempts (workspace_id, attempt_id, session_id, patient_id,"
             " source_id, state, code_verifier, redirect_uri, client_id, token_endpoint,"
@@ -272,16 +273,19 @@ def endpoints_of(rt: Runtime, row: Attempt | ConnectionTokens) -> Endpoints:
 
 def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) -> Connection:
     """Apply a ConnectionLifecycle event to an attempt and set extra columns."""
-    conn = connections.by_attempt(rt.store, ws_id, attempt_id)
-    status = transition(ConnectionLifecycle, conn.status, event)
-    now = rt.now(ws_id)
-    columns = {"status": status, "updated_ms": now, **fields}
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    rt.store.execute(
-        f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
-        (*columns.values(), ws_id, attempt_id),
-    )
-    return connections.by_attempt(rt.store, ws_id, attempt_id)
+    with rt.store.tx():  # the status and its history entry together
+        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+        status = transition(ConnectionLifecycle, conn.status, event)
+        now = rt.now(ws_id)
+        columns = {"status": status, "updated_ms": now, **fields}
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        rt.store.execute(
+            f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
+            (*columns.values(), ws_id, attempt_id),
+        )
+        moved = connections.by_attempt(rt.store, ws_id, attempt_id)
+        connections.record_status(rt.store, moved)
+    return moved
 
 
 def fail_attempt(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> Connection:
@@ -376,7 +380,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
         if not args.get("code"):
             return fail("oauth_callback_failed", "The portal returned neither a code nor an error.")
 
-    source = rt.catalog.get(attempt.source_id)
+    source = outside_sources.catalog(rt, ws_id).get(attempt.source_id)
     assert source is not None
     endpoints = endpoints_of(rt, attempt)
     try:
@@ -447,14 +451,13 @@ def complete(rt: Runtime, ws_id: str, session_id: str) -> Session:
 
     with rt.store.tx():
         session = sessions.set_status(rt, ws_id, session_id, "finish")
-        gen = sessions.GENERATIONS[session.generation]
-        publish.emit(rt, ws_id, gen.completed_event, sessions.to_api(rt, ws_id, session))
+        publish.emit(rt, ws_id, naming.SESSION_COMPLETED, sessions.to_api(rt, ws_id, session))
         return session
 
 
 def return_params(session: Session) -> dict[str, str]:
     """`patient_id` and the session id under its generation's name (`patient_session_id`, …)."""
-    gen = sessions.GENERATIONS[session.generation]
+    gen = naming.generation(session.generation)
     return {"patient_id": session.patient_id, gen.return_param: session.id}
 
 
@@ -485,7 +488,7 @@ def revoke_at_portal(
     """RFC 7009 at the source's portal: the refresh token when there is one (the portal then
     ends the whole grant), else the access token. True when the portal accepted it."""
     value = token.get("refresh_token") or token.get("access_token")
-    source = rt.catalog.get(source_id)
+    source = outside_sources.catalog(rt, ws_id).get(source_id)
     if not value or source is None:
         return False
     hint = "refresh_token" if token.get("refresh_token") else "access_token"

@@ -12,6 +12,7 @@ from typing import Any
 
 from statemachine import State, StateMachine
 
+from simulator.core import naming
 from simulator.core.errors import ApiError, not_found
 from simulator.core.lifecycle import states
 from simulator.core.store import Store, loads
@@ -39,7 +40,19 @@ CREATE INDEX IF NOT EXISTS connections_patient ON connections (workspace_id, pat
 CREATE INDEX IF NOT EXISTS connections_session ON connections (workspace_id, session_id, seq);
 CREATE UNIQUE INDEX IF NOT EXISTS connections_conn_id ON connections (workspace_id, id)
     WHERE id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS connection_status_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    workspace_id TEXT NOT NULL,
+    attempt_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    failure_code TEXT,
+    changed_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS connection_status_changes_attempt
+    ON connection_status_changes (workspace_id, attempt_id, seq);
 """
+# `connection_status_changes`: every status an attempt took, in order (its status history);
+# attempts made before the table existed have none.
 
 
 class ConnectionLifecycle(StateMachine):
@@ -91,6 +104,18 @@ class Connection(Row):
     failure_ms: int | None
     created_ms: int
     updated_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange(Row):
+    """One status an attempt took, and when."""
+
+    seq: int
+    workspace_id: str
+    attempt_id: str
+    status: str
+    failure_code: str | None
+    changed_ms: int
 
 
 def session_item(conn: Connection) -> dict[str, Any]:
@@ -172,7 +197,12 @@ def for_session(store: Store, ws_id: str, session_id: str) -> list[dict[str, Any
 
 def for_patient(store: Store, ws_id: str, patient_id: str) -> list[dict[str, Any]]:
     """All connections of a patient, failed attempts included, most recent first."""
-    return [patient_item(c) for c in _visible(store, ws_id, "patient_id", patient_id, "DESC")]
+    field = naming.of_workspace(store, ws_id).back_reference  # `session_id` in A
+    rows = _visible(store, ws_id, "patient_id", patient_id, "DESC")
+    return [
+        {field if key == "patient_session_id" else key: value for key, value in item.items()}
+        for item in map(patient_item, rows)
+    ]
 
 
 def last_seq(store: Store, ws_id: str, session_id: str) -> int:
@@ -216,5 +246,36 @@ def superseded(store: Store, ws_id: str, conn: Connection) -> list[Connection]:
         "SELECT * FROM connections WHERE workspace_id = ? AND patient_id = ? AND source_id = ?"
         " AND status = 'active' AND attempt_id != ?",
         (ws_id, conn.patient_id, conn.source_id, conn.attempt_id),
+    )
+    return [Connection.from_row(r) for r in rows]
+
+
+# -- status history and the workspace's connections -------------------------------------
+
+
+def record_status(store: Store, conn: Connection) -> None:
+    """Add the attempt's current status to its history (called on every status change)."""
+    store.execute(
+        "INSERT INTO connection_status_changes (workspace_id, attempt_id, status, failure_code,"
+        " changed_ms) VALUES (?,?,?,?,?)",
+        (conn.workspace_id, conn.attempt_id, conn.status, conn.failure_code, conn.updated_ms),
+    )
+
+
+def history(store: Store, ws_id: str, attempt_id: str) -> list[StatusChange]:
+    """The statuses an attempt took, oldest first."""
+    rows = store.all(
+        "SELECT * FROM connection_status_changes WHERE workspace_id = ? AND attempt_id = ?"
+        " ORDER BY seq",
+        (ws_id, attempt_id),
+    )
+    return [StatusChange.from_row(r) for r in rows]
+
+
+def recent(store: Store, ws_id: str, limit: int) -> list[Connection]:
+    """The workspace's newest attempts of every status (in-flight ones included), newest first."""
+    rows = store.all(
+        "SELECT * FROM connections WHERE workspace_id = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, limit),
     )
     return [Connection.from_row(r) for r in rows]

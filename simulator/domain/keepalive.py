@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.clients import smart
 from simulator.clients.smart import ClientCredentials, SmartError
 from simulator.core.timeutil import HOUR, MINUTE, SECOND
-from simulator.domain import attempts, connections
+from simulator.domain import attempts, connections, outside_sources
 from simulator.domain.attempts import ConnectionTokens
 from simulator.domain.connections import Connection
 from simulator.domain.webhooks import publish
@@ -89,7 +89,7 @@ def schedule_keepalive(
 
 
 def _client(rt: Runtime, ws_id: str, conn: Connection, client_id: str) -> ClientCredentials:
-    source = rt.catalog.get(conn.source_id)
+    source = outside_sources.catalog(rt, ws_id).get(conn.source_id)
     assert source is not None
     return attempts.client_of(rt, ws_id, source, client_id)
 

@@ -19,6 +19,7 @@ from simulator.core.errors import ApiError, not_found
 from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store
 from simulator.core.timeutil import iso
+from simulator.domain import outside_sources
 from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
@@ -65,11 +66,22 @@ CREATE_INPUT: dict[str, Any] = {
             "minLength": 1,
             "description": "The source: a `fhirsrc_` id or its `fhir_base_url`",
         },
-        "status": {"enum": list(STATUSES)},
-        "patient": _TEXT,
-        "encounter": _TEXT,
-        "fhir_user": _TEXT,
-        "scope": {"type": "string", "minLength": 1, "maxLength": 1000},
+        "status": {
+            "description": "`ready` (default) or `pending` until its token exchange",
+            "enum": list(STATUSES),
+        },
+        "patient": {**_TEXT, "description": "The FHIR Patient id the launch carries"},
+        "encounter": {**_TEXT, "description": "The FHIR Encounter id the launch carries"},
+        "fhir_user": {
+            **_TEXT,
+            "description": "The launching user (a FHIR reference such as `Practitioner/123`)",
+        },
+        "scope": {
+            "description": "The scopes granted to the launch",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1000,
+        },
     },
     # a ready context (the default) names its patient; a pending one gets it at the exchange
     "if": {"required": ["status"], "properties": {"status": {"const": "pending"}}},
@@ -79,7 +91,11 @@ READY_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["patient"],
-    "properties": {"patient": _TEXT, "encounter": _TEXT, "fhir_user": _TEXT},
+    "properties": {
+        "patient": {**_TEXT, "description": "The FHIR Patient id the launch carries"},
+        "encounter": {**_TEXT, "description": "The FHIR Encounter id the launch carries"},
+        "fhir_user": {**_TEXT, "description": "The launching user (a FHIR reference)"},
+    },
 }
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 LAUNCH_CONTEXT: dict[str, Any] = {
@@ -144,7 +160,7 @@ def get_row(store: Store, ws_id: str, context_id: str) -> LaunchContext:
 
 
 def create(rt: Runtime, ws_id: str, body: dict[str, Any]) -> LaunchContext:
-    source = rt.catalog.get(body["connection_id"])
+    source = outside_sources.catalog(rt, ws_id).get(body["connection_id"])
     if source is None:
         raise not_found("source", body["connection_id"], "connection_id")
     status = body.get("status", "ready")
@@ -198,7 +214,7 @@ def make_ready(rt: Runtime, ws_id: str, context_id: str, body: dict[str, Any]) -
 
 
 def render(rt: Runtime, context: LaunchContext) -> dict[str, Any]:
-    source = rt.catalog.get(context.source_id)
+    source = outside_sources.catalog(rt, context.workspace_id).get(context.source_id)
     return {
         "id": context.id,
         "resource_type": "launch_context",

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.core import pagination
+from simulator.core import pagination, plans
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
@@ -114,6 +114,21 @@ def exists(store: Store, ws_id: str, patient_id: str) -> bool:
     )
 
 
+def _check_quota(store: Store, ws_id: str) -> None:
+    """402 when the workspace's plan holds no place for one more patient."""
+    limit = plans.get(store, ws_id).active_patient_limit
+    if limit is None:
+        return
+    held = store.scalar("SELECT COUNT(*) FROM patients WHERE workspace_id = ?", (ws_id,))
+    if held >= limit:
+        raise ApiError(
+            "quota_exceeded",
+            f"The workspace's plan allows {limit} active patients and holds {held};"
+            " delete one or raise the plan's active_patient_limit",
+            type_="billing_error",
+        )
+
+
 def create(
     store: Store,
     ws_id: str,
@@ -133,6 +148,7 @@ def create(
                 f"A patient with patient_id '{patient_id}' already exists",
                 param="patient_id",
             )
+        _check_quota(store, ws_id)
         store.execute(
             "INSERT INTO patients (workspace_id, id, seq, email, name, metadata, created_ms)"
             " VALUES (?,?,?,?,?,?,?)",

@@ -22,7 +22,7 @@ from simulator.clients.fhir import FhirError
 from simulator.core.lifecycle import edge, transition
 from simulator.core.store import dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND, iso
-from simulator.domain import attempts, connections, keepalive, records
+from simulator.domain import attempts, connections, keepalive, outside_sources, records
 from simulator.domain.connections import Connection
 from simulator.domain.rows import Row
 from simulator.domain.webhooks import publish
@@ -30,6 +30,7 @@ from simulator.domain.webhooks import publish
 if TYPE_CHECKING:
     from simulator.core.jobs import Job
     from simulator.core.runtime import Runtime
+    from simulator.core.store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pulls (
@@ -199,7 +200,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 started_ms=rt.now(ws_id),
                 since_ms=_since(rt, ws_id, attempt_id) if pull.reason == SCHEDULED else None,
             )
-    source = rt.catalog.get(pull.source_id)
+    source = outside_sources.catalog(rt, ws_id).get(pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
     while True:
@@ -402,6 +403,16 @@ def last_pull(rt: Runtime, ws_id: str, attempt_id: str) -> Pull | None:
             (ws_id, attempt_id),
         )
     )
+
+
+def recent_of(store: Store, ws_id: str, attempt_id: str, limit: int) -> list[Pull]:
+    """A connection's newest pulls (the scheduled next one included), newest first."""
+    rows = store.all(
+        "SELECT * FROM pulls WHERE workspace_id = ? AND attempt_id = ?"
+        " ORDER BY started_ms DESC, pull_id DESC LIMIT ?",
+        (ws_id, attempt_id, limit),
+    )
+    return [Pull.from_row(r) for r in rows]
 
 
 def pull_job(rt: Runtime, job: Job) -> None:

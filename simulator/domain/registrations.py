@@ -71,8 +71,11 @@ def client_for(
 ) -> ClientCredentials:
     """The workspace's client at the source, registered on first use; raises SmartError.
 
-    `registration_endpoint` saves a discovery when the caller has just run one.
+    `registration_endpoint` saves a discovery when the caller has just run one. An
+    outside server's source names its client (no registration).
     """
+    if source.client_id is not None:
+        return ClientCredentials(source.client_id, source.client_secret)
     stored = _stored(rt, ws_id, source.id, redirect_uri)
     if stored is None:
         timeout = rt.config.http_timeout

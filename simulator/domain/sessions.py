@@ -1,4 +1,4 @@
-"""Patient sessions: the browser flow object (generation C `ps_`, aliases A `sess_`, B `pf_`)."""
+"""Patient sessions: the browser flow object (`ps_`; `pf_` or `sess_` in B and A workspaces)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from statemachine import State, StateMachine
 
-from simulator.core import ids, pagination
+from simulator.core import ids, naming, pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import TransitionNotAllowed, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import SECOND, iso
 from simulator.core.validation import check_return_url
-from simulator.domain import connections, patients
+from simulator.domain import connections, outside_sources, patients
 from simulator.domain.rows import Row
 
 if TYPE_CHECKING:
@@ -83,55 +83,14 @@ class Session(Row):
     completed_ms: int | None
 
 
-@dataclass(frozen=True)
-class Generation:
-    """One of the three naming generations of the session object."""
-
-    name: str
-    prefix: str
-    resource_type: str
-    path: str
-    list_path: str
-    completed_event: str
-    return_param: str
-
-
-GENERATIONS = {
-    "C": Generation(
-        "C",
-        "ps_",
-        "patient_session",
-        "patient-sessions",
-        "patient-sessions",
-        "patient_session.completed",
-        "patient_session_id",
-    ),
-    "A": Generation(
-        "A",
-        "sess_",
-        "session",
-        "sessions",
-        "sessions",
-        "patient_session.completed",
-        "session_id",
-    ),
-    "B": Generation(
-        "B",
-        "pf_",
-        "patient_flow",
-        "patient-flows",
-        "patient-flows",
-        "patient_flow.completed",
-        "patient_flow_id",
-    ),
-}
-CANONICAL = GENERATIONS["C"]
+# The generations themselves (prefix, resource_type, paths, …) are `simulator.core.naming`'s;
+# a session is made under its workspace's generation and keeps it (`generation`).
 
 
 def render(
-    store: Store, ws_id: str, session: Session, gen: Generation | None = None
+    store: Store, ws_id: str, session: Session, gen: naming.Generation | None = None
 ) -> dict[str, Any]:
-    gen = gen or GENERATIONS[session.generation]
+    gen = gen or naming.generation(session.generation)
     return {
         "id": session.id,
         "resource_type": gen.resource_type,
@@ -150,7 +109,7 @@ def render(
 
 
 def to_api(
-    rt: Runtime, ws_id: str, session: Session, gen: Generation | None = None
+    rt: Runtime, ws_id: str, session: Session, gen: naming.Generation | None = None
 ) -> dict[str, Any]:
     body = render(rt.store, ws_id, session, gen)
     body["url"] = hosted_url(rt, session.token)
@@ -174,6 +133,15 @@ def by_token(store: Store, token: str) -> Session | None:
     return Session.maybe(store.one("SELECT * FROM patient_sessions WHERE token = ?", (token,)))
 
 
+def recent(store: Store, ws_id: str, limit: int) -> list[Session]:
+    """The workspace's newest sessions of every patient, newest first."""
+    rows = store.all(
+        "SELECT * FROM patient_sessions WHERE workspace_id = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, limit),
+    )
+    return [Session.from_row(r) for r in rows]
+
+
 def new_token(rt: Runtime, ws_id: str) -> str:
     """The hosted URL token: 128 bits from the CSPRNG (it is the only key to the page).
 
@@ -185,7 +153,9 @@ def new_token(rt: Runtime, ws_id: str) -> str:
     return token
 
 
-def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANONICAL) -> Session:
+def create(
+    rt: Runtime, ws_id: str, body: dict[str, Any], gen: naming.Generation = naming.CANONICAL
+) -> Session:
     """Validate the references of a PatientSessionInitInput and create the session."""
     direct = body.get("connection_id")
     recommended = body.get("recommended_connection_ids")
@@ -197,7 +167,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
         )
     source_id = None
     if direct is not None:
-        source = rt.catalog.get(direct)
+        source = outside_sources.catalog(rt, ws_id).get(direct)
         if source is None:
             raise not_found("connection", direct, param="connection_id")
         source_id = source.id
@@ -205,7 +175,7 @@ def create(rt: Runtime, ws_id: str, body: dict[str, Any], gen: Generation = CANO
     if recommended is not None:
         recommended_ids = []
         for index, ident in enumerate(recommended):
-            source = rt.catalog.get(ident)
+            source = outside_sources.catalog(rt, ws_id).get(ident)
             if source is None:
                 raise not_found("connection", ident, param=f"recommended_connection_ids.{index}")
             if source.id not in recommended_ids:
@@ -264,7 +234,7 @@ def list_page(
     *,
     patient_id: str,
     status: str | None = None,
-    gen: Generation = CANONICAL,
+    gen: naming.Generation = naming.CANONICAL,
 ) -> dict[str, Any]:
     """A page of a patient's sessions, newest first, rendered under generation `gen`."""
     patients.get_row(rt.store, ws_id, patient_id)

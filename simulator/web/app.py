@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from flask import Blueprint, Flask
 
 from simulator.core.runtime import Runtime
-from simulator.web import api, control, hosted
+from simulator.web import api, control, dashboard, hosted, reference
 from simulator.web.http import RUNTIME_KEY, install_error_handling
 
 
 def create_app(rt: Runtime, blueprints: Sequence[Blueprint] = ()) -> Flask:
-    """The Connect API, the hosted pages and the control plane of one runtime.
+    """The Connect API, the hosted pages, the dashboard and the control plane of one runtime.
 
     `blueprints` are served (and documented) beside them: the composition root passes
     the mock portals' part of the control plane.
@@ -30,6 +30,8 @@ def create_app(rt: Runtime, blueprints: Sequence[Blueprint] = ()) -> Flask:
     api.register(app)
     control.register(app)
     app.register_blueprint(hosted.bp)
+    app.register_blueprint(reference.bp)
+    app.register_blueprint(dashboard.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

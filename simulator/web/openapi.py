@@ -8,7 +8,7 @@ every module that registered a blueprint or a view on the app, then:
   identity: the object schemas of `simulator/schemas.py` and of any
   `simulator/*/schemas.py`, plus any module's `OPENAPI_SCHEMAS` name table)
   and points at them with `$ref`s;
-- adds the error envelope responses each operation can give (400, 401, 404,
+- adds the error envelope responses each operation can give (400, 401, 403, 404,
   413, 429, 500, 502 as relevant; an operation's own entry wins), the
   `X-Request-Id` header on every response, the Bearer security scheme, the
   optional `Version` header on the Connect API, and any path parameter a
@@ -33,7 +33,8 @@ from typing import Any
 
 from flask import Flask
 
-from simulator.core.errors import CODES
+from simulator.core.errors import CATALOGUE
+from simulator.core.validation import lenient
 from simulator.core.webkit import PUBLIC as PUBLIC  # passed on to the declaring modules
 from simulator.core.webkit import RUNTIME_KEY, path_param
 from simulator.core.webkit import ok as ok
@@ -74,7 +75,9 @@ SCHEMA_NAMES: dict[str, str] = {
 _STATUS_TEXT = {
     400: "Invalid request: malformed JSON, a field that fails validation, an unknown field, "
     "a bad query parameter or cursor, or an unsupported `Version`",
-    401: "Missing or invalid API key",
+    401: "Missing, invalid, revoked or expired API key",
+    402: "The workspace's plan does not cover the request (its active-patient quota)",
+    403: "The API key may not do this (a read-only key on an operation that changes data)",
     404: "No such object in the caller's workspace (or no such route)",
     409: "Conflict with the current state",
     413: "Request body over 1 MB",
@@ -86,6 +89,8 @@ _STATUS_TEXT = {
 _RESPONSE_NAMES = {
     400: "BadRequest",
     401: "Unauthorized",
+    402: "PaymentRequired",
+    403: "Forbidden",
     404: "NotFound",
     409: "Conflict",
     413: "PayloadTooLarge",
@@ -230,8 +235,8 @@ def _components_schemas(
 
 def _error_schema(status: int) -> dict[str, Any]:
     """The envelope, narrowed to the types and codes the catalogue gives this status."""
-    types = sorted({t for t, s in CODES.values() if s == status})
-    codes = sorted(c for c, (_, s) in CODES.items() if s == status)
+    types = sorted({t for t, _, s in CATALOGUE if s == status})
+    codes = sorted({c for _, c, s in CATALOGUE if s == status})
     narrowed: dict[str, Any] = {"type": "object"}
     if types:
         narrowed["properties"] = {
@@ -260,8 +265,46 @@ def _error_responses() -> dict[str, Any]:
     return out
 
 
+# What a path parameter names, by the collection before it, for declarations that leave
+# the description out (every input field of the document has one).
+PATH_PARAM_TEXT = {
+    "connections": "The connection's `conn_` id",
+    "events": "The event occurrence's id (from GET /_sim/events)",
+    "inboxes": "The inbox's id",
+    "patient-sessions": "The session's id (`ps_…`, or an alias generation's `sess_…`/`pf_…`)",
+    "patients": "Your app's patient id",
+    "webhooks": "The webhook endpoint's id",
+    "launch-contexts": "The launch context's id",
+    "portals": "The mock portal's slug, e.g. `summit-epic`",
+    "faults": "The fault's id",
+}
+
+
+def _describe_path_params(path: str, params: list[dict[str, Any]]) -> None:
+    segments = path.strip("/").split("/")
+    for param in params:
+        if param.get("in") != "path" or param.get("description"):
+            continue
+        placeholder = "{" + str(param.get("name")) + "}"
+        if placeholder in segments and segments.index(placeholder) > 0:
+            collection = segments[segments.index(placeholder) - 1]
+            if collection in PATH_PARAM_TEXT:
+                param["description"] = PATH_PARAM_TEXT[collection]
+
+
 def _path_params(path: str) -> list[str]:
     return re.findall(r"{([^}]+)}", path)
+
+
+def _empty_allowed(param: dict[str, Any]) -> dict[str, Any]:
+    """A Connect API query parameter: an empty value (`?limit=`) means the parameter is absent.
+
+    That is OpenAPI's `allowEmptyValue` ("a zero-length value in place of a parameter
+    that would otherwise be omitted"); the schema describes the non-empty values.
+    """
+    if param.get("in") != "query":
+        return param
+    return {**param, "allowEmptyValue": True}
 
 
 def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> None:
@@ -274,6 +317,9 @@ def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> 
             params.append(path_param(name))
     if not public and not control and ("header", "Version") not in declared:
         params.append({"$ref": "#/components/parameters/Version"})
+    if not public and not control:
+        params[:] = [_empty_allowed(param) for param in params]
+    _describe_path_params(path, [*item.get("parameters", []), *params])
     if not params:
         del op["parameters"]
     op.setdefault("tags", ["Control plane" if control else "Connect API"])
@@ -284,7 +330,7 @@ def _complete_operation(path: str, item: dict[str, Any], op: dict[str, Any]) -> 
     if not public:
         statuses += [400, 401, 404, 429]
         if not control:
-            statuses.append(502)
+            statuses += [403, 502]
     elif has_input:
         statuses.append(400)
     if "requestBody" in op:
@@ -334,11 +380,21 @@ def build_document(
             "simulator, plus its control plane under `/_sim` (workspaces, the virtual "
             "clock and everything else the real service lacks). Every response carries "
             "`X-Request-Id`; every error is the envelope "
-            "`{error: {type, code, message, param, doc_url, request_id}}`.",
+            "`{error: {type, code, message, param, doc_url, request_id}}`. A workspace "
+            "speaks one naming generation (`naming`: `C`, the provider's document, by "
+            "default; the deprecated `B` and `A` paths are served only by workspaces made "
+            "with that `naming`) and follows the provider's schemas unless made `strict` "
+            "(then the keywords listed in `x-strict` are enforced too).",
         },
         "tags": [
             {"name": "Connect API", "description": "What the real service exposes."},
             {"name": "Control plane", "description": "Simulator controls under `/_sim`."},
+            {
+                "name": "Hosted pages",
+                "description": "The patient's HTML pages behind a session's `url`, and the "
+                "portals' redirect back.",
+            },
+            {"name": "Reference", "description": "This document as a web page."},
         ],
         "paths": paths,
         "components": {
@@ -372,7 +428,9 @@ def build_document(
     }
     if server_url:
         doc["servers"] = [{"url": server_url}]
-    return doc
+    # A workspace follows the provider's schemas unless it is strict; `x-strict` still
+    # names what a strict workspace checks besides.
+    return lenient(doc)
 
 
 def build(app: Flask) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.domain import connections, patients, sessions
+from simulator.core import naming
+from simulator.core.validation import STRICT_ONLY
+from simulator.domain import connections, operations, patients, sessions
 
 # What the server checks of a patient id, said in the schema (and in words for its errors).
 PATIENT_ID: dict[str, Any] = {
@@ -34,24 +36,48 @@ SESSION_STATUS = list(sessions.STATUSES)
 PATIENT_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "required": ["patient_id"],
     "properties": {
-        "patient_id": PATIENT_ID,
-        "email": {"type": "string", "format": "email"},
-        "name": {"type": "string", "maxLength": 200},
-        "metadata": METADATA,
+        "patient_id": {
+            **PATIENT_ID,
+            "description": "Your app's own id for the patient (1–200 characters, no reserved prefix)",
+        },
+        "email": {
+            "description": "The patient's email address",
+            "type": "string",
+            "format": "email",
+        },
+        "name": {
+            "description": "The patient's name, shown on the hosted pages",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "metadata": {**METADATA, "description": "Your own key-value data, returned as given"},
     },
 }
 
 PATIENT_REPLACE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "required": ["patient_id"],
     "properties": {
-        "patient_id": PATIENT_ID,
-        "email": {"type": ["string", "null"], "format": "email"},
-        "name": {"type": ["string", "null"], "maxLength": 200},
-        "metadata": METADATA,
+        "patient_id": {**PATIENT_ID, "description": "Must equal the patient id in the URL"},
+        "email": {
+            "description": "The patient's email address (null clears it)",
+            "type": ["string", "null"],
+            "format": "email",
+        },
+        "name": {
+            "description": "The patient's name (null clears it)",
+            "type": ["string", "null"],
+            "maxLength": 200,
+        },
+        "metadata": {
+            **METADATA,
+            "description": "Your own key-value data; replaces what was stored",
+        },
     },
 }
 
@@ -60,19 +86,55 @@ PATIENT_SESSION_INIT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["patient_id", "return_url"],
     "properties": {
-        "patient_id": PATIENT_ID,
-        "patient_email": {"type": "string", "format": "email"},
-        "patient_name": {"type": "string", "maxLength": 200},
-        "connection_id": {"type": "string", "minLength": 1},
+        "patient_id": {
+            **PATIENT_ID,
+            "description": "Your app's id for the patient; the patient is created if it does not exist",
+        },
+        "patient_email": {
+            "description": "Stored (or updated) on the patient",
+            "type": "string",
+            "format": "email",
+        },
+        "patient_name": {
+            "description": "Stored (or updated) on the patient and shown on the hosted pages",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "connection_id": {
+            "description": "A `fhirsrc_` source id (or its `fhir_base_url`) from GET /connections: Direct mode, the link goes straight to that portal. Not a `conn_` id",
+            "type": "string",
+            "minLength": 1,
+        },
         "recommended_connection_ids": {
+            "description": "`fhirsrc_` source ids shown first on the hosted picker, in this order (Picker mode)",
             "type": "array",
             "items": {"type": "string", "minLength": 1},
             "maxItems": 100,
+            STRICT_ONLY: ["maxItems"],
         },
-        "return_url": {"type": "string", "format": "uri", "maxLength": 2048},
-        "return_button_label": {"type": "string", "minLength": 1, "maxLength": 60},
-        "expires_in": {"type": "integer", "minimum": 60, "maximum": 86400},
-        "metadata": METADATA,
+        "return_url": {
+            "description": "Where the patient is sent at the end, with `patient_id` and `patient_session_id` added (and `success` in Direct mode)",
+            "type": "string",
+            "format": "uri",
+            "maxLength": 2048,
+            STRICT_ONLY: ["maxLength"],
+        },
+        "return_button_label": {
+            "description": 'Text of the completion screen\'s return button: a name ("Acme Health": "Done — return to Acme Health") or a phrase of its own ("Back to Acme")',
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 60,
+        },
+        "expires_in": {
+            "description": "Seconds until the link stops working (60–86400, default 1800)",
+            "type": "integer",
+            "minimum": 60,
+            "maximum": 86400,
+        },
+        "metadata": {
+            **METADATA,
+            "description": "Your own key-value data, echoed on the session and in its completion webhook",
+        },
     },
     "not": {
         "required": ["connection_id", "recommended_connection_ids"],
@@ -276,26 +338,67 @@ CLOCK_RESULT: dict[str, Any] = {
     },
 }
 
+APP_NAME: dict[str, Any] = {
+    "type": ["string", "null"],
+    "minLength": 1,
+    "maxLength": 60,
+    "description": "Simulator setting: the app name the hosted pages show the patient "
+    '("HealthApp uses Medblocks Connect…"); null shows the host of the session\'s return_url',
+}
+
 WORKSPACE_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "seed": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
-        "clock": {"enum": ["manual", "real"]},
-        "name": {"type": "string", "maxLength": 200},
+        "seed": {
+            "description": "Fixes ids and synthetic data; random when omitted",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2**63 - 1,
+        },
+        "clock": {
+            "description": "`manual`: time moves only when you advance it; `real`: wall time",
+            "enum": ["manual", "real"],
+        },
+        "name": {
+            "description": "A name for your own reference",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "app_name": APP_NAME,
+        "naming": {
+            "enum": list(naming.NAMES),
+            "description": "The API generation the workspace speaks: `C` (default, the "
+            "provider's document), `B` (`/patient-flows`, `pf_`) or `A` (`/sessions`, `sess_`).",
+        },
+        "strict": {
+            "type": "boolean",
+            "description": "Reject unknown body fields, empty query values and values "
+            "past the simulator's own limits (default false: the provider's schemas).",
+        },
     },
+}
+
+WORKSPACE_UPDATE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["app_name"],
+    "properties": {"app_name": APP_NAME},
 }
 
 WORKSPACE_INFO: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["id", "name", "seed", "clock", "default"],
+    "required": ["id", "name", "seed", "clock", "default", "naming", "strict"],
     "properties": {
         "id": {"type": "string"},
         "name": {"type": ["string", "null"]},
         "seed": {"type": "integer"},
         "clock": CLOCK_STATE,
         "default": {"type": "boolean", "description": "The server's default workspace"},
+        "naming": {"enum": list(naming.NAMES), "description": "The API generation it speaks"},
+        "strict": {"type": "boolean", "description": "Whether the strict checks are on"},
+        "app_name": APP_NAME,
     },
 }
 
@@ -318,29 +421,97 @@ WORKSPACE: dict[str, Any] = {
 MAX_CLOCK_MOVE_S = 400 * 86400
 CLOCK_SECONDS: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": MAX_CLOCK_MOVE_S}
 
+CLOCK_WAIT: dict[str, Any] = {
+    "type": "boolean",
+    "description": "false: answer 202 at once with a clock operation to poll"
+    " (GET /_sim/operations/{id}) or cancel; true (the default): answer when the move is done",
+}
+
 CLOCK_ADVANCE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["seconds"],
-    "properties": {"seconds": CLOCK_SECONDS},
+    "properties": {
+        "seconds": {
+            **CLOCK_SECONDS,
+            "description": "How far to move the clock (at most 400 days per call)",
+        },
+        "wait": CLOCK_WAIT,
+    },
 }
 
 CLOCK_SET: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["now"],
-    "properties": {"now": {"type": "string", "format": "date-time"}},
+    "properties": {
+        "now": {
+            "description": "The new virtual time (ISO 8601); jobs due before it run in order",
+            "type": "string",
+            "format": "date-time",
+        },
+        "wait": CLOCK_WAIT,
+    },
 }
 
 CLOCK_RUN_UNTIL_IDLE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"max_seconds": CLOCK_SECONDS},
+    "properties": {
+        "max_seconds": {
+            **CLOCK_SECONDS,
+            "description": "Stop after moving this far even if work remains",
+        },
+        "wait": CLOCK_WAIT,
+    },
+}
+
+CLOCK_OPERATION: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "resource_type",
+        "kind",
+        "status",
+        "jobs_run",
+        "from",
+        "target",
+        "virtual_time",
+        "progress",
+        "failure_code",
+        "failure_message",
+        "started_at",
+        "finished_at",
+    ],
+    "properties": {
+        "id": {"type": "string", "pattern": "^op_"},
+        "resource_type": {"const": "clock_operation"},
+        "kind": {"enum": list(operations.KINDS)},
+        "status": {"enum": list(operations.STATUSES)},
+        "jobs_run": {"type": "integer", "minimum": 0},
+        "from": {**TIMESTAMP, "description": "Virtual time when the move began"},
+        "target": {
+            **TIMESTAMP,
+            "description": "Virtual time the move goes to (run_until_idle: its limit)",
+        },
+        "virtual_time": {**TIMESTAMP, "description": "Virtual time reached so far"},
+        "progress": {"type": "number", "minimum": 0, "maximum": 1},
+        "failure_code": {"enum": [*operations.FAILURE_CODES, None]},
+        "failure_message": {"type": ["string", "null"]},
+        "started_at": {**TIMESTAMP, "description": "Wall-clock time the operation started"},
+        "finished_at": {**NULLABLE_TIMESTAMP, "description": "Wall-clock time it ended"},
+    },
 }
 
 CLOCK_MODE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "required": ["mode"],
-    "properties": {"mode": {"enum": ["real", "manual"]}},
+    "properties": {
+        "mode": {
+            "description": "`manual` (time moves on request) or `real` (time follows the wall clock)",
+            "enum": ["real", "manual"],
+        }
+    },
 }

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.core import naming
+from simulator.core.validation import STRICT_ONLY
 from simulator.domain.webhooks import chaos, endpoints, inboxes
-from simulator.domain.webhooks.occurrences import EMITTABLE_TYPES
 from simulator.web.schemas import METADATA, NULLABLE_TIMESTAMP, TIMESTAMP
 
-_URL = {"type": "string", "format": "uri", "maxLength": 2048}
+_URL = {"type": "string", "format": "uri", "maxLength": 2048, STRICT_ONLY: ["maxLength"]}
 ENDPOINT_STATUS = list(endpoints.STATUSES)
 _EVENTS = {
     "type": "array",
@@ -21,30 +22,52 @@ _EVENTS = {
 WEBHOOK_ENDPOINT_CREATE_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "required": ["url", "events"],
     "properties": {
-        "url": _URL,
+        "url": {
+            **_URL,
+            "description": "Where events are POSTed: `https://…`, or `http://localhost…`",
+        },
         "events": _EVENTS,
-        "description": {"type": "string", "maxLength": 500},
-        "metadata": METADATA,
+        "description": {
+            "description": "Your own note about the endpoint",
+            "type": "string",
+            "maxLength": 500,
+        },
+        "metadata": {**METADATA, "description": "Your own key-value data, returned as given"},
     },
 }
 
 WEBHOOK_ENDPOINT_UPDATE_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
+    STRICT_ONLY: ["additionalProperties"],  # the provider's schema allows other fields
     "properties": {
-        "url": _URL,
+        "url": {**_URL, "description": "A new URL for the endpoint"},
         "events": _EVENTS,
-        "description": {"type": ["string", "null"], "maxLength": 500},
-        "metadata": METADATA,
-        "status": {"enum": ENDPOINT_STATUS},
+        "description": {
+            "description": "Your own note (null clears it)",
+            "type": ["string", "null"],
+            "maxLength": 500,
+        },
+        "metadata": {**METADATA, "description": "Replaces the endpoint's metadata"},
+        "status": {
+            "description": "`enabled` or `disabled` (re-enabling resets the failure count)",
+            "enum": ENDPOINT_STATUS,
+        },
     },
 }
 
-# The documented inputs name the event types the server accepts (validation keeps its
-# own message for an unknown name).
-_DOCUMENTED_EVENTS = {**_EVENTS, "items": {"enum": list(endpoints.SUBSCRIBABLE)}}
+# The documented inputs name the event types a workspace of the default generation (C)
+# accepts; a B workspace takes its own names instead. Validation keeps its own message
+# for an unknown name.
+_DOCUMENTED_EVENTS = {**_EVENTS, "items": {"enum": list(endpoints.subscribable(naming.CANONICAL))}}
+# An event's type as shown: the four types under the names of the workspace's generation.
+_EVENT_TYPE = {
+    "enum": list(naming.ALL_EVENT_NAMES),
+    "description": "Generation C names; `patient_flow.completed` in a `naming: B` workspace.",
+}
 DOCUMENTED_CREATE_INPUT: dict[str, Any] = {
     **WEBHOOK_ENDPOINT_CREATE_INPUT,
     "properties": {**WEBHOOK_ENDPOINT_CREATE_INPUT["properties"], "events": _DOCUMENTED_EVENTS},
@@ -125,7 +148,7 @@ WEBHOOK_EVENT_RECORD: dict[str, Any] = {
         "id": {"type": "string"},
         "resource_type": {"const": "event"},
         "webhook_endpoint_id": {"type": "string"},
-        "type": {"enum": list(EMITTABLE_TYPES)},
+        "type": _EVENT_TYPE,
         "data": {
             "type": "object",
             "required": ["object"],
@@ -149,7 +172,7 @@ WEBHOOK_EVENT_ENVELOPE: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "object": {"const": "event"},
-        "type": {"enum": list(EMITTABLE_TYPES)},
+        "type": _EVENT_TYPE,
         "api_version": {"type": "string"},
         "created_at": TIMESTAMP,
         "data": {
@@ -165,11 +188,36 @@ FIRE_EVENT_INPUT: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["type"],
     "properties": {
-        "type": {"enum": list(EMITTABLE_TYPES)},
-        "object_id": {"type": "string", "minLength": 1},
-        "patient_id": {"type": "string", "minLength": 1},
-        "connection_id": {"type": "string", "minLength": 1},
+        "type": {
+            "type": "string",
+            "description": "One of the four event types, under the workspace's generation's "
+            "names (" + ", ".join(naming.ALL_EVENT_NAMES) + ").",
+        },
+        "object_id": {
+            "description": "The session (`ps_…`, or the prefix of the workspace's generation) or connection (`conn_…`) the event is about",
+            "type": "string",
+            "minLength": 1,
+        },
+        "patient_id": {
+            "description": "The patient, to find the connection with `connection_id`",
+            "type": "string",
+            "minLength": 1,
+        },
+        "connection_id": {
+            "description": "The `conn_` connection the event is about",
+            "type": "string",
+            "minLength": 1,
+        },
         "data": {"type": "object", "description": "Fields merged into the built object."},
+    },
+}
+
+# As documented: the names of a default (generation C) workspace.
+DOCUMENTED_FIRE_EVENT_INPUT: dict[str, Any] = {
+    **FIRE_EVENT_INPUT,
+    "properties": {
+        **FIRE_EVENT_INPUT["properties"],
+        "type": {**FIRE_EVENT_INPUT["properties"]["type"], "enum": list(naming.EVENT_TYPES)},
     },
 }
 
@@ -180,7 +228,7 @@ EVENT_OCCURRENCE: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "resource_type": {"const": "event_occurrence"},
-        "type": {"enum": list(EMITTABLE_TYPES)},
+        "type": _EVENT_TYPE,
         "data": {"type": "object", "required": ["object"]},
         "created_at": TIMESTAMP,
         "deliveries": {

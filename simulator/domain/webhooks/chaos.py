@@ -36,17 +36,42 @@ STALE_SECONDS = 3600
 DEFAULT_REORDER_WINDOW = 60
 SIGNATURE_FAULTS = ("bad_signature", "stale_timestamp", "tampered_body", "previous_secret")
 PROBABILITY = {"type": ["number", "boolean"], "minimum": 0, "maximum": 1}
+SIGNATURE_FAULT_TEXT = {
+    "bad_signature": "Share of deliveries sent with a wrong `v1` signature (0–1, or true)",
+    "stale_timestamp": "Share of deliveries signed with a `t` outside the 300 s tolerance",
+    "tampered_body": "Share of deliveries whose body is changed after signing",
+    "previous_secret": "Share of deliveries signed with the secret from before the last rotation",
+}
 
 CHAOS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "duplicate": PROBABILITY,
-        "reorder": {"type": "boolean"},
-        "reorder_window_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
-        "delay_seconds": {"type": "integer", "minimum": 0, "maximum": 7 * 86400},
-        **{name: PROBABILITY for name in SIGNATURE_FAULTS},
-        "signing_clock": {"enum": ["wall", "virtual"]},
+        "duplicate": {
+            **PROBABILITY,
+            "description": "Share of deliveries sent twice (0–1, or true)",
+        },
+        "reorder": {"description": "Hold deliveries and send them out of order", "type": "boolean"},
+        "reorder_window_seconds": {
+            "description": "How long deliveries are held to be reordered",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 86400,
+        },
+        "delay_seconds": {
+            "description": "Send every delivery this much later",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 7 * 86400,
+        },
+        **{
+            name: {**PROBABILITY, "description": SIGNATURE_FAULT_TEXT[name]}
+            for name in SIGNATURE_FAULTS
+        },
+        "signing_clock": {
+            "description": "Sign with wall time (`wall`, default) or the virtual clock (`virtual`)",
+            "enum": ["wall", "virtual"],
+        },
     },
 }
 

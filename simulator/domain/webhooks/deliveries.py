@@ -248,6 +248,35 @@ def get_row(store: Store, ws_id: str, delivery_id: str) -> Delivery:
     return delivery
 
 
+def recent_of(store: Store, ws_id: str, endpoint_id: str, limit: int) -> list[Delivery]:
+    """An endpoint's newest deliveries, newest first."""
+    rows = store.all(
+        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND endpoint_id = ?"
+        " ORDER BY seq DESC LIMIT ?",
+        (ws_id, endpoint_id, limit),
+    )
+    return [Delivery.from_row(r) for r in rows]
+
+
+def of_occurrence(store: Store, ws_id: str, occurrence_id: str) -> list[Delivery]:
+    """The deliveries of one occurrence (one per endpoint it went to), oldest first."""
+    rows = store.all(
+        "SELECT * FROM webhook_deliveries WHERE workspace_id = ? AND occurrence_id = ?"
+        " ORDER BY seq",
+        (ws_id, occurrence_id),
+    )
+    return [Delivery.from_row(r) for r in rows]
+
+
+def attempts_of(store: Store, ws_id: str, delivery_id: str) -> list[DeliveryAttempt]:
+    """Every HTTP attempt of one delivery, oldest first."""
+    rows = store.all(
+        "SELECT * FROM webhook_attempts WHERE workspace_id = ? AND delivery_id = ? ORDER BY seq",
+        (ws_id, delivery_id),
+    )
+    return [DeliveryAttempt.from_row(r) for r in rows]
+
+
 def _data(store: Store, ws_id: str, delivery: Delivery) -> dict[str, Any]:
     """The event's `data`: the object of the delivery's occurrence."""
     occurrence = occurrences.find(store, ws_id, delivery.occurrence_id)

@@ -9,14 +9,13 @@ from urllib.parse import urlsplit
 
 from statemachine import State, StateMachine
 
-from simulator.core import ids, pagination
+from simulator.core import ids, naming, pagination
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import event_to, states, transition
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
 from simulator.core.validation import ambiguous_url, is_local_host, url_host
 from simulator.domain.rows import Row
-from simulator.domain.webhooks.occurrences import EVENT_TYPES, LEGACY_TYPES, canonical_type
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -58,9 +57,7 @@ class EndpointLifecycle(StateMachine):
 
 
 STATUSES = states(EndpointLifecycle)
-# Names accepted in an endpoint's `events`: "*", the four types, and the
-# generation-B name of the session event (the fifth of the "1-5 items").
-SUBSCRIBABLE = ("*", *EVENT_TYPES, *LEGACY_TYPES)
+ALL = "*"
 MAX_ENDPOINTS = 16
 MAX_METADATA_KEYS = 50
 
@@ -104,12 +101,20 @@ def check_url(rt: Runtime, url: str, param: str = "url") -> str:
     return url
 
 
-def check_events(events: list[str], param: str = "events") -> list[str]:
+def subscribable(gen: naming.Generation) -> tuple[str, ...]:
+    """Names an endpoint's `events` takes: "*" and the four types under `gen`'s names."""
+    return (ALL, *gen.event_types)
+
+
+def check_events(
+    events: list[str], gen: naming.Generation = naming.CANONICAL, param: str = "events"
+) -> list[str]:
+    """The names of the workspace's generation only: a C workspace knows no B name."""
     for index, name in enumerate(events):
-        if name not in SUBSCRIBABLE:
+        if name not in subscribable(gen):
             raise invalid(
                 f"'{param}.{index}' is not an event type: '{name}'; use '*' or one of "
-                + ", ".join(EVENT_TYPES),
+                + ", ".join(gen.event_types),
                 f"{param}.{index}",
             )
     unique: list[str] = []
@@ -129,10 +134,7 @@ def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
 def subscribes(endpoint: Endpoint, event_type: str) -> bool:
     """Whether an endpoint's `events` filter takes an event of `event_type`."""
     wanted = loads(endpoint.events, [])
-    if "*" in wanted or event_type in wanted:
-        return True
-    canonical = canonical_type(event_type)
-    return any(canonical_type(name) == canonical for name in wanted)
+    return ALL in wanted or event_type in wanted
 
 
 def new_secret(rt: Runtime, ws_id: str) -> str:
@@ -209,7 +211,7 @@ def all_rows(store: Store, ws_id: str) -> list[Endpoint]:
 def create(rt: Runtime, ws_id: str, body: dict[str, Any], api_version: str) -> tuple[Endpoint, str]:
     """Register an endpoint; returns it and its secret (shown this once)."""
     url = check_url(rt, body["url"])
-    events = check_events(body["events"])
+    events = check_events(body["events"], naming.of_workspace(rt.store, ws_id))
     metadata = check_metadata(body.get("metadata"))
     store = rt.store
     with store.tx():
@@ -258,7 +260,8 @@ def update(
         if "url" in body:
             changes["url"] = check_url(rt, body["url"])
         if "events" in body:
-            changes["events"] = dumps(check_events(body["events"]))
+            gen = naming.of_workspace(store, ws_id)
+            changes["events"] = dumps(check_events(body["events"], gen))
         if "description" in body:
             changes["description"] = body["description"]
         if "metadata" in body:

@@ -73,19 +73,30 @@ _ANSWER = {
     "additionalProperties": False,
     "required": ["status"],
     "properties": {
-        "status": _STATUS,
-        "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
-        "body": {"type": "string", "maxLength": 65536},
+        "status": {**_STATUS, "description": "The HTTP status to answer"},
+        "delay_ms": {
+            "description": "Wait this long before answering",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_DELAY_MS,
+        },
+        "body": {"description": "The response body", "type": "string", "maxLength": 65536},
     },
 }
 INBOX_INPUT: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "status": _STATUS,
-        "delay_ms": {"type": "integer", "minimum": 0, "maximum": MAX_DELAY_MS},
-        "body": {"type": "string", "maxLength": 65536},
+        "status": {**_STATUS, "description": "The HTTP status every request gets (default 200)"},
+        "delay_ms": {
+            "description": "Wait this long before answering",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_DELAY_MS,
+        },
+        "body": {"description": "The response body", "type": "string", "maxLength": 65536},
         "sequence": {
+            "description": "Answers in order, one per request (a status or a full answer); the last one repeats",
             "type": "array",
             "minItems": 1,
             "maxItems": 1000,
@@ -93,8 +104,18 @@ INBOX_INPUT: dict[str, Any] = {
                 "anyOf": [_STATUS, _ANSWER],
             },
         },
-        "secret": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
-        "tolerance": {"type": "integer", "minimum": 0, "maximum": 86400 * 365},
+        "secret": {
+            "description": "The endpoint's `whsec_` secret, to check each request's signature",
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 200,
+        },
+        "tolerance": {
+            "description": "Seconds a signature's timestamp may be off (default 300)",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 86400 * 365,
+        },
     },
 }
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from simulator.core import pagination
+from simulator.core import naming, pagination
 from simulator.core.errors import invalid, not_found
 from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import iso
@@ -35,15 +35,9 @@ CREATE INDEX IF NOT EXISTS webhook_occurrences_seq ON webhook_occurrences (works
 
 OCCURRENCE_PREFIX = "occ_"
 
-# The four documented types, plus the generation-B name of the session event.
-EVENT_TYPES = (
-    "patient_session.completed",
-    "connection.token_refresh_failed",
-    "records.sync.completed",
-    "records.sync.failed",
-)
-LEGACY_TYPES = {"patient_flow.completed": "patient_session.completed"}
-EMITTABLE_TYPES = EVENT_TYPES + tuple(LEGACY_TYPES)
+# The four documented types (generation-C names). A workspace stores and shows them
+# under its own generation's names (`naming.Generation.event_types`).
+EVENT_TYPES = naming.EVENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +52,25 @@ class Occurrence(Row):
     created_ms: int
 
 
-def canonical_type(event_type: str) -> str:
-    """The generation-C name of an event type (`patient_flow.completed` → session)."""
-    return LEGACY_TYPES.get(event_type, event_type)
+def check_type(gen: naming.Generation, name: str, param: str = "type") -> str:
+    """The generation-C name of one of the workspace's event type names; 400 otherwise."""
+    canonical = gen.canonical_event(name)
+    if canonical is None:
+        raise invalid(
+            f"'{param}' is not an event type: '{name}'; use one of " + ", ".join(gen.event_types),
+            param,
+        )
+    return canonical
 
 
 def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) -> Occurrence:
-    """Store an occurrence and return it."""
-    if event_type not in EMITTABLE_TYPES:
+    """Store an occurrence of `event_type` (a generation-C name) and return it.
+
+    It is stored, and delivered, under the workspace's generation's name.
+    """
+    if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type '{event_type}'")
+    event_type = naming.of_workspace(rt.store, ws_id).event_name(event_type)
     store = rt.store
     with store.tx():
         occ_id, seq = rt.new_id(ws_id, OCCURRENCE_PREFIX)
@@ -97,6 +101,15 @@ def data_object(occurrence: Occurrence) -> dict[str, Any]:
     return loads(occurrence.data, {})
 
 
+def recent(store: Store, ws_id: str, limit: int) -> list[Occurrence]:
+    """The workspace's newest occurrences, newest first."""
+    rows = store.all(
+        "SELECT * FROM webhook_occurrences WHERE workspace_id = ? ORDER BY seq DESC LIMIT ?",
+        (ws_id, limit),
+    )
+    return [Occurrence.from_row(r) for r in rows]
+
+
 def render(store: Store, ws_id: str, occurrence: Occurrence) -> dict[str, Any]:
     """The control-plane view of an occurrence with its per-endpoint delivery ids."""
     deliveries = store.all(
@@ -120,8 +133,8 @@ def list_page(
     store: Store, ws_id: str, args: Mapping[str, str], *, event_type: str | None = None
 ) -> dict[str, Any]:
     """A page of the workspace's occurrences, newest first, optionally of one type."""
-    if event_type is not None and event_type not in EMITTABLE_TYPES:
-        raise invalid(f"'type' is not an event type: '{event_type}'", "type")
+    if event_type is not None:
+        check_type(naming.of_workspace(store, ws_id), event_type)
     return pagination.page(
         store,
         "webhook_occurrences",

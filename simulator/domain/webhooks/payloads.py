@@ -4,13 +4,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from simulator.core import naming
 from simulator.core.errors import invalid, not_found
-from simulator.domain import connections, patients, sessions
+from simulator.domain import connections, outside_sources, patients, sessions
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
 
 RECORDS_SYNC = "records_sync"
+SESSION_PREFIXES = tuple(generation.prefix for generation in naming.GENERATIONS.values())
+CONNECTION_PREFIX = "conn_"
+
+
+def _check_kind(event_type: str, object_id: str | None, wants_session: bool) -> None:
+    """An id of the other kind of object is a 400 that says which kind the type is about."""
+    if not object_id:
+        return
+    if wants_session and object_id.startswith(CONNECTION_PREFIX):
+        raise invalid(
+            f"'{object_id}' is a connection; {event_type} is about a patient session"
+            f" ({'/'.join(SESSION_PREFIXES)} id)",
+            "object_id",
+        )
+    if not wants_session and object_id.startswith(SESSION_PREFIXES):
+        raise invalid(
+            f"'{object_id}' is a patient session; {event_type} is about a connection"
+            f" ({CONNECTION_PREFIX} id)",
+            "object_id",
+        )
 
 
 def records_sync_completed(
@@ -65,16 +86,18 @@ def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]
             "object_id",
         )
     patients.get_row(rt.store, ws_id, patient_id)
-    entry = rt.catalog.get(source)
+    entry = outside_sources.catalog(rt, ws_id).get(source)
     if entry is None:
         raise not_found("connection", source, param="connection_id")
     return patient_id, entry.id
 
 
 def build(rt: Runtime, ws_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A real `data.object` for the type and object named in a fire request."""
+    """A real `data.object` for the type (generation-C name) and object of a fire request."""
     event_type = body["type"]
-    if event_type in ("patient_session.completed", "patient_flow.completed"):
+    wants_session = event_type == naming.SESSION_COMPLETED
+    _check_kind(event_type, body.get("object_id"), wants_session)
+    if wants_session:
         data = _session_object(rt, ws_id, body.get("object_id"))
     elif event_type == "connection.token_refresh_failed":
         conn_id = body.get("object_id") or body.get("connection_id")

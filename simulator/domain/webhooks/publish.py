@@ -14,7 +14,7 @@ from simulator.domain.webhooks import occurrences as occurrences
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
 
-EVENT_TYPES = occurrences.EMITTABLE_TYPES
+EVENT_TYPES = occurrences.EVENT_TYPES
 
 
 def emit(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) -> str:
@@ -22,9 +22,10 @@ def emit(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]) 
 
     `event_type` is one of `patient_session.completed`,
     `connection.token_refresh_failed`, `records.sync.completed`,
-    `records.sync.failed`, or `patient_flow.completed` (sessions created through
-    `/patient-flows`). Returns the occurrence id (`occ_…`); each subscribed
-    endpoint gets its own `evt_…` delivery.
+    `records.sync.failed` (generation-C names: the event is stored and sent under
+    the workspace's generation's name, e.g. `patient_flow.completed` in B).
+    Returns the occurrence id (`occ_…`); each subscribed endpoint gets its own
+    `evt_…` delivery.
     """
     with rt.store.tx():
         occurrence = occurrences.record(rt, ws_id, event_type, data_object)

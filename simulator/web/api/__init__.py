@@ -28,6 +28,7 @@ def register(app: Flask) -> None:
         launch_contexts,
     ):
         app.register_blueprint(module.bp)
-    from simulator.web.api import webhooks
+    from simulator.web.api import guard, webhooks
 
     app.register_blueprint(webhooks.bp)
+    guard.install(app)

@@ -9,6 +9,7 @@ from flask import Blueprint, request
 
 from simulator.core.errors import not_found
 from simulator.core.pagination import page_of_items
+from simulator.domain import outside_sources
 from simulator.web import schemas
 from simulator.web.api.guard import require_api_key
 from simulator.web.http import runtime, workspace_id
@@ -21,9 +22,9 @@ bp.before_request(require_api_key)
 @bp.get("/connections")
 def list_sources() -> dict[str, Any]:
     rt = runtime()
-    workspace_id()
+    catalog = outside_sources.catalog(rt, workspace_id())
     q = request.args.get("q")
-    found = rt.catalog.search(q=q.strip() if q else None, type_=request.args.get("type"))
+    found = catalog.search(q=q.strip() if q else None, type_=request.args.get("type"))
     items = [s.to_api() for s in found]
     kind = f"sources:{q or ''}:{request.args.get('type') or ''}"
     return page_of_items(items, kind=kind, args=request.args)
@@ -31,9 +32,8 @@ def list_sources() -> dict[str, Any]:
 
 @bp.get("/connections/<path:source_id>")
 def get_source(source_id: str) -> dict[str, Any]:
-    rt = runtime()
-    workspace_id()
-    source = rt.catalog.get(source_id) or rt.catalog.get(unquote(source_id))
+    catalog = outside_sources.catalog(runtime(), workspace_id())
+    source = catalog.get(source_id) or catalog.get(unquote(source_id))
     if source is None:
         raise not_found("connection", source_id)
     return source.to_api()
@@ -43,6 +43,7 @@ OPENAPI_PATHS = {
     "/connections": {
         "get": {
             "operationId": "api.listFhirSources",
+            "description": "The sources a patient can connect (`fhirsrc_` ids), filtered by `q` (name contains, at least 2 characters) and paginated with cursors.",
             "summary": "Search the catalog of sources, ordered by name",
             "parameters": [
                 *LIST_PARAMS,
@@ -57,6 +58,7 @@ OPENAPI_PATHS = {
     "/connections/{source_id}": {
         "get": {
             "operationId": "api.getFhirSource",
+            "description": "One source of the catalog by its `fhirsrc_` id or by its `fhir_base_url`.",
             "summary": "Retrieve a source",
             "parameters": [
                 path_param("source_id", "A `fhirsrc_` id or the source's raw `fhir_base_url`.")

@@ -28,6 +28,7 @@ OPENAPI_PATHS = {
     "/health": {
         "get": {
             "operationId": "api.health",
+            "description": "Answers 200 while the server and its database work, 503 when the database does not.",
             "summary": "Health check (no API key needed)",
             "security": PUBLIC,
             "responses": {**ok(schemas.HEALTH), "503": error(503)},

@@ -18,6 +18,7 @@ OPENAPI_PATHS = {
     "/openapi.json": {
         "get": {
             "operationId": "sim.openapi",
+            "description": "The OpenAPI 3.1 document of every route this server answers, built from the declarations next to each route.",
             "summary": "This OpenAPI document",
             "security": PUBLIC,
             "tags": ["Connect API"],

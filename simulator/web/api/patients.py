@@ -84,15 +84,18 @@ OPENAPI_PATHS = {
     "/patients": {
         "post": {
             "operationId": "api.createPatient",
+            "description": "Creates the patient record for your own `patient_id`; 409 when it exists. A session for an unknown `patient_id` creates the patient too.",
             "summary": "Create a patient",
             "requestBody": request_body(schemas.PATIENT_CREATE),
             "responses": {
                 **ok(schemas.PATIENT, "The patient"),
+                "402": error(402),
                 "409": error(409),
             },
         },
         "get": {
             "operationId": "api.listPatients",
+            "description": "Every patient of the workspace, newest first, paginated with `starting_after` / `ending_before` cursors.",
             "summary": "List patients, newest first",
             "parameters": [
                 *LIST_PARAMS,
@@ -106,17 +109,20 @@ OPENAPI_PATHS = {
         "parameters": [_PATIENT_ID],
         "get": {
             "operationId": "api.getPatient",
+            "description": "The patient with every connection (active, failed attempts, refresh_failed, disconnected), most recent first.",
             "summary": "Retrieve a patient with all their connections",
             "responses": ok(schemas.PATIENT_DETAIL, "The patient"),
         },
         "put": {
             "operationId": "api.updatePatient",
+            "description": "Replaces `email`, `name` and `metadata`; the body's `patient_id` must equal the URL's.",
             "summary": "Replace a patient (patient_id must equal the URL id)",
             "requestBody": request_body(schemas.PATIENT_REPLACE),
             "responses": ok(schemas.PATIENT, "The patient"),
         },
         "delete": {
             "operationId": "api.deletePatient",
+            "description": "Deletes the patient, their sessions, connections (grants revoked at the portals) and records.",
             "summary": "Delete a patient and everything that belongs to them",
             "responses": ok(schemas.PATIENT_DELETED, "Tombstone"),
         },

@@ -51,10 +51,21 @@ OPENAPI_PATHS = {
                 {
                     "name": "count",
                     "in": "query",
+                    "description": "How many records per page (1–100, default 100)",
                     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100},
                 },
-                {"name": "starting_after", "in": "query", "schema": _CURSOR},
-                {"name": "ending_before", "in": "query", "schema": _CURSOR},
+                {
+                    "name": "starting_after",
+                    "in": "query",
+                    "description": "Cursor: the page after this one (from the previous page)",
+                    "schema": _CURSOR,
+                },
+                {
+                    "name": "ending_before",
+                    "in": "query",
+                    "description": "Cursor: the page before this one",
+                    "schema": _CURSOR,
+                },
             ],
             "responses": {
                 "200": {

@@ -110,10 +110,16 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "api.listWebhooks",
+            "description": "The workspace's webhook endpoints, optionally only those with a `status`; secrets are never included.",
             "summary": "List webhook endpoints",
             "parameters": [
                 *LIST_PARAMS,
-                {"name": "status", "in": "query", "schema": {"enum": wh.ENDPOINT_STATUS}},
+                {
+                    "name": "status",
+                    "in": "query",
+                    "description": "Only endpoints in this status",
+                    "schema": {"enum": wh.ENDPOINT_STATUS},
+                },
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ENDPOINT), "Endpoints"), **_ERRORS},
         },
@@ -121,6 +127,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/webhooks/{id}": {
         "get": {
             "operationId": "api.getWebhook",
+            "description": "One webhook endpoint: URL, subscribed events, status and failure count (without its secret).",
             "summary": "Retrieve a webhook endpoint",
             "parameters": [_ID],
             "responses": {"200": _json(wh.WEBHOOK_ENDPOINT, "Endpoint"), **_ERRORS},
@@ -138,6 +145,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "delete": {
             "operationId": "api.deleteWebhook",
+            "description": "Deletes the endpoint; pending retries stop and its delivery history is removed.",
             "summary": "Delete a webhook endpoint and its delivery history",
             "parameters": [_ID],
             "responses": {"200": _json(wh.WEBHOOK_ENDPOINT_DELETED, "Tombstone"), **_ERRORS},
@@ -158,6 +166,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/webhooks/{id}/events": {
         "get": {
             "operationId": "api.listWebhookEvents",
+            "description": "Events sent (or being retried) to this endpoint, newest first, each with its delivery state and attempts.",
             "summary": "List the events of an endpoint with their delivery state",
             "parameters": [
                 _ID,

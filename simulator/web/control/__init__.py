@@ -12,14 +12,27 @@ from flask import Flask
 def register(app: Flask) -> None:
     from simulator.web.control import (
         api_faults,
+        api_keys,
         clock,
         connections,
         launch_contexts,
+        operations,
         patient,
+        sources,
         workspaces,
     )
 
-    for module in (workspaces, clock, patient, connections, api_faults, launch_contexts):
+    for module in (
+        workspaces,
+        clock,
+        operations,
+        patient,
+        connections,
+        api_faults,
+        api_keys,
+        launch_contexts,
+        sources,
+    ):
         app.register_blueprint(module.bp)
     from simulator.web.control import inboxes, webhooks
 

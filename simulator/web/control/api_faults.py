@@ -1,4 +1,5 @@
-"""`/_sim/api-faults`: make the next N Connect API calls fail on purpose."""
+"""`/_sim/api-faults`: make the next N Connect API calls fail on purpose (any documented
+error, 503/504, a hang past the client's timeout, or a dropped connection)."""
 
 from __future__ import annotations
 
@@ -46,9 +47,17 @@ OPENAPI_PATHS = {
     "/_sim/api-faults": {
         "post": {
             "operationId": "sim.addApiFault",
-            "summary": "Make the next N matching Connect API calls answer 429, 500 or 502",
-            "description": "A 429 carries `Retry-After` (default 1 s). A call that meets the "
-            "fault is answered before its handler runs and changes nothing.",
+            "summary": "Make the next N matching Connect API calls fail",
+            "description": "Any documented (`status`, `type`, `code`) of the error catalogue, "
+            "or 503/504 (`api_error`); give any of the three and the others follow (a "
+            "contradiction is 400 naming the field; `quota_exceeded` needs `type` or "
+            "`status`). A 429 carries `Retry-After` (default 1 s). `mode: hang` holds the "
+            f"call `hang_seconds` (default {api_faults.DEFAULT_HANG_SECONDS:g}, at most "
+            f"{api_faults.MAX_HANG_SECONDS:g}; wall time, ended early by a shutdown) then "
+            "answers the error (504 by default); `mode: drop` closes the connection with no "
+            "answer. `probability` (0-1) makes each matching call meet the fault only so "
+            "often, drawn from the workspace seed. A call that meets a fault is answered "
+            "before its handler runs and changes nothing.",
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": api_faults.INPUT}},
@@ -62,6 +71,7 @@ OPENAPI_PATHS = {
         },
         "get": {
             "operationId": "sim.listApiFaults",
+            "description": "Faults still to fire, in the order they fire; each shows how many times it has left.",
             "summary": "Pending API faults",
             "responses": {
                 "200": {
@@ -72,6 +82,7 @@ OPENAPI_PATHS = {
         },
         "delete": {
             "operationId": "sim.clearApiFaults",
+            "description": "Removes every pending API fault of the caller's workspace; later calls answer normally.",
             "summary": "Clear every API fault of the workspace",
             "responses": {
                 "200": {

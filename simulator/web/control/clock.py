@@ -6,11 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from simulator.core.clock import ClockError
 from simulator.core.errors import invalid
 from simulator.core.jobs import MoveCancelled
 from simulator.core.timeutil import DAY, SECOND, iso, parse_iso
+from simulator.domain import operations
 from simulator.web import schemas
 from simulator.web.http import json_body, runtime, workspace_id
 from simulator.web.openapi import ok, request_body
@@ -36,6 +38,12 @@ def _moved(ws: str, move: Callable[[], int]) -> dict[str, Any]:
         return _result(ws, stopped.ran, cancelled=True)
 
 
+def _in_background(ws: str, kind: str, **move: Any) -> ResponseReturnValue:
+    """202 with the operation that runs the move on a background thread."""
+    op = operations.start(runtime(), ws, kind, **move)
+    return operations.render(op), 202, {"Location": f"/_sim/operations/{op.id}"}
+
+
 @bp.get("")
 def read_clock() -> dict[str, Any]:
     rt, ws = runtime(), workspace_id()
@@ -43,9 +51,11 @@ def read_clock() -> dict[str, Any]:
 
 
 @bp.post("/advance")
-def advance() -> dict[str, Any]:
+def advance() -> ResponseReturnValue:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_ADVANCE)
+    if body.get("wait") is False:
+        return _in_background(ws, operations.ADVANCE, seconds=float(body["seconds"]))
     try:
         return _moved(ws, lambda: runtime().scheduler.advance(ws, float(body["seconds"])))
     except ClockError as exc:
@@ -53,7 +63,7 @@ def advance() -> dict[str, Any]:
 
 
 @bp.post("/set")
-def set_now() -> dict[str, Any]:
+def set_now() -> ResponseReturnValue:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_SET)
     rt = runtime()
@@ -72,14 +82,18 @@ def set_now() -> dict[str, Any]:
             f" (to {iso(current + schemas.MAX_CLOCK_MOVE_S * SECOND)}); set it again from there",
             "now",
         )
+    if body.get("wait") is False:
+        return _in_background(ws, operations.SET, target_ms=target)
     return _moved(ws, lambda: rt.scheduler.advance_to(ws, target))
 
 
 @bp.post("/run-until-idle")
-def run_until_idle() -> dict[str, Any]:
+def run_until_idle() -> ResponseReturnValue:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_RUN_UNTIL_IDLE, optional=True)
     limit_s = body.get("max_seconds", DEFAULT_IDLE_LIMIT_S)
+    if body.get("wait") is False:
+        return _in_background(ws, operations.RUN_UNTIL_IDLE, seconds=float(limit_s))
     return _moved(ws, lambda: runtime().scheduler.run_until_idle(ws, int(limit_s * SECOND)))
 
 
@@ -93,7 +107,12 @@ def cancel() -> dict[str, Any]:
 CLOCK_STEP: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"max_seconds": schemas.CLOCK_SECONDS},
+    "properties": {
+        "max_seconds": {
+            **schemas.CLOCK_SECONDS,
+            "description": "Do not jump further than this to reach the next due job",
+        }
+    },
 }
 
 CLOCK_STEP_RESULT: dict[str, Any] = {
@@ -135,12 +154,25 @@ def set_mode() -> dict[str, Any]:
     return _result(ws, 0)
 
 
+_ACCEPTED = {
+    "202": {
+        "description": "With `wait: false`: the clock operation running the move (poll "
+        "`GET /_sim/operations/{id}`, named in `Location`)",
+        "headers": {"Location": {"schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": schemas.CLOCK_OPERATION}},
+    }
+}
+
+
 def _clock_op(op_id: str, summary: str, body: dict | None, description: str) -> dict:
+    responses = ok(schemas.CLOCK_RESULT, "Where the clock is and how many jobs ran")
+    if body is not None and "wait" in body["properties"]:
+        responses = {**responses, **_ACCEPTED}
     op = {
         "operationId": op_id,
         "summary": summary,
         "description": description,
-        "responses": ok(schemas.CLOCK_RESULT, "Where the clock is and how many jobs ran"),
+        "responses": responses,
     }
     if body is not None:
         op["requestBody"] = request_body(body, required=body is not schemas.CLOCK_RUN_UNTIL_IDLE)
@@ -151,6 +183,7 @@ OPENAPI_PATHS = {
     "/_sim/clock": {
         "get": {
             "operationId": "sim.getClock",
+            "description": "The workspace's virtual time, its mode (`manual` or `real`) and the next timed job due, if any.",
             "summary": "Read the workspace clock",
             "responses": ok(schemas.CLOCK_STATE, "The clock"),
         }

@@ -107,6 +107,7 @@ OPENAPI_PATHS = {
     "/_sim/connections/{id}": {
         "get": {
             "operationId": "sim.getConnection",
+            "description": "Simulator view of one `conn_` connection: token expiry (token values redacted), refresh count, the last pull and the jobs scheduled for it.",
             "summary": "Inspect a connection",
             "tags": ["control plane"],
             "parameters": _ID,
@@ -116,6 +117,7 @@ OPENAPI_PATHS = {
     "/_sim/connections/{id}/refresh-failure": {
         "post": {
             "operationId": "sim.refreshFailure",
+            "description": "Makes the portal revoke the connection's grant and runs the refresh now: the connection becomes `refresh_failed` and `connection.token_refresh_failed` is sent.",
             "summary": "The portal revokes the grant now; the refresh fails",
             "tags": ["control plane"],
             "parameters": _ID,
@@ -125,6 +127,7 @@ OPENAPI_PATHS = {
     "/_sim/connections/{id}/pull": {
         "post": {
             "operationId": "sim.pullNow",
+            "description": "Runs the connection's background pull at once instead of waiting for the next 24-hour pull; answers the pull's result.",
             "summary": "Pull records now",
             "tags": ["control plane"],
             "parameters": _ID,

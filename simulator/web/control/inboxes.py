@@ -98,6 +98,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "get": {
             "operationId": "sim.listInboxes",
+            "description": "The caller's webhook inboxes (simulator-hosted receivers), with their receiving URLs.",
             "summary": "List inboxes",
             "responses": {"200": _json(list_of(wh.INBOX), "Inboxes")},
         },
@@ -105,12 +106,14 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/inboxes/{id}": {
         "get": {
             "operationId": "sim.getInbox",
+            "description": "How the inbox answers and what it received; each request shows its headers, body and signature verdict.",
             "summary": "An inbox and the last 100 requests it received, oldest first",
             "parameters": [_ID],
             "responses": {"200": _json(wh.INBOX, "Inbox"), **_ERRORS},
         },
         "put": {
             "operationId": "sim.configureInbox",
+            "description": "Replaces the inbox's answer plan (status, delay, body or a sequence); the sequence restarts from its first answer.",
             "summary": "Replace how an inbox answers (its sequence starts again)",
             "parameters": [_ID],
             "requestBody": {"content": {"application/json": {"schema": wh.INBOX_INPUT}}},
@@ -118,6 +121,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "delete": {
             "operationId": "sim.deleteInbox",
+            "description": "Deletes the inbox and the requests it recorded; its URL then answers 404.",
             "summary": "Delete an inbox and what it received",
             "parameters": [_ID],
             "responses": {"200": _json(_DELETED, "Tombstone"), **_ERRORS},
@@ -126,6 +130,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/inboxes/{id}/requests": {
         "get": {
             "operationId": "sim.listInboxRequests",
+            "description": "The requests the inbox received, newest first, with headers, raw body and signature verdict.",
             "summary": "Requests an inbox received, newest first",
             "parameters": [_ID],
             "responses": {"200": _json(list_of(wh.INBOX_REQUEST), "Requests"), **_ERRORS},
@@ -134,6 +139,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/inboxes/{id}/receive": {
         "post": {
             "operationId": "sim.inboxReceive",
+            "description": "The URL to register as a webhook endpoint. Records the request as received and answers with the next answer of the inbox's plan.",
             "summary": "The receiving URL (no API key): records the request and answers",
             "parameters": [_ID],
             "requestBody": {

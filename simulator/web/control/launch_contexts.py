@@ -32,6 +32,7 @@ OPENAPI_PATHS = {
     "/_sim/launch-contexts": {
         "post": {
             "operationId": "sim.createLaunchContext",
+            "description": "Creates an EHR launch context for a source (simulator extension) with the patient, encounter and user the launch carries.",
             "summary": "Make a launch context for a source: ready (default) or pending",
             "requestBody": request_body(launch_contexts.CREATE_INPUT),
             "responses": ok(_CONTEXT, "The launch context"),
@@ -40,6 +41,7 @@ OPENAPI_PATHS = {
     "/_sim/launch-contexts/{id}/ready": {
         "post": {
             "operationId": "sim.readyLaunchContext",
+            "description": "Marks a pending launch context ready, as if the launch's token exchange had happened, and sets its patient.",
             "summary": "The launch's token exchange happened: pending -> ready",
             "parameters": [path_param("id", "The `mb_launch` UUID.")],
             "requestBody": request_body(launch_contexts.READY_INPUT),

@@ -13,7 +13,7 @@ from flask import Blueprint
 
 from simulator.clients import patient
 from simulator.core.errors import invalid
-from simulator.domain import connections, sessions
+from simulator.domain import connections, outside_sources, sessions
 from simulator.domain.sessions import Session
 from simulator.web.http import json_body, runtime, workspace_id
 
@@ -28,9 +28,21 @@ CONNECT_INPUT = {
             "type": "string",
             "description": "`fhirsrc_` id (Picker mode; optional in Direct)",
         },
-        "username": {"type": "string", "minLength": 1, "maxLength": 200},
-        "password": {"type": "string", "maxLength": 200},
-        "consent": {"enum": ["approve", "deny"]},
+        "username": {
+            "description": "A persona (`alice`, `bob`, …) with optional faults (`alice+deny`)",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+        },
+        "password": {
+            "description": "Any password except `wrong`",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "consent": {
+            "description": "`approve` (default) or `deny` at the portal's consent page",
+            "enum": ["approve", "deny"],
+        },
         "linger_seconds": {
             "type": "integer",
             "minimum": 0,
@@ -43,7 +55,12 @@ CONNECT_INPUT = {
 ABANDON_INPUT = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"source": {"type": "string"}},
+    "properties": {
+        "source": {
+            "description": "`fhirsrc_` id to open before leaving (Picker mode)",
+            "type": "string",
+        }
+    },
 }
 
 
@@ -63,12 +80,21 @@ def _source_id(body: dict[str, Any], session: Session) -> str | None:
     ident = body.get("source")
     if ident is None:
         return None
-    source = runtime().catalog.get(ident)
+    source = outside_sources.catalog(runtime(), session.workspace_id).get(ident)
     if source is None:
         raise invalid(f"No source '{ident}' in the catalog", "source")
     if session.connection_id is not None and source.id != session.connection_id:
         raise invalid("This Direct-mode session connects only its own source", "source")
     return source.id
+
+
+def _portal_origin(ws: str, source_id: str | None, session: Session) -> str | None:
+    """The origin of an outside SMART server the patient signs in at (None for our portals)."""
+    ident = source_id or session.connection_id
+    source = outside_sources.catalog(runtime(), ws).get(ident) if ident else None
+    if source is None or not source.outside:
+        return None
+    return patient.origin_of(source.fhir_base_url)
 
 
 def _linger(ws: str, seconds: int) -> Callable[[], None] | None:
@@ -98,6 +124,7 @@ def connect(session_id: str) -> dict[str, Any]:
         timeout=max(rt.config.http_timeout * 2, 10.0),
         session=rt.browser_session(),
         at_portal=_linger(ws, body.get("linger_seconds", 0)),
+        portal_origin=_portal_origin(ws, source_id, session),
     )
     connection = connections.settled_since(rt.store, ws, session_id, before)
     return _result(ws, session_id, result, connection=connection)
@@ -121,10 +148,12 @@ def abandon(session_id: str) -> dict[str, Any]:
     body = json_body(ABANDON_INPUT, optional=True)
     rt = runtime()
     session = sessions.get_row(rt.store, ws, session_id)
+    source_id = _source_id(body, session)
     result = patient.open_portal(
         sessions.hosted_url(rt, session.token),
-        source_id=_source_id(body, session),
+        source_id=source_id,
         session=rt.browser_session(),
+        portal_origin=_portal_origin(ws, source_id, session),
     )
     return _result(ws, session_id, result)
 
@@ -149,6 +178,7 @@ def _op(
     op = {
         "operationId": op_id,
         "summary": summary,
+        "description": DESCRIPTIONS[op_id],
         "tags": ["control plane"],
         "parameters": [
             {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -167,6 +197,12 @@ def _op(
         }
     return op
 
+
+DESCRIPTIONS = {
+    "sim.patientConnect": "The headless patient opens the hosted link, chooses the source (Picker mode), signs in at the portal with `username` and approves or denies consent; answers where the patient stopped and the attempt's connection entry.",
+    "sim.patientDone": "The headless patient presses Done on the completion screen (Picker mode): the session completes and the patient is sent to the return URL.",
+    "sim.patientAbandon": "The headless patient opens the session link (and the portal's login page) and walks away; the attempt stays pending until it expires.",
+}
 
 OPENAPI_PATHS = {
     "/_sim/patient-sessions/{id}/connect": {

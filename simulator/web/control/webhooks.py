@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from simulator.core import naming
 from simulator.domain.webhooks import chaos, endpoints, payloads, publish
 from simulator.domain.webhooks import deliveries as deliveries
 from simulator.domain.webhooks import occurrences as occurrences
@@ -29,9 +30,10 @@ def fire_event() -> dict[str, Any]:
     """Build a real event for an existing object and deliver it like any other."""
     body = json_body(wh.FIRE_EVENT_INPUT)
     rt, ws = runtime(), workspace_id()
+    event_type = occurrences.check_type(naming.of_workspace(rt.store, ws), body["type"])
     with rt.store.tx():
-        data = payloads.build(rt, ws, body)
-        occ_id = publish.emit(rt, ws, body["type"], data)
+        data = payloads.build(rt, ws, {**body, "type": event_type})
+        occ_id = publish.emit(rt, ws, event_type, data)
         return occurrences.render(rt.store, ws, occurrences.get_row(rt.store, ws, occ_id))
 
 
@@ -110,14 +112,21 @@ OPENAPI_PATHS: dict[str, Any] = {
             "`deliveries` names the `evt_` record made for each subscribed endpoint.",
             "parameters": [
                 *LIST_PARAMS,
-                {"name": "type", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "type",
+                    "in": "query",
+                    "description": "Only events of this type",
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {"200": _json(list_of(wh.EVENT_OCCURRENCE), "Events"), **_ERRORS},
         },
         "post": {
             "operationId": "sim.fireEvent",
             "summary": "Fire an event for an existing object",
-            "description": "`object_id` is a session (`ps_`/`sess_`/`pf_`) for the session "
+            "description": "`type` is a name of the workspace's generation "
+            "(`patient_flow.completed` in a B workspace). "
+            "`object_id` is a session (`ps_`/`sess_`/`pf_`) for the session "
             "events, or a `conn_` id for the others (or `patient_id` + `connection_id` for "
             "`records.sync.*`). `data` fields override the built object. The event is "
             "delivered like any other.",
@@ -126,7 +135,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "content": {
                     "application/json": {
                         "schema": {
-                            **wh.FIRE_EVENT_INPUT,
+                            **wh.DOCUMENTED_FIRE_EVENT_INPUT,
                             "anyOf": [
                                 {"required": ["object_id"]},
                                 {"required": ["patient_id", "connection_id"]},
@@ -141,6 +150,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/events/{id}": {
         "get": {
             "operationId": "sim.getEvent",
+            "description": "One emitted event occurrence with its payload and every delivery made for it, per endpoint.",
             "summary": "One emitted event (`occ_` id) with its deliveries",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {}}],
             "responses": {"200": _json(wh.EVENT_OCCURRENCE, "Event"), **_ERRORS},
@@ -149,6 +159,7 @@ OPENAPI_PATHS: dict[str, Any] = {
     "/_sim/webhooks/{id}/chaos": {
         "get": {
             "operationId": "sim.getWebhookChaos",
+            "description": "The chaos options applied to deliveries to this endpoint (all off by default).",
             "summary": "The chaos options of an endpoint",
             "parameters": [_WH_ID],
             "responses": {"200": _json(_CHAOS_STATE, "Chaos options"), **_ERRORS},
@@ -166,6 +177,7 @@ OPENAPI_PATHS: dict[str, Any] = {
         },
         "delete": {
             "operationId": "sim.clearWebhookChaos",
+            "description": "Turns every chaos option of the endpoint off; later deliveries are sent faithfully.",
             "summary": "Turn every chaos option off",
             "parameters": [_WH_ID],
             "responses": {"200": _json(_CHAOS_STATE, "Chaos options"), **_ERRORS},
@@ -180,7 +192,12 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [
                 _WH_ID,
                 *LIST_PARAMS,
-                {"name": "event_id", "in": "query", "schema": {"type": "string"}},
+                {
+                    "name": "event_id",
+                    "in": "query",
+                    "description": "Only attempts for this event",
+                    "schema": {"type": "string"},
+                },
             ],
             "responses": {"200": _json(list_of(wh.WEBHOOK_ATTEMPT), "Attempts"), **_ERRORS},
         }

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from simulator.core import workspaces
+from simulator.core import naming, workspaces
 from simulator.core.timeutil import iso
 from simulator.web import schemas
 from simulator.web.http import json_body, runtime, workspace_id
@@ -24,6 +24,9 @@ def _describe(ws_id: str, api_key: str | None = None) -> dict:
         "seed": ws.seed,
         "clock": {"mode": rt.clocks.mode(ws.id), "now": iso(rt.now(ws.id))},
         "default": ws.is_default,
+        "naming": ws.naming,
+        "strict": ws.strict,
+        "app_name": ws.app_name,
     }
     if api_key is not None:
         body["api_key"] = api_key
@@ -41,12 +44,23 @@ def create_workspace() -> dict[str, Any]:
         seed=body.get("seed"),
         clock_mode=body.get("clock", rt.config.default_clock),
         name=body.get("name"),
+        naming=body.get("naming", naming.DEFAULT),
+        strict=body.get("strict", False),
+        app_name=body.get("app_name"),
     )
     return _describe(ws.id, key)
 
 
 @bp.get("/workspace")
 def current_workspace() -> dict[str, Any]:
+    return _describe(workspace_id())
+
+
+@bp.patch("/workspace")
+def update_workspace() -> dict[str, Any]:
+    """Change the caller's workspace settings (the app name of the hosted pages)."""
+    body = json_body(schemas.WORKSPACE_UPDATE)
+    workspaces.set_app_name(runtime().store, workspace_id(), body["app_name"])
     return _describe(workspace_id())
 
 
@@ -67,7 +81,8 @@ OPENAPI_PATHS = {
             "operationId": "sim.createWorkspace",
             "summary": "Create an isolated workspace (no API key needed)",
             "description": "Returns the workspace with its API key, shown only here. `clock` "
-            "defaults to the server's `--clock` mode; `seed` fixes ids and synthetic data.",
+            "defaults to the server's `--clock` mode; `seed` fixes ids and synthetic data; "
+            "`naming` (the API generation) and `strict` are fixed for the workspace's life.",
             "security": PUBLIC,
             "requestBody": request_body(schemas.WORKSPACE_CREATE, required=False),
             "responses": ok(schemas.WORKSPACE, "The new workspace and its key"),
@@ -76,9 +91,18 @@ OPENAPI_PATHS = {
     "/_sim/workspace": {
         "get": {
             "operationId": "sim.getWorkspace",
+            "description": "The workspace the API key belongs to: id, name, seed, clock and app name (the key itself is never shown again).",
             "summary": "The caller's workspace",
             "responses": ok(schemas.WORKSPACE_INFO, "The workspace"),
-        }
+        },
+        "patch": {
+            "operationId": "sim.updateWorkspace",
+            "summary": "Change the caller's workspace settings",
+            "description": "Sets `app_name`, the name the hosted pages show the patient as "
+            "the app asking for their records (null: the host of the session's return_url).",
+            "requestBody": request_body(schemas.WORKSPACE_UPDATE),
+            "responses": ok(schemas.WORKSPACE_INFO, "The updated workspace"),
+        },
     },
     "/_sim/reset": {
         "post": {
