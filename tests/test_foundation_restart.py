@@ -136,6 +136,7 @@ def test_kill_9_and_restart_keeps_patients_sessions_and_the_clock(tmp_path: Path
         assert f"base URL : {base}" in banner
         assert f"API key  : {KEY}" in banner
         assert f"curl -s -X POST {base}/patient-sessions" in banner
+        assert f"dashboard: {base}/" in banner and f"{base}/docs" in banner
 
         api = Client(port)
         other_ws = requests.post(f"{base}/_sim/workspaces", json={"seed": 3}, timeout=10).json()
