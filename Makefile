@@ -41,15 +41,9 @@ clientjs: $(CLIENTJS)
 postgres:
 	@bash scripts/install-postgres.sh install
 
-# The suite on SQLite, then again on PostgreSQL: a throwaway cluster (scripts/install-postgres.sh)
-# whose URL every in-memory Sim turns into a fresh schema; the multi-instance tests run there.
-# The cluster lives under /tmp: the server's unprivileged user must reach its directory.
+# The suite on SQLite and, beside it, on a throwaway PostgreSQL cluster (scripts/run-suites.sh).
 test: venv browser node go clientjs postgres
-	$(BIN)/python -m pytest --db-backend=sqlite
-	@dir=$$(mktemp -d /tmp/connect-sim-pg.XXXXXX) && \
-		url=$$(bash scripts/install-postgres.sh start $$dir) || exit 1; \
-		CONNECT_SIM_TEST_DB="$$url" $(BIN)/python -m pytest --db-backend=postgres; rc=$$?; \
-		bash scripts/install-postgres.sh stop $$dir; exit $$rc
+	@bash scripts/run-suites.sh $(BIN)/python
 
 lint: venv
 	$(BIN)/ruff check .

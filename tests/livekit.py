@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+# `CONNECT_SIM_ARTIFACTS` (relative to the repository) keeps a second run's screenshots apart.
+ARTIFACTS = (
+    Path(__file__).resolve().parent.parent
+    / os.environ.get("CONNECT_SIM_ARTIFACTS", "artifacts")
+    / "screenshots"
+)
 
 
 @contextmanager
