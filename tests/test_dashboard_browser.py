@@ -141,6 +141,6 @@ def test_the_refresh_box_appears_with_javascript(browser):
         page = context.new_page()
         _sign_in(page, sim.base_url, created["api_key"])
         page.wait_for_selector("#clock")
-        assert page.locator("#auto-refresh").is_visible()
+        page.wait_for_selector("#auto-refresh", state="visible")  # shown by the page's script
         assert page.locator("#sessions .empty").inner_text() == "No sessions yet."
         context.close()

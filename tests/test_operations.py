@@ -28,19 +28,28 @@ KIND = "test.operation_step"
 BLOCKING = "test.operation_block"
 
 
+class Gate(threading.Event):
+    """Releases the blocking job; `entered` is set once that job has started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+
+
 @pytest.fixture
-def release() -> Iterator[threading.Event]:
-    event = threading.Event()
+def release() -> Iterator[Gate]:
+    event = Gate()
     yield event
     event.set()  # never leave a blocked job behind
 
 
-def _workspace(sim: Sim, release: threading.Event) -> tuple[Api, str, list[int]]:
+def _workspace(sim: Sim, release: Gate) -> tuple[Api, str, list[int]]:
     api, created = sim.new_workspace(seed=3, clock="manual")
     ran: list[int] = []
     sim.runtime.scheduler.register(KIND, lambda rt, job: ran.append(job.due_ms))
 
     def block(rt: Any, job: Any) -> None:
+        release.entered.set()
         assert release.wait(60), "the test never released the job"
         ran.append(job.due_ms)
 
@@ -69,7 +78,7 @@ def _ms(text: str) -> int:
 
 
 def test_advance_in_the_background_runs_every_due_job_and_ends_at_the_target(
-    sim: Sim, release: threading.Event
+    sim: Sim, release: Gate
 ) -> None:
     api, ws, ran = _workspace(sim, release)
     start = sim.runtime.now(ws)
@@ -90,7 +99,7 @@ def test_advance_in_the_background_runs_every_due_job_and_ends_at_the_target(
     assert [op["id"] for op in listed] == [created["id"]]
 
 
-def test_set_and_run_until_idle_in_the_background(sim: Sim, release: threading.Event) -> None:
+def test_set_and_run_until_idle_in_the_background(sim: Sim, release: Gate) -> None:
     api, ws, ran = _workspace(sim, release)
     start = sim.runtime.now(ws)
     sim.runtime.scheduler.schedule(ws, KIND, start + 50_000)
@@ -110,7 +119,7 @@ def test_set_and_run_until_idle_in_the_background(sim: Sim, release: threading.E
 
 
 def test_progress_shows_while_it_runs_and_cancel_stops_it_after_the_current_job(
-    sim: Sim, release: threading.Event, monkeypatch: pytest.MonkeyPatch
+    sim: Sim, release: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, ws, ran = _workspace(sim, release)
     start = sim.runtime.now(ws)
@@ -142,16 +151,14 @@ def test_progress_shows_while_it_runs_and_cancel_stops_it_after_the_current_job(
     assert ran[-1] == start + 180_000
 
 
-def test_the_clock_cancel_call_stops_a_background_move_too(
-    sim: Sim, release: threading.Event
-) -> None:
+def test_the_clock_cancel_call_stops_a_background_move_too(sim: Sim, release: Gate) -> None:
     api, ws, ran = _workspace(sim, release)
     start = sim.runtime.now(ws)
     sim.runtime.scheduler.schedule(ws, BLOCKING, start + 60_000)
     sim.runtime.scheduler.schedule(ws, KIND, start + 120_000)
     resp = api.post("/_sim/clock/advance", {"seconds": 600, "wait": False})
-    while not sim.runtime.scheduler.stop_move(ws):  # true once the move is under way
-        pass
+    assert release.entered.wait(30)  # the move is running its first job
+    assert sim.runtime.scheduler.stop_move(ws)
     release.set()
     done = _poll(api, resp.headers["Location"])
     assert (done["status"], done["jobs_run"]) == ("cancelled", 1)
@@ -159,7 +166,7 @@ def test_the_clock_cancel_call_stops_a_background_move_too(
 
 
 def test_a_cancel_before_the_move_starts_runs_nothing(
-    sim: Sim, release: threading.Event, monkeypatch: pytest.MonkeyPatch
+    sim: Sim, release: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, ws, ran = _workspace(sim, release)
     monkeypatch.setattr(operations, "CANCEL_WAIT_S", 0.0)
@@ -175,7 +182,7 @@ def test_a_cancel_before_the_move_starts_runs_nothing(
 
 
 def test_a_set_in_the_past_by_the_time_it_runs_fails_with_the_reason(
-    sim: Sim, release: threading.Event
+    sim: Sim, release: Gate
 ) -> None:
     api, ws, _ = _workspace(sim, release)
     start = sim.runtime.now(ws)
@@ -214,7 +221,7 @@ def test_a_backwards_set_is_refused_before_any_operation_starts(api: Api) -> Non
     assert api.get("/_sim/operations").json["data"] == []
 
 
-def test_unknown_and_foreign_operations_are_404(sim: Sim, release: threading.Event) -> None:
+def test_unknown_and_foreign_operations_are_404(sim: Sim, release: Gate) -> None:
     api, _, _ = _workspace(sim, release)
     other, _ = sim.new_workspace(seed=4)
     for path in ("/_sim/operations/op_nope", "/_sim/operations/op_nope/cancel"):
@@ -232,7 +239,7 @@ def test_wait_true_is_the_synchronous_move(api: Api) -> None:
 
 
 def test_an_operation_left_running_by_a_stopped_process_is_failed_interrupted(
-    tmp_path: Any, release: threading.Event
+    tmp_path: Any, release: Gate
 ) -> None:
     db = str(tmp_path / "sim.db")
     first = Sim(db_path=db)
@@ -259,7 +266,7 @@ def test_an_operation_left_running_by_a_stopped_process_is_failed_interrupted(
 
 
 def test_stopping_the_runtime_interrupts_a_running_operation_after_its_job(
-    tmp_path: Any, release: threading.Event
+    tmp_path: Any, release: Gate
 ) -> None:
     db = str(tmp_path / "sim.db")
     sim = Sim(db_path=db)
