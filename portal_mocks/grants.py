@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS portal_grants (
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS portal_grants_ws ON portal_grants (workspace_id, slug, seq);
+CREATE INDEX IF NOT EXISTS portal_grants_ws_seq ON portal_grants (workspace_id, seq);
 CREATE TABLE IF NOT EXISTS portal_tokens (
     token TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
@@ -200,21 +201,19 @@ def start(
     """A pending authorization (the patient has not signed in yet)."""
     now = rt.now(ws_id)
     grant_id = new_secret(24)
+    # The next seq of the workspace is read inside the INSERT (the (workspace_id, seq)
+    # index makes MAX a single index probe, however many grants there are) and the new
+    # row comes back by RETURNING: one statement, not three.
     with rt.store.tx():
-        seq = (
-            rt.store.scalar(
-                "SELECT COALESCE(MAX(seq), 0) FROM portal_grants WHERE workspace_id = ?", (ws_id,)
-            )
-            + 1
-        )
-        rt.store.execute(
+        row = rt.store.one(
             "INSERT INTO portal_grants (id, workspace_id, seq, slug, client_id, status,"
             " redirect_uri, requested_scope, aud, state, code_challenge, nonce,"
-            " login_expires_ms, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " login_expires_ms, created_ms, updated_ms)"
+            " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?,?,?,?,?,?,?,?,?,?,?,?"
+            " FROM portal_grants WHERE workspace_id = ? RETURNING *",
             (
                 grant_id,
                 ws_id,
-                seq,
                 slug,
                 client_id,
                 GrantLifecycle.initial_state.value,
@@ -227,11 +226,11 @@ def start(
                 now + login_ttl_s * 1000,
                 now,
                 now,
+                ws_id,
             ),
         )
-    found = get(rt, grant_id)
-    assert found is not None
-    return found
+    assert row is not None
+    return _grant(row)
 
 
 def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
