@@ -51,8 +51,10 @@ def _invalid_token(slug: str, description: str, code: str = "login") -> FhirErro
     return FhirError(401, code, description, headers=_challenge(slug, "invalid_token", description))
 
 
-def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Token, Grant]:
-    """The access token of the request and its grant, or a 401."""
+def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Token, Grant, int]:
+    """The access token of the request, its grant and the instant the request is judged at
+    (the workspace's clock, read once: the caller uses it for the rest of the request);
+    or a 401."""
     header = (authorization or "").strip()
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -70,7 +72,7 @@ def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Toke
     if token.sim_error:
         description = next(d for e, d in SIM_ERRORS.values() if e == token.sim_error)
         raise _invalid_token(portal.slug, description, "security")
-    return token, grant
+    return token, grant, now
 
 
 def check_scope(portal: Portal, token: Token, resource_type: str, interaction: str) -> None:
@@ -85,9 +87,12 @@ def check_scope(portal: Portal, token: Token, resource_type: str, interaction: s
         )
 
 
-def fault_plan(rt: Runtime, portal: Portal, grant: Grant) -> faults.Plan:
-    """The faults of one data request (read once; `apply_faults` and `record_for` share it)."""
-    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, rt.now(grant.workspace_id))
+def fault_plan(rt: Runtime, portal: Portal, grant: Grant, now: int | None = None) -> faults.Plan:
+    """The faults of one data request (read once; `apply_faults` and `record_for` share it),
+    at `now` (the request's instant; the workspace's clock when not given)."""
+    if now is None:
+        now = rt.now(grant.workspace_id)
+    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, now)
 
 
 def apply_faults(

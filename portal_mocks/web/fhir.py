@@ -35,9 +35,9 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
     rt, p = runtime(), portal()
     try:
         _supported(resource_type)
-        token, grant = access.bearer(rt, p, request.headers.get("Authorization"))
+        token, grant, now = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "s")
-        plan = access.fault_plan(rt, p, grant)
+        plan = access.fault_plan(rt, p, grant, now)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
         record = access.record_for(rt, p, grant, plan, resource_type)
         bundle = search(
@@ -46,7 +46,7 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
             resource_type,
             params,
             fhir_base=fhir_base(),
-            now_ms=rt.now(grant.workspace_id),
+            now_ms=now,
             category_limits=scopes.category_filters(token.scope, resource_type),
         )
     except FhirError as err:
@@ -60,9 +60,9 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
     rt, p = runtime(), portal()
     try:
         _supported(resource_type)
-        token, grant = access.bearer(rt, p, request.headers.get("Authorization"))
+        token, grant, now = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "r")
-        plan = access.fault_plan(rt, p, grant)
+        plan = access.fault_plan(rt, p, grant, now)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
         record = access.record_for(rt, p, grant, plan, resource_type, resource_id)
         resource = read(record, resource_type, resource_id)
