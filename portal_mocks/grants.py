@@ -233,12 +233,13 @@ def start(
     return _grant(row)
 
 
-def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
+def update(rt: Runtime, grant: Grant, *, at_ms: int | None = None, **fields: Any) -> Grant:
+    """Set columns of a grant; `updated_ms` is `at_ms` (the caller's instant) or now."""
     if "granted_scope" in fields:
         fields["granted_scope"] = dumps(fields["granted_scope"])
     if "one_time" in fields:
         fields["one_time"] = int(bool(fields["one_time"]))
-    fields["updated_ms"] = rt.now(grant.workspace_id)
+    fields["updated_ms"] = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     assignments = ", ".join(f"{k} = ?" for k in fields)
     with rt.store.tx():
         row = rt.store.one(
@@ -249,11 +250,14 @@ def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
     return _grant(row)
 
 
-def move(rt: Runtime, grant: Grant, event: str, **fields: Any) -> Grant:
+def move(
+    rt: Runtime, grant: Grant, event: str, *, at_ms: int | None = None, **fields: Any
+) -> Grant:
     """Apply a GrantLifecycle event to a grant (raises on a bad move) and set other columns."""
     with rt.store.tx():
         current = rt.store.scalar("SELECT status FROM portal_grants WHERE id = ?", (grant.id,))
-        return update(rt, grant, status=transition(GrantLifecycle, current, event), **fields)
+        status = transition(GrantLifecycle, current, event)
+        return update(rt, grant, at_ms=at_ms, status=status, **fields)
 
 
 def by_code(rt: Runtime, slug: str, code: str) -> Grant | None:
@@ -273,9 +277,9 @@ def issue_code(rt: Runtime, grant: Grant, granted: list[str], code_ttl_s: int) -
     )
 
 
-def spend_code(rt: Runtime, grant: Grant) -> bool:
-    """Mark the code used; False when it had been used already (a replay)."""
-    now = rt.now(grant.workspace_id)
+def spend_code(rt: Runtime, grant: Grant, at_ms: int | None = None) -> bool:
+    """Mark the code used (at `at_ms`, else now); False when it had been used already."""
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     with rt.store.tx():
         cur = rt.store.execute(
             "UPDATE portal_grants SET code_used_ms = ?, updated_ms = ? WHERE id = ?"
@@ -295,9 +299,11 @@ def add_token(
     scope: list[str],
     expires_ms: int | None,
     sim_error: str | None = None,
+    at_ms: int | None = None,
 ) -> Token:
+    """A new token of the grant, created at `at_ms` (the caller's instant) or now."""
     token = new_secret(32)
-    now = rt.now(grant.workspace_id)
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     with rt.store.tx():
         row = rt.store.one(
             "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
@@ -396,8 +402,8 @@ def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> 
         )
 
 
-def count_refresh(rt: Runtime, grant: Grant) -> Grant:
-    return update(rt, grant, refresh_count=grant.refresh_count + 1)
+def count_refresh(rt: Runtime, grant: Grant, at_ms: int | None = None) -> Grant:
+    return update(rt, grant, at_ms=at_ms, refresh_count=grant.refresh_count + 1)
 
 
 def tokens_of(rt: Runtime, grant: Grant, kind: str | None = None) -> list[Token]:
