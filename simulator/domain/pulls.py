@@ -12,7 +12,7 @@ next pull is scheduled `repull_interval_s` later while access holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from statemachine import State, StateMachine
@@ -216,8 +216,13 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     source = outside_sources.catalog(rt, ws_id).get(pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
+    # Only this run writes the pull's progress columns while its job runs, so after a
+    # write of its own the run goes on with the row as written (`known`) instead of
+    # reading it back; it reads the row again after anything else wrote it.
+    known: Pull | None = None
     while True:
-        pull = _pull(rt, ws_id, pull_id)
+        pull = known if known is not None else _pull(rt, ws_id, pull_id)
+        known = pull
         conn = connections.by_attempt(rt.store, ws_id, attempt_id)
         if conn is None or conn.status != "active" or source is None:
             with rt.store.tx():
@@ -242,6 +247,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                     fields["since_ms"] = None  # the portal cannot say what changed: read all
                 with rt.store.tx():
                     _save(rt, ws_id, pull_id, **fields)
+                known = replace(pull, **fields)
                 continue
             types = loads(pull.types, [])
             if pull.type_index >= len(types):
@@ -273,29 +279,20 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 return
             if not _handle_error(rt, ws_id, pull, exc):
                 return
+            known = None  # the error was recorded on the row: read it again
             continue
         refreshed_for_401 = False
+        progress: dict[str, Any] = {
+            "next_url": page.next_url,
+            "retries": 0,
+            "total": pull.total + len(page.resources),
+        }
+        if not page.next_url:
+            progress["type_index"] = pull.type_index + 1
         with rt.store.tx():
             records.upsert(rt, ws_id, pull.patient_id, pull.source_id, page.resources)
-            if page.next_url:
-                _save(
-                    rt,
-                    ws_id,
-                    pull_id,
-                    next_url=page.next_url,
-                    retries=0,
-                    total=pull.total + len(page.resources),
-                )
-            else:
-                _save(
-                    rt,
-                    ws_id,
-                    pull_id,
-                    next_url=None,
-                    retries=0,
-                    type_index=pull.type_index + 1,
-                    total=pull.total + len(page.resources),
-                )
+            _save(rt, ws_id, pull_id, **progress)
+        known = replace(pull, **progress)
 
 
 def _capability(
