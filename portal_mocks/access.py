@@ -35,6 +35,24 @@ CREATE TABLE IF NOT EXISTS portal_counters (
 FHIR_FAULTS = ["fhir_401", "fhir_429", "fhir_503", "fhir_500"]
 
 
+class WorkspaceSeeds:
+    """Each workspace's seed, read once per portal app (a seed never changes once the
+    workspace exists), at most `limit` of them kept."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._seeds: dict[str, int] = {}
+
+    def of(self, rt: Runtime, ws_id: str) -> int:
+        seed = self._seeds.get(ws_id)
+        if seed is None:
+            seed = workspaces.get(rt.store, ws_id).seed
+            if len(self._seeds) >= self.limit:
+                self._seeds.clear()
+            self._seeds[ws_id] = seed
+        return seed
+
+
 def _challenge(
     slug: str, error: str | None = None, description: str | None = None, **extra: str
 ) -> dict[str, str]:
@@ -179,6 +197,7 @@ def record_for(
     plan: faults.Plan | None = None,
     resource_type: str = "Patient",
     resource_id: str | None = None,
+    seeds: WorkspaceSeeds | None = None,
 ) -> Record:
     """The record behind a grant, shaped by `empty_record` / `large_record` faults.
 
@@ -200,5 +219,5 @@ def record_for(
     if shaped:
         fault = shaped[0]
         size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))
-    seed = workspaces.get(rt.store, ws).seed
+    seed = seeds.of(rt, ws) if seeds is not None else workspaces.get(rt.store, ws).seed
     return records.build(seed, portal, persona, size)
