@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
 
-.PHONY: venv run test lint format bench browser node go clientjs clean
+.PHONY: venv run test lint format bench browser node go clientjs postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,12 @@ $(CLIENTJS): tests/clientjs/package-lock.json
 
 clientjs: $(CLIENTJS)
 
-test: venv browser node go clientjs
-	$(BIN)/python -m pytest
+postgres:
+	@bash scripts/install-postgres.sh install
+
+# The suite on SQLite and, beside it, on a throwaway PostgreSQL cluster (scripts/run-suites.sh).
+test: venv browser node go clientjs postgres
+	@bash scripts/run-suites.sh $(BIN)/python
 
 lint: venv
 	$(BIN)/ruff check .

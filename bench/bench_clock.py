@@ -13,6 +13,7 @@ complete Picker flow. Prints a table and one JSON line.
 
     python bench/bench_clock.py            # in memory, 3 runs each, medians
     python bench/bench_clock.py --file     # on a WAL file
+    python bench/bench_clock.py --db postgresql://...  # on PostgreSQL, a fresh schema per run
     python bench/bench_clock.py --runs 1 --days 5
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulator.testing import Api, Sim  # noqa: E402
+from simulator.testing import TEST_DB_ENV, Api, Sim  # noqa: E402
 
 EPIC = "fhirsrc_01JGFJJZ00W9QAJQZQHWWQADWX"
 CERNER = "fhirsrc_01JGFJJZ00YVKTWEWBRM5JHM71"
@@ -128,8 +130,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--file", action="store_true", help="a SQLite WAL file, not :memory:")
+    parser.add_argument("--db", default=None, help="a postgresql:// URL (a schema per run)")
     args = parser.parse_args()
     db_dir = tempfile.mkdtemp(prefix="bench-clock-") if args.file else None
+    if args.db:
+        os.environ[TEST_DB_ENV] = args.db  # every Sim gets a fresh schema of that database
+    else:
+        os.environ.pop(TEST_DB_ENV, None)  # SQLite, whatever the shell has set
+    store = "postgresql" if args.db else "file" if args.file else "memory"
 
     rows = {
         f"cerner-{args.days}d": median_of(
@@ -139,7 +147,7 @@ def main() -> None:
             args.runs, lambda: keep_connections(EPIC, 10, args.days, db_dir)
         ),
     }
-    print(f"store: {'WAL file' if args.file else 'in memory'}, medians of {args.runs}")
+    print(f"store: {store}, medians of {args.runs}")
     print(
         f"{'workload':<16} {'wall s':>8} {'jobs':>7} {'jobs/s':>8} {'day 1 s':>8}"
         f" {'last s':>8} {'last/1st':>8} {'stmt/job':>8}"
@@ -158,7 +166,7 @@ def main() -> None:
         json.dumps(
             {
                 "bench": "clock",
-                "store": "file" if args.file else "memory",
+                "store": store,
                 "runs": args.runs,
                 "workloads": rows,
                 "statements_per_refresh": per_refresh,

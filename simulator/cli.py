@@ -17,7 +17,8 @@ def _banner(base_url: str, api_key: str, db: str) -> str:
         f"  base URL : {base_url}\n"
         f"  API key  : {api_key}   (default workspace)\n"
         f"  database : {db}\n"
-        f"  OpenAPI  : {base_url}/openapi.json\n"
+        f"  OpenAPI  : {base_url}/openapi.json   (reference: {base_url}/docs)\n"
+        f"  dashboard: {base_url}/   (sign in with the API key)\n"
         f"\nTry:\n"
         f"  curl -s {base_url}/health\n"
         f"  curl -s -X POST {base_url}/patient-sessions \\\n"
@@ -35,7 +36,12 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8700, show_default=True, type=int)
-@click.option("--db", default=".connect-sim/sim.db", show_default=True, help="SQLite file")
+@click.option(
+    "--db",
+    default=".connect-sim/sim.db",
+    show_default=True,
+    help="SQLite file, or a postgresql:// URL (several instances may share one database)",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="default workspace seed")
 @click.option(
     "--clock",
@@ -118,7 +124,7 @@ def serve(
     server = Server(
         rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds, quiet=quiet
     )
-    click.echo(_banner(base, rt.default_api_key, db))
+    click.echo(_banner(base, rt.default_api_key, rt.store.path))
     server.serve()
 
 

@@ -99,7 +99,10 @@ def wire(rt: Runtime) -> Runtime:
     for signal, subscriber in SUBSCRIBERS:
         rt.hooks.subscribe(signal, subscriber)
     # A background clock move a stopped process left running never finishes: interrupted.
-    operations.interrupt_running(rt.store, rt.wall())
+    # On a database other instances share, a running move may be another live instance's,
+    # so it is left alone there.
+    if not rt.store.shared:
+        operations.interrupt_running(rt.store, rt.wall())
     return rt
 
 

@@ -9,6 +9,8 @@ sim.advance(api, 60)
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import Any
 
 from werkzeug.test import Client, TestResponse
@@ -18,6 +20,9 @@ from simulator.core.config import Config
 from simulator.core.inprocess import InProcess
 
 DEFAULT_TEST_KEY = "mb_sk_sbx_test_default_workspace_key"
+# A PostgreSQL URL here makes every Sim that would live in memory use a fresh schema of that
+# database instead (dropped when the Sim closes): the suite's run on PostgreSQL.
+TEST_DB_ENV = "CONNECT_SIM_TEST_DB"
 TEST_BASE_URL = "http://sim.test"
 
 
@@ -104,7 +109,16 @@ class Sim:
             "default_api_key": DEFAULT_TEST_KEY,
         }
         base.update(overrides)
-        self.runtime = build_runtime(config or Config(**base))
+        config = config or Config(**base)
+        self._schema: tuple[str, str] | None = None
+        server = os.environ.get(TEST_DB_ENV, "")
+        if config.db_path == ":memory:" and server:
+            from simulator.core.store_pg import create_schema
+
+            name = "sim_" + secrets.token_hex(6)
+            config.db_path = create_schema(server, name)
+            self._schema = (server, name)
+        self.runtime = build_runtime(config)
         self.wsgi = build_wsgi(self.runtime)
         self.client = Client(self.wsgi)
         self._routing: InProcess | None = None
@@ -155,6 +169,11 @@ class Sim:
             self._routing.__exit__(None, None, None)
             self._routing = None
         self.runtime.close()
+        if self._schema is not None:
+            from simulator.core.store_pg import drop_schema
+
+            drop_schema(*self._schema)
+            self._schema = None
 
     def __enter__(self) -> Sim:
         return self

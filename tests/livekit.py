@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from werkzeug.serving import make_server
 
@@ -21,6 +24,34 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+# `CONNECT_SIM_ARTIFACTS` (relative to the repository) keeps a second run's screenshots apart.
+ARTIFACTS = (
+    Path(__file__).resolve().parent.parent
+    / os.environ.get("CONNECT_SIM_ARTIFACTS", "artifacts")
+    / "screenshots"
+)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (closed on exit)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
+    """Keep a screenshot of `page` as a test artifact (`artifacts/screenshots/NAME.png`)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    assert path.stat().st_size > 1000
+    return path
 
 
 def free_port() -> int:

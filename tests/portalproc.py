@@ -4,15 +4,13 @@ portals from outside this process (client-js, an outside SMART server)."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-from test_foundation_restart import READY_TIMEOUT_S, free_port
+from test_foundation_restart import free_port, ready_process
 
 
 @contextmanager
@@ -33,29 +31,9 @@ def portals_process(tmp: Path, seed: int = 0) -> Iterator[str]:
         str(seed),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:  # real time by nature: the process has to start
-            assert proc.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{base}/_sim/portals", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "portals did not start:\n" + log.read_text()
-            time.sleep(0.05)
+    with ready_process(cmd, log, f"{base}/_sim/portals", env=env, graceful=True):
         yield base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        proc.wait(timeout=10)
 
 
 def register_public_client(base: str, slug: str, redirect_uri: str) -> str:

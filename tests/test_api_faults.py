@@ -205,13 +205,13 @@ CREATE TABLE api_faults (
 
 
 def test_a_store_from_before_keeps_its_faults_and_takes_new_ones(tmp_path):
-    from simulator.core.store import Store
+    from simulator.core.store import SqliteStore
     from simulator.testing import DEFAULT_TEST_KEY, Sim
 
     db = str(tmp_path / "old.db")
     with Sim(db_path=db) as sim:  # creates the default workspace
         ws = sim.api().get("/_sim/workspace").json["id"]
-    store = Store(db)
+    store = SqliteStore(db)
     with store.tx():
         store.execute("DROP TABLE api_faults")
         store.execute(OLD_TABLE)

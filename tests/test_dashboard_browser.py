@@ -8,31 +8,22 @@ from pathlib import Path
 
 import pytest
 from flowkit import active_connection, new_session
-from livekit import CHROMIUM, CHROMIUM_ARGS, live_sim
+from livekit import chromium, live_sim, screenshot
 from webhooks_support import inbox_endpoint
 
 from simulator.core.timeutil import DAY, parse_iso
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _shot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"dashboard-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
-    return path
+    return screenshot(page, f"dashboard-{name}")
 
 
 def _sign_in(page, base_url: str, key: str) -> None:

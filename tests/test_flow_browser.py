@@ -7,28 +7,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flowkit import CERNER, EPIC
-from livekit import CHROMIUM, CHROMIUM_ARGS, live_sim
+from livekit import chromium, live_sim, screenshot
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 APP_RETURN = "http://localhost:9/connected"  # nothing listens: the browser stops there
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
+def _shot(page, name: str) -> Path:
+    return screenshot(page, f"{name}")
 
 
 def _new_page(browser):

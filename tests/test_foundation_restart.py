@@ -53,6 +53,23 @@ def server(
         KEY,
         *args,
     ]
+    with ready_process(cmd, log, f"http://127.0.0.1:{port}/health", env=env) as proc:
+        yield proc
+
+
+@contextmanager
+def ready_process(
+    cmd: list[str],
+    log: Path,
+    ready_url: str,
+    *,
+    env: dict[str, str] | None = None,
+    graceful: bool = False,
+) -> Iterator[subprocess.Popen]:
+    """A child process writing to `log`, yielded once `ready_url` answers 2xx.
+
+    On exit it is killed (SIGKILL), or with `graceful` sent SIGTERM first (SIGKILL after
+    10 s)."""
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
@@ -60,16 +77,25 @@ def server(
         while True:  # real time by nature: the process has to start
             assert proc.poll() is None, log.read_text()
             try:
-                if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
+                if requests.get(ready_url, timeout=1).ok:
                     break
             except requests.ConnectionError:
                 pass
-            assert time.monotonic() < deadline, "server did not start:\n" + log.read_text()
+            assert time.monotonic() < deadline, (
+                f"{' '.join(cmd[1:4])} did not start:\n" + log.read_text()
+            )
             time.sleep(0.05)
         yield proc
     finally:
         if proc.poll() is None:
-            proc.kill()
+            if graceful:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            else:
+                proc.kill()
         proc.wait(timeout=10)
 
 
@@ -110,6 +136,7 @@ def test_kill_9_and_restart_keeps_patients_sessions_and_the_clock(tmp_path: Path
         assert f"base URL : {base}" in banner
         assert f"API key  : {KEY}" in banner
         assert f"curl -s -X POST {base}/patient-sessions" in banner
+        assert f"dashboard: {base}/" in banner and f"{base}/docs" in banner
 
         api = Client(port)
         other_ws = requests.post(f"{base}/_sim/workspaces", json={"seed": 3}, timeout=10).json()

@@ -11,10 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from flowkit import CERNER, EPIC, HARBOR
-from livekit import CHROMIUM, CHROMIUM_ARGS, live_sim
+from livekit import chromium, live_sim, screenshot
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 APP_RETURN = "http://localhost:9/connected"  # nothing listens: the app is stubbed per page
 WIDTHS = (390, 1280)
 HOSTILE = "<img src=x onerror=window.pwned=1>Acme"
@@ -24,12 +23,8 @@ CLOSED_SOURCE = "fhirsrc_01JGFJJZ00CLOSEDPORTAL0000"
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _context(browser, width: int, javascript: bool = True):
@@ -44,11 +39,8 @@ def _context(browser, width: int, javascript: bool = True):
     return context
 
 
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"hosted-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
+def _shot(page, name: str) -> Path:
+    return screenshot(page, f"hosted-{name}")
 
 
 def _fits(page) -> None:

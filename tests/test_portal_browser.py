@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from livekit import CHROMIUM, CHROMIUM_ARGS, live_sim
+from livekit import chromium, live_sim
 from portalkit import REDIRECT, Launch, new_launch
 
 from simulator.testing import Sim
@@ -18,13 +18,9 @@ XSS = '<img src=x onerror="window.__xss = 1"><script>window.__xss = 2</script>'
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+def browser():
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

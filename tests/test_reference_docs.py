@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from livekit import CHROMIUM, CHROMIUM_ARGS, live_sim
+from livekit import chromium, live_sim, screenshot
 
 from simulator.testing import Sim
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 METHODS = ("get", "put", "post", "delete", "patch")
 
 
@@ -123,10 +121,7 @@ def test_docs_page_lists_every_operation_without_javascript(sim: Sim) -> None:
 
 @pytest.mark.browser
 def test_docs_render_operations_in_chromium_from_local_files_only() -> None:
-    from playwright.sync_api import sync_playwright
-
-    with live_sim() as sim, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with live_sim() as sim, chromium() as browser:
         requested: list[str] = []
         for width in (390, 1280):
             page = browser.new_page(viewport={"width": width, "height": 900})
@@ -141,12 +136,11 @@ def test_docs_render_operations_in_chromium_from_local_files_only() -> None:
                 if m in item
             )
             assert page.locator("#plain").is_hidden()  # the no-JS list gives way
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"docs-{width}.png"))
+            screenshot(page, f"docs-{width}", full_page=False)
             page.locator(".opblock-summary", has_text="/patient-sessions").first.click()
             page.wait_for_selector(".opblock-body")
             assert "Picker mode without" in page.locator(".opblock.is-open").first.inner_text()
-            page.screenshot(path=str(ARTIFACTS / f"docs-operation-{width}.png"))
+            screenshot(page, f"docs-operation-{width}", full_page=False)
             page.close()
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(sim.base_url))
         assert requested and all(url.startswith(origin + "/") for url in requested), {
@@ -157,4 +151,3 @@ def test_docs_render_operations_in_chromium_from_local_files_only() -> None:
         nojs.goto(sim.base_url + "/docs")
         assert nojs.locator("#plain li.operation").count() == count
         assert nojs.locator("#op-api\\.initPatientSession").is_visible()
-        browser.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from livekit import chromium
 
 from scenarios.reports.html import build_html
 from scenarios.reports.json_report import build_report, without_wall_clock
@@ -81,25 +82,11 @@ def test_junit_validates_against_the_junit_xsd(tmp_path: Path) -> None:
 
 @pytest.mark.browser
 def test_html_report_opens_in_chromium_without_console_errors(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     page_file = tmp_path / "report.html"
     page_file.write_text(build_html(run_all(scenarios(tmp_path))))
     errors: list[str] = []
     requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+    with chromium() as browser:
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -110,6 +97,5 @@ def test_html_report_opens_in_chromium_without_console_errors(tmp_path: Path) ->
         assert page.locator("svg.timeline circle.mark").count() >= 4
         page.click("button[data-show=failed]")
         assert page.locator("section.scenario:visible").count() == 1
-        browser.close()
     assert errors == []
     assert all(url.startswith("file://") for url in requests)

@@ -7,6 +7,7 @@ through here (and `timeutil.wall_ms`, which this wraps).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +34,11 @@ class Clocks:
         self.store = store
         self.wall = wall
         self._local = threading.local()
+        # Counts clock moves made by this process (any workspace, any thread); a pin taken
+        # at count n is stale only if a move came after it, or another process may move
+        # clocks too (a shared store).
+        self._moves = itertools.count()
+        self._moved = 0
 
     def _pins(self) -> dict[str, int]:
         pins = getattr(self._local, "pins", None)
@@ -83,20 +89,48 @@ class Clocks:
         pins = self._pins()
         previous = pins.get(ws_id)
         pins[ws_id] = now_ms
+        self._pinned_at()[ws_id] = self._moved
         return previous
 
     def unpin(self, ws_id: str, previous: int | None) -> None:
         pins = self._pins()
         if previous is None:
             pins.pop(ws_id, None)
+            self._pinned_at().pop(ws_id, None)
         else:
             pins[ws_id] = previous
 
     def is_pinned(self, ws_id: str) -> bool:
         return ws_id in self._pins()
 
+    def _pinned_at(self) -> dict[str, int]:
+        at = getattr(self._local, "pinned_at", None)
+        if at is None:
+            at = self._local.pinned_at = {}
+        return at
+
+    def reread(self, ws_id: str) -> None:
+        """Take this thread's pin of the workspace afresh from the stored clock.
+
+        A request is pinned when its API key is looked up; by the time it holds the
+        workspace's lock, another thread or instance may have moved the clock. With no
+        move made since the pin (and no other process on the store), it still holds."""
+        pins = self._pins()
+        if ws_id not in pins:
+            return
+        at = self._pinned_at()
+        if not self.store.shared and at.get(ws_id) == self._moved:
+            return
+        at[ws_id] = self._moved
+        row = self._row(ws_id)
+        if row["clock_mode"] == "manual":
+            pins[ws_id] = int(row["clock_manual_ms"])
+        else:
+            pins.pop(ws_id, None)
+
     def forget(self, ws_id: str) -> None:
         """Drop this thread's pin (the stored clock was set outside `move_to`)."""
+        self._moved = next(self._moves) + 1
         self._pins().pop(ws_id, None)
 
     def move_to(self, ws_id: str, target_ms: int) -> tuple[str, int]:
@@ -106,6 +140,7 @@ class Clocks:
         the comparison with the current instant is made by the UPDATE itself.
         """
         wall = self.wall()
+        self._moved = next(self._moves) + 1
         row = self.store.one(
             "UPDATE workspaces SET clock_manual_ms = CASE WHEN clock_mode = 'manual'"
             " AND clock_manual_ms < ? THEN ? ELSE clock_manual_ms END,"
@@ -129,6 +164,7 @@ class Clocks:
         """Switch mode without a jump: the clock continues from its current instant."""
         if mode not in ("real", "manual"):
             raise ClockError(f"Unknown clock mode '{mode}'; use 'real' or 'manual'")
+        self._moved = next(self._moves) + 1
         with self.store.tx():
             current = self._now_of(self._row(ws_id))
             if mode == "manual":

@@ -5,16 +5,37 @@ Advancing a workspace's clock runs every job that falls due on the way, in
 runs, so each job sees `now` equal to its due time. Handlers manage their own
 transactions and must not hold one across outbound HTTP.
 
-A job left pending by a crash is run again on the next advance or tick:
+A job left running by a crash is run again on the next advance or tick:
 at-least-once, like the service it simulates.
+
+Several processes may share one database (PostgreSQL). Then:
+
+* a workspace's jobs run, and its clock moves, only under the store's workspace
+  lock (an advisory lock on PostgreSQL), so two advances never interleave;
+* a job is claimed with `FOR UPDATE SKIP LOCKED` and stamped with the claiming
+  process (`claimed_by`) and a lease (`lease_until_ms`, wall time);
+* a job found running by whoever takes the workspace's lock is an orphan (its
+  runner held that lock and no longer does: the process died), so it is pending
+  again at once; a job whose lease ran out is pending again at the next
+  `recover` (at start, and every `RECOVER_EVERY_S` on the ticker);
+* the real-mode ticker asks `job_wakeups`, an index of the wall instant each
+  real-clock workspace next has work due, so idle workspaces cost nothing.
+
+Nothing is kept per workspace in this process beyond what a running call holds:
+locks are forgotten when no one holds them, and the one cache (`_quiet`, used
+only when no other process shares the database) is bounded.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +43,7 @@ from statemachine import State, StateMachine
 
 from simulator.core.clock import ClockError, Clocks
 from simulator.core.lifecycle import edge
-from simulator.core.store import Store, dumps, loads
+from simulator.core.store import SKIP_LOCKED, Store, WorkspaceLock, dumps, loads
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +58,55 @@ CREATE TABLE IF NOT EXISTS jobs (
     state TEXT NOT NULL DEFAULT 'pending',
     created_ms INTEGER NOT NULL,
     finished_ms INTEGER,
-    error TEXT
+    error TEXT,
+    claimed_by TEXT,
+    lease_until_ms INTEGER
 );
 DROP INDEX IF EXISTS jobs_pending;
 DROP INDEX IF EXISTS jobs_key;
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (workspace_id, due_ms, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS jobs_pending_key ON jobs (workspace_id, key) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS jobs_running ON jobs (workspace_id) WHERE state = 'running';
+CREATE TABLE IF NOT EXISTS job_wakeups (
+    workspace_id TEXT PRIMARY KEY,
+    wall_due_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_wakeups_due ON job_wakeups (wall_due_ms);
+CREATE TABLE IF NOT EXISTS clock_moves (
+    workspace_id TEXT PRIMARY KEY,
+    instance TEXT NOT NULL,
+    stop INTEGER NOT NULL DEFAULT 0
+);
 """
+# `clock_moves` holds, on a shared database, the clock move running in each workspace and
+# whether another instance asked it to stop (`POST /_sim/clock/cancel` may reach any one).
+# Columns added to `jobs` after it first shipped (older store files get them).
+COLUMNS = (
+    ("jobs", "claimed_by", "TEXT"),
+    ("jobs", "lease_until_ms", "INTEGER"),
+)
+# `job_wakeups` holds one row per real-clock workspace with pending work: the wall instant its
+# next job falls due (its due time less the clock's offset). A row may be early (a job was
+# cancelled), never late: scheduling lowers it in the same statement, and every run, clock
+# move and mode switch writes it afresh.
 # Only pending jobs are indexed (partial indexes), so finished jobs, however many, are never
 # walked by the runner, by cancel or by the ticker. A query uses those indexes only when its
 # WHERE names the state as the literal 'pending' (`PENDING_SQL`), never as a bound parameter.
 
 # A safety net against a handler that keeps scheduling itself at the same instant.
 MAX_JOBS_PER_RUN = 5_000_000
+
+# How long a claimed job is its claimer's (wall time). A handler's outbound calls time out
+# long before; a job still running past its lease is another process's to take.
+LEASE_MS = 60_000
+# How often the ticker gives back the jobs whose lease ran out.
+RECOVER_EVERY_S = 10.0
+# The most workspaces the ticker visits in one tick (the earliest due first).
+TICK_BATCH = 500
+# The most workspaces the `_quiet` cache remembers before it starts again.
+QUIET_CACHE_MAX = 10_000
+# How often (wall time) a move on a shared database looks for a stop asked elsewhere.
+STOP_POLL_S = 0.1
 
 
 class JobLifecycle(StateMachine):
@@ -82,14 +139,38 @@ _RECOVER = edge(JobLifecycle, "recover")
 
 
 # The next due job of a workspace, claimed as running, in one statement (the subquery walks
-# the partial index `jobs_due`).
+# the partial index `jobs_due`; on PostgreSQL it locks the row and skips one another process
+# is claiming).
 _TAKE_NEXT_SQL = (
-    "UPDATE jobs SET state = ? WHERE id = (SELECT id FROM jobs WHERE workspace_id = ? AND "
+    "UPDATE jobs SET state = ?, claimed_by = ?, lease_until_ms = ? WHERE id ="
+    " (SELECT id FROM jobs WHERE workspace_id = ? AND "
     + PENDING_SQL
-    + " AND due_ms <= ? ORDER BY due_ms, id LIMIT 1) AND "
+    + " AND due_ms <= ? ORDER BY due_ms, id LIMIT 1"
+    + SKIP_LOCKED
+    + ") AND "
     + _CLAIM.where("state")
     + " RETURNING *"
 )
+_ANY_DUE_SQL = (
+    "SELECT 1 FROM jobs WHERE workspace_id = ? AND " + PENDING_SQL + " AND due_ms <= ? LIMIT 1"
+)
+_WAKE_SQL = (  # lower (or make) a real-clock workspace's wakeup for a job due at `due_ms`
+    "INSERT INTO job_wakeups (workspace_id, wall_due_ms) SELECT id, ? - clock_offset_ms"
+    " FROM workspaces WHERE id = ? AND clock_mode = 'real' ON CONFLICT (workspace_id) DO UPDATE"
+    " SET wall_due_ms = CASE WHEN excluded.wall_due_ms < job_wakeups.wall_due_ms"
+    " THEN excluded.wall_due_ms ELSE job_wakeups.wall_due_ms END"
+)
+_REWAKE_SQL = (  # a workspace's wakeup from its pending jobs (none: no row)
+    "INSERT INTO job_wakeups (workspace_id, wall_due_ms) SELECT w.id,"
+    " MIN(j.due_ms) - w.clock_offset_ms FROM workspaces w JOIN jobs j ON j.workspace_id = w.id"
+    " AND j." + PENDING_SQL + " WHERE w.id = ? AND w.clock_mode = 'real'"
+    " GROUP BY w.id, w.clock_offset_ms"
+)
+
+
+def instance_name() -> str:
+    """What this process writes in `claimed_by`: host, pid and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
@@ -129,24 +210,64 @@ class MoveCancelled(Exception):  # noqa: N818 - a stop asked for, not an error
         self.ran = ran
 
 
+class ClockLock:
+    """A workspace lock that, when first taken by a thread, re-reads its pinned clock."""
+
+    __slots__ = ("_lock", "_clocks", "_ws_id")
+
+    def __init__(self, lock: WorkspaceLock, clocks: Clocks, ws_id: str) -> None:
+        self._lock = lock
+        self._clocks = clocks
+        self._ws_id = ws_id
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if not self._lock.acquire(blocking):
+            return False
+        if self._lock.depth == 1:
+            try:
+                self._clocks.reread(self._ws_id)
+            except BaseException:
+                self._lock.release()
+                raise
+        return True
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> ClockLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Scheduler:
     def __init__(self, store: Store, clocks: Clocks, owner: Any) -> None:
         self.store = store
         self.clocks = clocks
         self.owner = owner  # what handlers are called with (the runtime)
         self.handlers: dict[str, Handler] = {}
-        self._locks: dict[str, threading.RLock] = {}
-        self._locks_guard = threading.Lock()
-        # What this process knows without a query: nothing pending of workspace w was due
-        # by `_quiet[w]` when a run last found nothing more to do. Scheduling a job due by
-        # then forgets it; `_scheduled[w]` counts schedulings, so a run that raced one
-        # does not record a quiet it cannot vouch for.
+        self.instance = instance_name()
+        # What this process knows without a query, when it is the database's only user:
+        # nothing pending of workspace w was due by `_quiet[w]` when a run last found nothing
+        # more to do. Scheduling a job due by then forgets it; `_schedulings` counts
+        # schedulings, so a run that raced one does not record a quiet it cannot vouch for.
+        # With other processes on the database (`store.shared`) it stays empty: their
+        # schedulings are not seen here.
         self._quiet: dict[str, int] = {}
-        self._scheduled: dict[str, int] = {}
+        self._schedulings = 0
+        # The workspaces whose job this thread is running (a nested run must not take that
+        # job for an orphan).
+        self._local = threading.local()
         # Workspaces with a clock move running (advance, set, run-until-idle), and those
         # whose move was asked to stop after its current job.
         self._moving: set[str] = set()
         self._stop: set[str] = set()
+
+    def footprint(self) -> dict[str, int]:
+        """What this process keeps per workspace right now (bounded; for benchmarks)."""
+        return {"workspace_locks": self.store.workspace_locks_kept(), "quiet": len(self._quiet)}
 
     def register(self, kind: str, handler: Handler) -> None:
         """Run `handler` for jobs of `kind` (one handler per kind)."""
@@ -154,9 +275,12 @@ class Scheduler:
             raise ValueError(f"job kind '{kind}' already has a handler")
         self.handlers[kind] = handler
 
-    def lock(self, ws_id: str) -> threading.RLock:
-        with self._locks_guard:
-            return self._locks.setdefault(ws_id, threading.RLock())
+    def lock(self, ws_id: str) -> ClockLock:
+        """The workspace's lock (re-entrant; on a shared database, every process honours it).
+
+        Whoever holds it may read the clock and move it: taking it re-reads this thread's
+        pinned instant, which another mover may have changed while this one waited."""
+        return ClockLock(self.store.workspace_lock(ws_id), self.clocks, ws_id)
 
     # -- scheduling ---------------------------------------------------------
 
@@ -184,7 +308,9 @@ class Scheduler:
                     self.clocks.now(ws_id),
                 ),
             )
-            self._scheduled[ws_id] = self._scheduled.get(ws_id, 0) + 1
+            if not self.clocks.is_pinned(ws_id):  # a pinned clock is manual: no wakeup
+                self.store.execute(_WAKE_SQL, (int(due_ms), ws_id))
+            self._schedulings += 1
             quiet = self._quiet.get(ws_id)
             if quiet is not None and int(due_ms) <= quiet:
                 self._quiet.pop(ws_id, None)
@@ -220,29 +346,55 @@ class Scheduler:
             f"SELECT MIN(due_ms) FROM jobs WHERE workspace_id = ? AND {PENDING_SQL}", (ws_id,)
         )
 
-    def due_workspaces(self, wall_ms: int) -> list[str]:
-        """Workspaces on a real clock with a pending job due by now (one query for all)."""
+    def due_workspaces(self, wall_ms: int, limit: int = TICK_BATCH) -> list[str]:
+        """Workspaces on a real clock with a pending job due by now, earliest first (one
+        query on the wakeup index: workspaces with nothing due are not read)."""
         return [
             row[0]
             for row in self.store.all(
-                "SELECT w.id FROM workspaces w WHERE w.clock_mode = 'real' AND EXISTS"
-                " (SELECT 1 FROM jobs j WHERE j.workspace_id = w.id AND j."
-                + PENDING_SQL
-                + " AND j.due_ms <= ? + w.clock_offset_ms) ORDER BY w.created_ms",
-                (wall_ms,),
+                "SELECT k.workspace_id FROM job_wakeups k JOIN workspaces w"
+                " ON w.id = k.workspace_id AND w.clock_mode = 'real'"
+                " WHERE k.wall_due_ms <= ? ORDER BY k.wall_due_ms LIMIT ?",
+                (wall_ms, limit),
             )
         ]
+
+    def rewake(self, ws_id: str) -> None:
+        """Write the workspace's wakeup afresh from its pending jobs and its clock."""
+        with self.store.tx():
+            self.store.execute("DELETE FROM job_wakeups WHERE workspace_id = ?", (ws_id,))
+            self.store.execute(_REWAKE_SQL, (ws_id,))
+
+    def set_mode(self, ws_id: str, mode: str) -> int:
+        """Switch the workspace's clock mode (`Clocks.set_mode`) and its wakeup with it."""
+        with self.lock(ws_id):
+            current = self.clocks.set_mode(ws_id, mode)
+            self.rewake(ws_id)
+        return current
 
     # -- running ------------------------------------------------------------
 
     def _take_next(self, ws_id: str, until_ms: int) -> tuple[Job, str] | None:
-        """In one transaction: the next job due by `until_ms`, the clock moved to its due
-        time, the job claimed as running (so a nested runner in this thread skips it).
+        """The next job due by `until_ms` claimed as running (so a nested runner in this
+        thread skips it), and the clock moved to its due time.
 
-        Answers the job and the clock's mode, or None when nothing is due.
-        """
-        with self.store.tx():
-            row = self.store.one(_TAKE_NEXT_SQL, (_CLAIM.target, ws_id, until_ms, *_CLAIM.sources))
+        Answers the job and the clock's mode, or None when nothing is due. On SQLite both
+        happen in one transaction. On PostgreSQL the claim is one statement on its own
+        (two round trips fewer per job): a process that dies between the two leaves a
+        running job, given back like any orphan, and a clock not yet moved, which its
+        next runner moves."""
+        with nullcontext() if self.store.shared else self.store.tx():
+            row = self.store.one(
+                _TAKE_NEXT_SQL,
+                (
+                    _CLAIM.target,
+                    self.instance,
+                    self.clocks.wall() + LEASE_MS,
+                    ws_id,
+                    until_ms,
+                    *_CLAIM.sources,
+                ),
+            )
             if row is None:
                 return None
             job = _job(row)
@@ -250,13 +402,42 @@ class Scheduler:
             return job, mode
 
     def recover(self) -> int:
-        """After a crash, jobs caught running are pending again (at-least-once)."""
+        """After a crash, jobs caught running are pending again (at-least-once).
+
+        With no other process on the database, every running job is an orphan. On a
+        shared database only those whose lease ran out are (a live instance may be
+        running the others); a killed instance's jobs come back sooner, when anyone
+        takes their workspace's lock (`_recover_orphans`)."""
         self._quiet.clear()
+        where, params = _RECOVER.where("state"), tuple(_RECOVER.sources)
+        if self.store.shared:
+            where += " AND (lease_until_ms IS NULL OR lease_until_ms < ?)"
+            params += (self.clocks.wall(),)
         with self.store.tx():
-            return self.store.execute(
-                "UPDATE jobs SET state = ? WHERE " + _RECOVER.where("state"),
-                (_RECOVER.target, *_RECOVER.sources),
-            ).rowcount
+            rows = self.store.all(
+                "UPDATE jobs SET state = ?, claimed_by = NULL, lease_until_ms = NULL WHERE "
+                + where
+                + " RETURNING workspace_id",
+                (_RECOVER.target, *params),
+            )
+            for ws_id in sorted({row[0] for row in rows}):
+                self.rewake(ws_id)  # pending again: due for the ticker too
+        return len(rows)
+
+    def _recover_orphans(self, ws_id: str) -> int:
+        """Under the workspace's lock, outside any of its jobs: a job of it still running was
+        claimed by a runner that held this lock and lost it (its process died). Pending again."""
+        return self.store.execute(
+            "UPDATE jobs SET state = ?, claimed_by = NULL, lease_until_ms = NULL"
+            " WHERE workspace_id = ? AND " + _RECOVER.where("state"),
+            (_RECOVER.target, ws_id, *_RECOVER.sources),
+        ).rowcount
+
+    def _running_here(self) -> set[str]:
+        running = getattr(self._local, "running", None)
+        if running is None:
+            running = self._local.running = set()
+        return running
 
     def _run_one(self, job: Job) -> None:
         """Run a claimed job's handler and settle it (one statement)."""
@@ -272,34 +453,67 @@ class Scheduler:
                 error = f"{type(exc).__name__}: {exc}"
         settle = _FAIL if error else _FINISH
         self.store.execute(
-            "UPDATE jobs SET state = ?, finished_ms = ?, error = ? WHERE id = ?"
-            " AND " + settle.where("state"),
-            (settle.target, self.clocks.now(job.workspace_id), error, job.id, *settle.sources),
+            "UPDATE jobs SET state = ?, finished_ms = ?, error = ?, lease_until_ms = NULL"
+            " WHERE id = ? AND claimed_by = ? AND " + settle.where("state"),
+            (
+                settle.target,
+                self.clocks.now(job.workspace_id),
+                error,
+                job.id,
+                self.instance,
+                *settle.sources,
+            ),
         )
 
     def run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
         """Run jobs due at or before `until_ms`, moving the clock to each due time."""
-        ran = 0
         with self.lock(ws_id):
-            while ran < MAX_JOBS_PER_RUN:
-                if ws_id in self._stop:
-                    self._stop.discard(ws_id)
-                    raise MoveCancelled(ran)
-                scheduled = self._scheduled.get(ws_id, 0)
-                taken = self._take_next(ws_id, until_ms)
-                if taken is None:
-                    if self._scheduled.get(ws_id, 0) == scheduled:
-                        self._quiet[ws_id] = max(until_ms, self._quiet.get(ws_id, until_ms))
-                    break
-                job, mode = taken
+            try:
+                return self._run_until(ws_id, until_ms, progress)
+            finally:
+                if ws_id not in self._running_here():
+                    self.rewake(ws_id)
+
+    def _run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
+        ran = 0
+        running = self._running_here()
+        if ws_id not in running:
+            self._recover_orphans(ws_id)
+        polled = time.monotonic()
+        while ran < MAX_JOBS_PER_RUN:
+            if ws_id in self._moving and self.store.shared:
+                if time.monotonic() - polled >= STOP_POLL_S:
+                    polled = time.monotonic()
+                    if self.store.scalar(
+                        "SELECT stop FROM clock_moves WHERE workspace_id = ?", (ws_id,)
+                    ):
+                        self._stop.add(ws_id)
+            if ws_id in self._stop:
+                self._stop.discard(ws_id)
+                raise MoveCancelled(ran)
+            scheduled = self._schedulings
+            taken = self._take_next(ws_id, until_ms)
+            if taken is None:
+                if self._schedulings == scheduled and not self.store.shared:
+                    if len(self._quiet) >= QUIET_CACHE_MAX:
+                        self._quiet.clear()
+                    self._quiet[ws_id] = max(until_ms, self._quiet.get(ws_id, until_ms))
+                break
+            job, mode = taken
+            nested = ws_id in running
+            running.add(ws_id)
+            try:
                 if mode == "manual":  # the job's every `now` is its due time: no queries
                     with self.clocks.pinned(ws_id, job.due_ms):
                         self._run_one(job)
                 else:
                     self._run_one(job)
-                ran += 1
-                if progress is not None:
-                    progress(ran, job.due_ms)
+            finally:
+                if not nested:
+                    running.discard(ws_id)
+            ran += 1
+            if progress is not None:
+                progress(ran, job.due_ms)
         return ran
 
     def run_due(self, ws_id: str) -> int:
@@ -313,15 +527,17 @@ class Scheduler:
         and never waiting here means a job's own HTTP call back into this
         process cannot deadlock on the workspace lock.
         """
+        now = self.clocks.now(ws_id)
+        quiet = self._quiet.get(ws_id)
+        if quiet is not None and now <= quiet:
+            return 0  # nothing was scheduled by now since a run found nothing due
+        if self.store.shared and self.store.one(_ANY_DUE_SQL, (ws_id, now)) is None:
+            return 0  # one indexed read instead of the lock's round trips
         lock = self.lock(ws_id)
         if not lock.acquire(blocking=False):
             return 0
         try:
-            now = self.clocks.now(ws_id)
-            quiet = self._quiet.get(ws_id)
-            if quiet is not None and now <= quiet:
-                return 0  # nothing was scheduled by now since a run found nothing due
-            return self.run_until(ws_id, now)
+            return self.run_until(ws_id, self.clocks.now(ws_id))
         finally:
             lock.release()
 
@@ -339,8 +555,13 @@ class Scheduler:
         with self.lock(ws_id), self._move(ws_id):
             if target_ms < self.clocks.now(ws_id):
                 raise ClockError("The clock only moves forward: that instant is in the past")
-            ran = self.run_until(ws_id, target_ms, progress)
-            self.clocks.move_to(ws_id, target_ms)
+            outer = ws_id not in self._running_here()
+            try:
+                ran = self._run_until(ws_id, target_ms, progress)
+                self.clocks.move_to(ws_id, target_ms)
+            finally:
+                if outer:  # after the move: a real clock's jump brings its jobs nearer
+                    self.rewake(ws_id)
             return ran
 
     def run_until_idle(self, ws_id: str, max_ms: int, progress: Progress | None = None) -> int:
@@ -353,18 +574,48 @@ class Scheduler:
 
     @contextmanager
     def _move(self, ws_id: str) -> Iterator[None]:
+        outer = ws_id not in self._moving
+        if outer and self.store.shared:  # seen by the instance a cancel reaches
+            self.store.execute(
+                "INSERT INTO clock_moves (workspace_id, instance, stop) VALUES (?, ?, 0)"
+                " ON CONFLICT (workspace_id) DO UPDATE SET instance = excluded.instance,"
+                " stop = 0",
+                (ws_id, self.instance),
+            )
         self._moving.add(ws_id)
         try:
             yield
         finally:
-            self._moving.discard(ws_id)
-            self._stop.discard(ws_id)
+            if outer:
+                self._moving.discard(ws_id)
+                self._stop.discard(ws_id)
+                if self.store.shared:
+                    self.store.execute(
+                        "DELETE FROM clock_moves WHERE workspace_id = ? AND instance = ?",
+                        (ws_id, self.instance),
+                    )
 
     def stop_move(self, ws_id: str) -> bool:
         """Stop the clock move running in this workspace after its current job.
 
-        Answers whether one was running. Never waits for the workspace's lock."""
-        if ws_id not in self._moving:
+        Answers whether one was running. Never waits for the workspace's lock. On a
+        shared database the move may run on another instance: it is asked through
+        `clock_moves` and stops within `STOP_POLL_S` of its next job."""
+        if ws_id in self._moving:
+            self._stop.add(ws_id)
+            return True
+        if not self.store.shared:
             return False
-        self._stop.add(ws_id)
+        row = self.store.one(
+            "UPDATE clock_moves SET stop = 1 WHERE workspace_id = ? RETURNING instance", (ws_id,)
+        )
+        if row is None:
+            return False
+        lock = self.store.workspace_lock(ws_id)
+        if lock.acquire(blocking=False):  # nobody holds the workspace: its mover died
+            try:
+                self.store.execute("DELETE FROM clock_moves WHERE workspace_id = ?", (ws_id,))
+            finally:
+                lock.release()
+            return False
         return True

@@ -12,31 +12,33 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 
 import requests
 
 from simulator.core import ids, jobs, workspaces
+from simulator.core.backends import open_store
 from simulator.core.background import Background
 from simulator.core.clock import Clocks
 from simulator.core.config import Config
 from simulator.core.hooks import Hooks
-from simulator.core.jobs import Scheduler
+from simulator.core.jobs import RECOVER_EVERY_S, Scheduler
 from simulator.core.sources import Catalog
-from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
 from simulator.core.transport import Session, WsgiAdapter, WsgiApp
 
 log = logging.getLogger(__name__)
 
 CORE_SCHEMAS = (workspaces.SCHEMA, jobs.SCHEMA)
+CORE_COLUMNS = (*workspaces.COLUMNS, *jobs.COLUMNS)
 
 
 class Runtime:
     def __init__(self, config: Config | None = None, wall: Callable[[], int] = _wall_ms) -> None:
         self.config = config or Config()
         self.wall = wall
-        self.store = Store(self.config.db_path, CORE_SCHEMAS, workspaces.COLUMNS)
+        self.store = open_store(self.config.db_path, CORE_SCHEMAS, CORE_COLUMNS)
         self.clocks = Clocks(self.store, wall)
         self.scheduler = Scheduler(self.store, self.clocks, owner=self)
         self.hooks = Hooks()
@@ -46,13 +48,14 @@ class Runtime:
         self.http.trust_env = False  # no proxy or netrc lookup on every outbound call
         self.base_url = self.config.base_url.rstrip("/")
         self.scheduler.recover()
-        self.default_workspace, self.default_api_key = workspaces.ensure_default(
-            self.store,
-            wall_ms=wall(),
-            seed=self.config.default_seed,
-            clock_mode=self.config.default_clock,
-            api_key=self.config.default_api_key,
-        )
+        with self.store.exclusive("default-workspace"):  # instances starting together
+            self.default_workspace, self.default_api_key = workspaces.ensure_default(
+                self.store,
+                wall_ms=wall(),
+                seed=self.config.default_seed,
+                clock_mode=self.config.default_clock,
+                api_key=self.config.default_api_key,
+            )
         self._ticker: Ticker | None = None
         # Set once the process starts stopping: waits that must not hold up a drain end.
         self.stopping = threading.Event()
@@ -117,13 +120,21 @@ class Runtime:
 
 
 class Ticker(threading.Thread):
-    """Runs due jobs of every workspace whose clock is in `real` mode."""
+    """Runs due jobs of every workspace whose clock is in `real` mode.
+
+    Each tick reads the wakeup index for the workspaces with work due (idle ones are
+    never read) and runs each one it can lock; a workspace another thread or
+    instance is running is skipped (that runner goes on until nothing is due). So
+    the tickers of several instances on one database share the work. On a shared
+    database it also gives back, every `RECOVER_EVERY_S`, jobs whose lease ran out.
+    """
 
     def __init__(self, runtime: Runtime, interval: float) -> None:
         super().__init__(name="connect-sim-ticker", daemon=True)
         self.runtime = runtime
         self.interval = interval
         self._stop_event = threading.Event()
+        self._recovered_at = time.monotonic()
 
     def run(self) -> None:
         while not self._stop_event.wait(self.interval):
@@ -136,8 +147,16 @@ class Ticker(threading.Thread):
         """Run the due work of the real-clock workspaces that have some (found in one query)."""
         ran = 0
         scheduler = self.runtime.scheduler
+        if scheduler.store.shared and time.monotonic() - self._recovered_at >= RECOVER_EVERY_S:
+            self._recovered_at = time.monotonic()
+            scheduler.recover()
         for ws_id in scheduler.due_workspaces(self.runtime.wall()):
-            ran += scheduler.try_run_due(ws_id)
+            if self._stop_event.is_set():
+                break
+            ran_here = scheduler.try_run_due(ws_id)
+            if ran_here == 0:  # an early wakeup (its job was cancelled): write it afresh
+                scheduler.rewake(ws_id)
+            ran += ran_here
         return ran
 
     def stop(self) -> None:

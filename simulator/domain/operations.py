@@ -216,13 +216,15 @@ def start(
             " target_ms, reached_ms, started_wall_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (ws_id, op_id, seq, kind, RUNNING, seconds, now, target, now, rt.wall()),
         )
+    started_as = get_row(store, ws_id, op_id)  # the answer: the move as it starts
     stop = _Stop()
     started = rt.background.start(
         _thread_name(ws_id, op_id), lambda: _run(rt, ws_id, op_id, stop), stop
     )
     if not started:
         _settle(rt, ws_id, op_id, "fail", now, 0, INTERRUPTED, "The simulator is stopping")
-    return get_row(store, ws_id, op_id)
+        return get_row(store, ws_id, op_id)
+    return started_as
 
 
 def cancel(rt: Runtime, ws_id: str, op_id: str, wait_s: float | None = None) -> Operation:

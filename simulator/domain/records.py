@@ -69,7 +69,7 @@ def _next_seq(store: Store, ws_id: str, count: int) -> int:
     """Reserve `count` positions; answers the first (one upsert, RETURNING the new last)."""
     last = store.scalar(
         "INSERT INTO record_sequence (workspace_id, last_seq) VALUES (?, ?)"
-        " ON CONFLICT(workspace_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
+        " ON CONFLICT(workspace_id) DO UPDATE SET last_seq = record_sequence.last_seq + excluded.last_seq"
         " RETURNING last_seq",
         (ws_id, count),
     )

@@ -308,7 +308,7 @@ def render(rt: Runtime, inbox: Inbox, *, with_received: bool = True) -> dict[str
     if with_received:
         recent = store.all(
             "SELECT * FROM (SELECT * FROM webhook_inbox_requests WHERE workspace_id = ?"
-            " AND inbox_id = ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            " AND inbox_id = ? ORDER BY seq DESC LIMIT ?) AS recent ORDER BY seq",
             (inbox.workspace_id, inbox.id, RECENT_LIMIT),
         )
         body["received"] = [render_request(InboxRequest.from_row(r)) for r in recent]

@@ -150,7 +150,7 @@ def step() -> dict[str, Any]:
 def set_mode() -> dict[str, Any]:
     ws = workspace_id()
     body = json_body(schemas.CLOCK_MODE)
-    runtime().clocks.set_mode(ws, body["mode"])
+    runtime().scheduler.set_mode(ws, body["mode"])
     return _result(ws, 0)
 
 

@@ -1,0 +1,372 @@
+"""The store on PostgreSQL: psycopg 3 and its connection pool, behind `Store`'s interface.
+
+Chosen by `open_store` for a `postgresql://` URL. Several simulator instances may
+use one database at once, so nothing is cached across statements (`shared`).
+
+* A transaction (`tx()`) holds one pooled connection for its thread from BEGIN to
+  COMMIT; nested calls in the same thread join it. A statement outside any
+  transaction runs on a pooled connection in autocommit. Results are read in
+  full before the connection goes back, so a returned cursor outlives it.
+* Statements arrive in the domain's words (SQLite's `?` placeholders and column
+  types); `POSTGRES` (the dialect, in `simulator.core.store`) rewrites them once
+  each. Rows answer by index and by column name, like `sqlite3.Row`.
+* `workspace_lock` adds a session advisory lock, held on a pooled connection of
+  its own while the workspace is locked: two instances never move one
+  workspace's clock at once, and a killed instance's lock ends with its
+  connection.
+* `ensure_schema` runs under a transaction-scoped advisory lock, so instances
+  starting together create (or migrate) the tables once, one after another.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from simulator.core.store import (
+    HEALTH_CACHE_S,
+    POSTGRES,
+    Column,
+    Store,
+    StoreError,
+    WorkspaceLock,
+    WorkspaceLocks,
+    _split_sql,
+)
+
+# Connections one process keeps at most: a request thread holds one for its transaction,
+# and one more while it holds a workspace lock.
+POOL_MAX = 24
+CONNECT_TIMEOUT_S = 10.0
+
+# The advisory lock that serialises schema creation between instances starting together.
+_SCHEMA_LOCK = 0x636F6E6E656374  # "connect"
+
+
+class PgRow:
+    """A row read by index (`row[0]`) or by column name (`row["id"]`), like sqlite3.Row."""
+
+    __slots__ = ("_values", "_columns")
+
+    def __init__(self, values: Sequence[Any], columns: _Columns) -> None:
+        self._values = values
+        self._columns = columns
+
+    def __getitem__(self, key: int | str) -> Any:
+        if isinstance(key, str):
+            return self._values[self._columns.index[key]]
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._columns.names)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"PgRow({dict(zip(self._columns.names, self._values, strict=True))})"
+
+
+class _Columns:
+    """A result's column names in order (a join may repeat one) and where each name is
+    first found (what a lookup by name answers, as in sqlite3.Row)."""
+
+    __slots__ = ("names", "index")
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.index: dict[str, int] = {}
+        for i, name in enumerate(names):
+            self.index.setdefault(name, i)
+
+
+@functools.lru_cache(maxsize=4096)
+def _columns(names: tuple[str, ...]) -> _Columns:
+    return _Columns(list(names))
+
+
+def _names(result: Any) -> tuple[str, ...]:
+    """A result's column names, read from libpq's result (cheaper than `description`)."""
+    return tuple(result.fname(i).decode() for i in range(result.nfields))
+
+
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    result = cursor.pgresult
+    if result is None or result.nfields == 0:
+        return tuple
+    columns = _columns(_names(result))
+    return lambda values: PgRow(values, columns)
+
+
+class Result:
+    """What a statement answered, read in full: rows, `rowcount` and `description`."""
+
+    __slots__ = ("_rows", "_at", "rowcount", "_names")
+
+    def __init__(self, cursor: Any) -> None:
+        self.rowcount = cursor.rowcount
+        result = cursor.pgresult
+        returns = result is not None and result.nfields > 0
+        self._names = _names(result) if returns else None
+        self._rows: list[Any] = cursor.fetchall() if returns else []
+        self._at = 0
+
+    @property
+    def description(self) -> list[tuple[str]] | None:
+        return None if self._names is None else [(name,) for name in self._names]
+
+    def fetchone(self) -> Any:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchall(self) -> list[Any]:
+        rows, self._at = self._rows[self._at :], len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+def _params(params: tuple | dict) -> tuple | dict:
+    """SQLite stores a bool as 0/1 in an INTEGER column; PostgreSQL's BIGINT wants the int."""
+    if isinstance(params, dict):
+        return {k: int(v) if isinstance(v, bool) else v for k, v in params.items()}
+    return tuple(int(v) if isinstance(v, bool) else v for v in params)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for banners and messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PgStore(Store):
+    """A PostgreSQL database shared by every thread of this process and by other instances."""
+
+    dialect = POSTGRES
+    shared = True
+
+    def __init__(
+        self, url: str, schemas: Sequence[str] = (), columns: Sequence[Column] = ()
+    ) -> None:
+        self.url = url
+        self.path = redact(url)
+        self._local = threading.local()
+        self._trace: Callable[[str], None] | None = None
+        self._checked: tuple[float, str | None] | None = None
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_MAX,
+            kwargs={"autocommit": True, "row_factory": _row_factory},
+            open=False,
+            name="connect-sim",
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except (PoolTimeout, psycopg.Error) as exc:
+            self._pool.close()
+            raise StoreError(f"{self.path} cannot be reached ({exc})") from None
+        try:
+            where = self.one("SELECT current_database(), current_schema()")
+            if where is None or where[1] is None:
+                raise StoreError(f"{self.path} has no schema to create tables in")
+            self._namespace = f"{where[0]}.{where[1]}"
+            self._locks = WorkspaceLocks(lambda ws_id: _AdvisoryLock(self, self._key(ws_id)))
+            self.ensure_schema(schemas, columns)
+        except psycopg.Error as exc:
+            self._pool.close()
+            raise StoreError(f"{self.path} cannot be used ({exc})") from None
+        except StoreError:
+            self._pool.close()
+            raise
+
+    def _key(self, ws_id: str) -> int:
+        digest = hashlib.sha256(f"{self._namespace}:{ws_id}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    def ensure_schema(self, schemas: Sequence[str], columns: Sequence[Column] = ()) -> None:
+        """Create tables and indexes and add missing columns, one instance at a time."""
+        with self.tx():
+            self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+            statements = [POSTGRES.ddl(s) for ddl in schemas for s in _split_sql(ddl)]
+            statements += [
+                POSTGRES.ddl(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {decl}")
+                for table, column, decl in columns
+            ]
+            if statements:  # one round trip: a script without parameters
+                self._local.conn.execute(";\n".join(statements).encode())
+
+    @contextmanager
+    def tx(self) -> Iterator[PgStore]:
+        """A transaction on this thread's connection (nested calls join the outer one)."""
+        local = self._local
+        if getattr(local, "conn", None) is not None:
+            yield self
+            return
+        conn = self._pool.getconn()
+        try:
+            conn.execute("BEGIN")
+        except BaseException:
+            self._pool.putconn(conn)
+            raise
+        local.conn = conn
+        try:
+            yield self
+        except BaseException:
+            local.conn = None
+            try:
+                conn.execute("ROLLBACK")
+            finally:
+                self._pool.putconn(conn)
+            raise
+        local.conn = None
+        try:
+            conn.execute("COMMIT")
+        finally:
+            self._pool.putconn(conn)
+
+    def _run(self, sql: str, params: tuple | dict) -> Result:
+        if self._trace is not None:
+            self._trace(sql)
+        text = POSTGRES.statement(sql)
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return Result(conn.execute(text, _params(params)))
+        with self._pool.connection() as conn:
+            return Result(conn.execute(text, _params(params)))
+
+    def execute(self, sql: str, params: tuple | dict = ()) -> Result:
+        return self._run(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple]) -> None:
+        if self._trace is not None:
+            self._trace(sql)
+        text = POSTGRES.statement(sql)
+        with self.tx():
+            self._local.conn.cursor().executemany(text, [_params(r) for r in rows])
+
+    def one(self, sql: str, params: tuple | dict = ()) -> PgRow | None:
+        return self._run(sql, params).fetchone()
+
+    def all(self, sql: str, params: tuple | dict = ()) -> list[PgRow]:
+        return self._run(sql, params).fetchall()
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        self._trace = callback
+
+    def tables_with_column(self, column: str) -> list[str]:
+        return [
+            row[0]
+            for row in self.all(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema ="
+                " current_schema() AND column_name = ? ORDER BY table_name",
+                (column,),
+            )
+        ]
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[PgStore]:
+        """A transaction holding a transaction-scoped advisory lock on `name`."""
+        with self.tx():
+            self.execute("SELECT pg_advisory_xact_lock(?)", (self._key("exclusive:" + name),))
+            yield self
+
+    def workspace_lock(self, ws_id: str) -> WorkspaceLock:
+        """An in-process lock plus an advisory lock every instance on the database honours."""
+        return self._locks.get(ws_id)
+
+    def health(self) -> str | None:
+        now = time.monotonic()
+        if self._checked is not None and now - self._checked[0] < HEALTH_CACHE_S:
+            return self._checked[1]
+        problem: str | None = None
+        try:
+            self.one("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as exc:
+            problem = f"the database {self.path} cannot be reached ({exc})"
+        self._checked = (now, problem)
+        return problem
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _AdvisoryLock(WorkspaceLock):
+    """The workspace's in-process lock, and while held a session advisory lock on a pooled
+    connection (given back when the last holder in this process releases it)."""
+
+    __slots__ = ("_store", "_key", "_conn")
+
+    def __init__(self, store: PgStore, key: int) -> None:
+        super().__init__()
+        self._store = store
+        self._key = key
+        self._conn: Any = None
+
+    def _acquire_shared(self, blocking: bool) -> bool:
+        pool = self._store._pool
+        conn = pool.getconn()
+        try:
+            if blocking:
+                conn.execute("SELECT pg_advisory_lock(%s)", (self._key,))
+                got = True
+            else:
+                got = bool(
+                    conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()[0]
+                )
+        except BaseException:
+            pool.putconn(conn)
+            raise
+        if not got:
+            pool.putconn(conn)
+            return False
+        self._conn = conn
+        return True
+
+    def _release_shared(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+        finally:
+            self._store._pool.putconn(conn)
+
+
+# -- throwaway schemas (tests and benchmarks) ---------------------------------------------------
+
+
+def with_schema(url: str, schema: str) -> str:
+    """`url` with `schema` first on the search path (where tables are created and read)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def create_schema(url: str, schema: str) -> str:
+    """Create an empty schema in the database of `url`; answers the URL that uses it."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return with_schema(url, schema)
+
+
+def drop_schema(url: str, schema: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
