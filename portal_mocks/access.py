@@ -35,6 +35,24 @@ CREATE TABLE IF NOT EXISTS portal_counters (
 FHIR_FAULTS = ["fhir_401", "fhir_429", "fhir_503", "fhir_500"]
 
 
+class WorkspaceSeeds:
+    """Each workspace's seed, read once per portal app (a seed never changes once the
+    workspace exists), at most `limit` of them kept."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._seeds: dict[str, int] = {}
+
+    def of(self, rt: Runtime, ws_id: str) -> int:
+        seed = self._seeds.get(ws_id)
+        if seed is None:
+            seed = workspaces.get(rt.store, ws_id).seed
+            if len(self._seeds) >= self.limit:
+                self._seeds.clear()
+            self._seeds[ws_id] = seed
+        return seed
+
+
 def _challenge(
     slug: str, error: str | None = None, description: str | None = None, **extra: str
 ) -> dict[str, str]:
@@ -51,8 +69,10 @@ def _invalid_token(slug: str, description: str, code: str = "login") -> FhirErro
     return FhirError(401, code, description, headers=_challenge(slug, "invalid_token", description))
 
 
-def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Token, Grant]:
-    """The access token of the request and its grant, or a 401."""
+def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Token, Grant, int]:
+    """The access token of the request, its grant and the instant the request is judged at
+    (the workspace's clock, read once: the caller uses it for the rest of the request);
+    or a 401."""
     header = (authorization or "").strip()
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -70,7 +90,7 @@ def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Toke
     if token.sim_error:
         description = next(d for e, d in SIM_ERRORS.values() if e == token.sim_error)
         raise _invalid_token(portal.slug, description, "security")
-    return token, grant
+    return token, grant, now
 
 
 def check_scope(portal: Portal, token: Token, resource_type: str, interaction: str) -> None:
@@ -85,9 +105,12 @@ def check_scope(portal: Portal, token: Token, resource_type: str, interaction: s
         )
 
 
-def fault_plan(rt: Runtime, portal: Portal, grant: Grant) -> faults.Plan:
-    """The faults of one data request (read once; `apply_faults` and `record_for` share it)."""
-    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, rt.now(grant.workspace_id))
+def fault_plan(rt: Runtime, portal: Portal, grant: Grant, now: int | None = None) -> faults.Plan:
+    """The faults of one data request (read once; `apply_faults` and `record_for` share it),
+    at `now` (the request's instant; the workspace's clock when not given)."""
+    if now is None:
+        now = rt.now(grant.workspace_id)
+    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, now)
 
 
 def apply_faults(
@@ -174,6 +197,7 @@ def record_for(
     plan: faults.Plan | None = None,
     resource_type: str = "Patient",
     resource_id: str | None = None,
+    seeds: WorkspaceSeeds | None = None,
 ) -> Record:
     """The record behind a grant, shaped by `empty_record` / `large_record` faults.
 
@@ -195,5 +219,5 @@ def record_for(
     if shaped:
         fault = shaped[0]
         size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))
-    seed = workspaces.get(rt.store, ws).seed
+    seed = seeds.of(rt, ws) if seeds is not None else workspaces.get(rt.store, ws).seed
     return records.build(seed, portal, persona, size)

@@ -99,7 +99,7 @@ class Bundle:
         for r in self.page:
             parts += (
                 url_start,
-                wire.encode(r["id"])[1:],
+                self.record.derived(r, _id_tail),
                 resource_start,
                 self.record.encoded(r),
                 entry_end,
@@ -110,6 +110,11 @@ class Bundle:
 
     def full_url(self, resource: dict[str, Any]) -> str:
         return f"{self.type_url}/{resource['id']}"
+
+
+def _id_tail(resource: dict[str, Any]) -> bytes:
+    """The resource's id as a JSON string without its opening quote (it ends a fullUrl)."""
+    return wire.encode(resource["id"])[1:]
 
 
 def _search_match() -> dict[str, str]:

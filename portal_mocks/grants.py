@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS portal_grants (
     updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS portal_grants_ws ON portal_grants (workspace_id, slug, seq);
+CREATE INDEX IF NOT EXISTS portal_grants_ws_seq ON portal_grants (workspace_id, seq);
 CREATE TABLE IF NOT EXISTS portal_tokens (
     token TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL,
@@ -200,21 +201,19 @@ def start(
     """A pending authorization (the patient has not signed in yet)."""
     now = rt.now(ws_id)
     grant_id = new_secret(24)
+    # The next seq of the workspace is read inside the INSERT (the (workspace_id, seq)
+    # index makes MAX a single index probe, however many grants there are) and the new
+    # row comes back by RETURNING: one statement, not three.
     with rt.store.tx():
-        seq = (
-            rt.store.scalar(
-                "SELECT COALESCE(MAX(seq), 0) FROM portal_grants WHERE workspace_id = ?", (ws_id,)
-            )
-            + 1
-        )
-        rt.store.execute(
+        row = rt.store.one(
             "INSERT INTO portal_grants (id, workspace_id, seq, slug, client_id, status,"
             " redirect_uri, requested_scope, aud, state, code_challenge, nonce,"
-            " login_expires_ms, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " login_expires_ms, created_ms, updated_ms)"
+            " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?,?,?,?,?,?,?,?,?,?,?,?"
+            " FROM portal_grants WHERE workspace_id = ? RETURNING *",
             (
                 grant_id,
                 ws_id,
-                seq,
                 slug,
                 client_id,
                 GrantLifecycle.initial_state.value,
@@ -227,19 +226,20 @@ def start(
                 now + login_ttl_s * 1000,
                 now,
                 now,
+                ws_id,
             ),
         )
-    found = get(rt, grant_id)
-    assert found is not None
-    return found
+    assert row is not None
+    return _grant(row)
 
 
-def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
+def update(rt: Runtime, grant: Grant, *, at_ms: int | None = None, **fields: Any) -> Grant:
+    """Set columns of a grant; `updated_ms` is `at_ms` (the caller's instant) or now."""
     if "granted_scope" in fields:
         fields["granted_scope"] = dumps(fields["granted_scope"])
     if "one_time" in fields:
         fields["one_time"] = int(bool(fields["one_time"]))
-    fields["updated_ms"] = rt.now(grant.workspace_id)
+    fields["updated_ms"] = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     assignments = ", ".join(f"{k} = ?" for k in fields)
     with rt.store.tx():
         row = rt.store.one(
@@ -250,11 +250,14 @@ def update(rt: Runtime, grant: Grant, **fields: Any) -> Grant:
     return _grant(row)
 
 
-def move(rt: Runtime, grant: Grant, event: str, **fields: Any) -> Grant:
+def move(
+    rt: Runtime, grant: Grant, event: str, *, at_ms: int | None = None, **fields: Any
+) -> Grant:
     """Apply a GrantLifecycle event to a grant (raises on a bad move) and set other columns."""
     with rt.store.tx():
         current = rt.store.scalar("SELECT status FROM portal_grants WHERE id = ?", (grant.id,))
-        return update(rt, grant, status=transition(GrantLifecycle, current, event), **fields)
+        status = transition(GrantLifecycle, current, event)
+        return update(rt, grant, at_ms=at_ms, status=status, **fields)
 
 
 def by_code(rt: Runtime, slug: str, code: str) -> Grant | None:
@@ -274,9 +277,9 @@ def issue_code(rt: Runtime, grant: Grant, granted: list[str], code_ttl_s: int) -
     )
 
 
-def spend_code(rt: Runtime, grant: Grant) -> bool:
-    """Mark the code used; False when it had been used already (a replay)."""
-    now = rt.now(grant.workspace_id)
+def spend_code(rt: Runtime, grant: Grant, at_ms: int | None = None) -> bool:
+    """Mark the code used (at `at_ms`, else now); False when it had been used already."""
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     with rt.store.tx():
         cur = rt.store.execute(
             "UPDATE portal_grants SET code_used_ms = ?, updated_ms = ? WHERE id = ?"
@@ -296,9 +299,11 @@ def add_token(
     scope: list[str],
     expires_ms: int | None,
     sim_error: str | None = None,
+    at_ms: int | None = None,
 ) -> Token:
+    """A new token of the grant, created at `at_ms` (the caller's instant) or now."""
     token = new_secret(32)
-    now = rt.now(grant.workspace_id)
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     with rt.store.tx():
         row = rt.store.one(
             "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
@@ -397,8 +402,8 @@ def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> 
         )
 
 
-def count_refresh(rt: Runtime, grant: Grant) -> Grant:
-    return update(rt, grant, refresh_count=grant.refresh_count + 1)
+def count_refresh(rt: Runtime, grant: Grant, at_ms: int | None = None) -> Grant:
+    return update(rt, grant, at_ms=at_ms, refresh_count=grant.refresh_count + 1)
 
 
 def tokens_of(rt: Runtime, grant: Grant, kind: str | None = None) -> list[Token]:

@@ -131,7 +131,7 @@ def exchange(
             raise OAuthError(error, "The token service failed", status=status, headers=headers)
         delay = _delay(rt, fired)
     with rt.store.tx():  # the success path writes in one transaction
-        spent = grants.spend_code(rt, grant)
+        spent = grants.spend_code(rt, grant, now)
         if spent:
             grant = _activate(rt, portal, grant, client, now)
             result = _issue(rt, portal, grant, grant.granted_scope, now, plan, refresh_token=None)
@@ -157,7 +157,7 @@ def _activate(rt: Runtime, portal: Portal, grant: Grant, client: ClientInfo, now
             expires = now + ONE_TIME_GRANT_S * 1000
         elif client.data_access_type != RESEARCH_STUDY:
             expires = add_months(now, 13)
-    return grants.move(rt, grant, "activate", activated_ms=now, grant_expires_ms=expires)
+    return grants.move(rt, grant, "activate", at_ms=now, activated_ms=now, grant_expires_ms=expires)
 
 
 def _issue(
@@ -177,7 +177,7 @@ def _issue(
         expires = min(expires, grant.grant_expires_ms)
     sim = plan.present(SIM_ERRORS)
     sim_error = SIM_ERRORS[sim[0].name][0] if sim else None
-    access = grants.add_token(rt, grant, grants.ACCESS, scope, expires, sim_error)
+    access = grants.add_token(rt, grant, grants.ACCESS, scope, expires, sim_error, at_ms=now)
     body: dict[str, Any] = {
         "access_token": access.token,
         "token_type": "Bearer",
@@ -190,13 +190,14 @@ def _issue(
     if wants_refresh:
         if refresh_token is None or (portal.rotate_refresh_tokens and rotate):
             if refresh_token is not None:
-                grants.revoke_token(rt, refresh_token, "rotated")
+                grants.revoke_token(rt, refresh_token, "rotated", now)
             refresh_token = grants.add_token(
                 rt,
                 grant,
                 grants.REFRESH,
                 grant.granted_scope,
                 _refresh_expiry(rt, portal, grant, now, plan),
+                at_ms=now,
             )
         body["refresh_token"] = refresh_token.token
     if portal.is_payer:
@@ -276,7 +277,7 @@ def refresh(
             raise OAuthError("invalid_scope", "The requested scope exceeds the original grant")
         scope = narrowed
     with rt.store.tx():  # the success path writes in one transaction
-        grant = grants.count_refresh(rt, grant)
+        grant = grants.count_refresh(rt, grant, now)
         result = _issue(rt, portal, grant, scope, now, plan, refresh_token=token, rotate=rotate)
     result.delay_s = delay
     return result

@@ -256,3 +256,29 @@ def test_each_store_signs_with_the_key_it_holds(sim: Sim) -> None:
     published = KeySet.import_key_set(keys.jwks(sim.runtime, "summit-epic"))
     claims = jwt.decode(id_token, published, algorithms=["RS256"]).claims
     assert claims["aud"] == launch.client["client_id"]
+
+
+def test_a_search_reads_the_clock_once_and_the_seed_once_per_workspace(sim: Sim) -> None:
+    launch = signed_in(sim)
+    token = launch.fetch_token()["access_token"]
+    first = launch.get("Observation", token)
+    assert first.status_code == 200
+    with statements(sim) as ran:
+        again = launch.get("Observation", token)
+    assert again.status_code == 200 and again.content == first.content
+    assert sum("clock_mode" in s for s in ran) <= 1
+    assert not any("SELECT * FROM workspaces" in s for s in ran)
+
+
+def test_workspace_seeds_are_kept_up_to_their_limit() -> None:
+    from portal_mocks.access import WorkspaceSeeds
+
+    with Sim() as sim:
+        _, first = sim.new_workspace(seed=5)
+        _, second = sim.new_workspace(seed=6)
+        ids = [r[0] for r in sim.runtime.store.all("SELECT id, seed FROM workspaces")]
+        seeds = WorkspaceSeeds(limit=1)
+        found = {ws: seeds.of(sim.runtime, ws) for ws in ids}
+        stored = dict(sim.runtime.store.all("SELECT id, seed FROM workspaces"))
+        assert found == stored and {5, 6} <= set(found.values())
+        assert len(seeds._seeds) == 1

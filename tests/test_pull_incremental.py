@@ -109,3 +109,50 @@ def test_the_capability_statement_says_which_types_search_by_last_update():
     assert fhir.supports_search_param(capability, "Observation", "_lastUpdated")
     assert not fhir.supports_search_param(capability, "Condition", "_lastUpdated")
     assert not fhir.supports_search_param(capability, "Patient", "_lastUpdated")
+
+
+@pytest.fixture
+def metadata_reads(sim: Sim) -> list[str]:
+    """Every CapabilityStatement the simulator asks its portals for, in order."""
+    adapter = sim.runtime.http.get_adapter(sim.runtime.base_url + "/")
+    sent: list[str] = []
+    call = adapter._call
+
+    def spy(request):
+        if urlsplit(request.url).path.endswith("/fhir/metadata"):
+            sent.append(request.url)
+        return call(request)
+
+    adapter._call = spy
+    return sent
+
+
+def test_pulls_keep_the_capability_statement_for_as_long_as_its_max_age_allows(
+    sim, api, metadata_reads
+):
+    assert fhir.max_age("public, max-age=60") == 60
+    assert fhir.max_age("max-age=60, no-cache") is None
+    assert fhir.max_age(None) is None
+    conn = active_connection(api, "alice", EPIC)
+    assert len(metadata_reads) == 1
+    again = api.post(f"/_sim/connections/{conn['id']}/pull").json
+    assert again["last_pull"]["status"] == "completed"
+    assert len(metadata_reads) == 1  # within the portal's max-age: not asked again
+    other = active_connection(api, "bob", EPIC, patient_id="p2")
+    assert other["status"] == "active" and len(metadata_reads) == 1
+    api.advance(61)  # the kept statement is stale now
+    api.post(f"/_sim/connections/{conn['id']}/pull")
+    assert len(metadata_reads) == 2
+    expected = build(1, PORTALS["summit-epic"], PERSONAS["alice"]).count()
+    assert api.post(f"/_sim/connections/{conn['id']}/pull").json["last_pull"]["total"] == expected
+
+
+def test_a_capability_statement_without_max_age_is_read_on_every_pull(
+    sim, api, metadata_reads, monkeypatch
+):
+    from portal_mocks.web import discovery
+
+    monkeypatch.setattr(discovery, "DOCUMENT_MAX_AGE", "no-cache")
+    conn = active_connection(api, "alice", EPIC)
+    api.post(f"/_sim/connections/{conn['id']}/pull")
+    assert len(metadata_reads) == 2

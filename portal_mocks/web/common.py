@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
 
+from portal_mocks.access import WorkspaceSeeds
 from portal_mocks.capability import Documents
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
@@ -16,6 +17,7 @@ from simulator.core.webkit import no_store as no_store
 from simulator.core.webkit import runtime
 
 DOCUMENTS_KEY = "portal_documents"
+SEEDS_KEY = "portal_workspace_seeds"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 MAX_DELAY_S = 120.0
 
@@ -23,6 +25,11 @@ MAX_DELAY_S = 120.0
 def documents() -> Documents:
     """The portal app's discovery bodies, kept for as long as the app."""
     return current_app.extensions[DOCUMENTS_KEY]
+
+
+def seeds() -> WorkspaceSeeds:
+    """The portal app's kept workspace seeds (for the synthetic records)."""
+    return current_app.extensions[SEEDS_KEY]
 
 
 def portal() -> Portal:

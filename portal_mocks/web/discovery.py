@@ -26,6 +26,10 @@ from portal_mocks.web.common import (
 
 bp = Blueprint("portal_discovery", __name__, url_prefix="/<slug>")
 
+# The discovery documents never change while the portal app runs; a client may keep
+# them this long (the simulator's pulls keep the CapabilityStatement that long).
+DOCUMENT_MAX_AGE = "public, max-age=60"
+
 
 def _document(name: str, build: Callable[[], Any]) -> bytes:
     """One discovery body of the portal of the URL, built on first use."""
@@ -39,7 +43,7 @@ def smart_configuration() -> Response:
         lambda: capability.smart_configuration(portal(), portal_url(), fhir_base()),
     )
     resp = json_response(doc)
-    resp.headers["Cache-Control"] = "public, max-age=60"
+    resp.headers["Cache-Control"] = DOCUMENT_MAX_AGE
     del resp.headers["Pragma"]
     return resp
 
@@ -61,7 +65,7 @@ def jwks() -> Response:
 
 @bp.get("/fhir/metadata")
 def metadata() -> Response:
-    return fhir_response(
+    resp = fhir_response(
         _document(
             "metadata",
             lambda: capability.capability_statement(
@@ -69,6 +73,8 @@ def metadata() -> Response:
             ),
         )
     )
+    resp.headers["Cache-Control"] = DOCUMENT_MAX_AGE
+    return resp
 
 
 @bp.get("/")

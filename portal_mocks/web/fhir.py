@@ -6,7 +6,15 @@ from flask import Blueprint, Response, request
 
 from portal_mocks import access, scopes
 from portal_mocks.fhir_search import FhirError, category_allowed, read, search
-from portal_mocks.web.common import fhir_base, fhir_error, fhir_response, portal, runtime, sleep
+from portal_mocks.web.common import (
+    fhir_base,
+    fhir_error,
+    fhir_response,
+    portal,
+    runtime,
+    seeds,
+    sleep,
+)
 
 bp = Blueprint("portal_fhir", __name__, url_prefix="/<slug>/fhir")
 
@@ -35,18 +43,18 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
     rt, p = runtime(), portal()
     try:
         _supported(resource_type)
-        token, grant = access.bearer(rt, p, request.headers.get("Authorization"))
+        token, grant, now = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "s")
-        plan = access.fault_plan(rt, p, grant)
+        plan = access.fault_plan(rt, p, grant, now)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan, resource_type)
+        record = access.record_for(rt, p, grant, plan, resource_type, seeds=seeds())
         bundle = search(
             record,
             p,
             resource_type,
             params,
             fhir_base=fhir_base(),
-            now_ms=rt.now(grant.workspace_id),
+            now_ms=now,
             category_limits=scopes.category_filters(token.scope, resource_type),
         )
     except FhirError as err:
@@ -60,11 +68,11 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
     rt, p = runtime(), portal()
     try:
         _supported(resource_type)
-        token, grant = access.bearer(rt, p, request.headers.get("Authorization"))
+        token, grant, now = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "r")
-        plan = access.fault_plan(rt, p, grant)
+        plan = access.fault_plan(rt, p, grant, now)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan, resource_type, resource_id)
+        record = access.record_for(rt, p, grant, plan, resource_type, resource_id, seeds=seeds())
         resource = read(record, resource_type, resource_id)
         if not category_allowed(resource, scopes.category_filters(token.scope, resource_type)):
             raise FhirError(

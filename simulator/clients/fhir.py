@@ -72,6 +72,57 @@ def _retry_after(value: str | None, now_ms: int) -> int | None:
 def get_json(
     http: requests.Session, url: str, token: str | None, timeout: float, now_ms: int
 ) -> dict[str, Any]:
+    return _get(http, url, token, timeout, now_ms)[0]
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What a pull needs of a CapabilityStatement, and how long it may be kept.
+
+    `types`: the resource types a patient-access pull asks for (`PULL_TYPES` order);
+    `incremental`: every one of them lists `_lastUpdated`; `max_age_s`: the answer's
+    `Cache-Control: max-age` (None: it may not be kept).
+    """
+
+    types: list[str]
+    incremental: bool
+    max_age_s: int | None
+
+
+def read_capability(
+    http: requests.Session, base_url: str, timeout: float, now_ms: int, incremental_param: str
+) -> Capability:
+    """GET `[base]/metadata` and read it as a `Capability`."""
+    body, headers = _get(http, base_url + "/metadata", None, timeout, now_ms)
+    types = supported_types(body)
+    return Capability(
+        types,
+        all(supports_search_param(body, t, incremental_param) for t in types),
+        max_age(headers.get("Cache-Control")),
+    )
+
+
+def max_age(cache_control: str | None) -> int | None:
+    """Seconds an answer may be kept by its `Cache-Control` (RFC 9111 5.2.2): `max-age`,
+    unless `no-store` or `no-cache` says it may not be reused without asking again."""
+    seconds = None
+    for directive in (cache_control or "").split(","):
+        name, _, value = directive.strip().partition("=")
+        name = name.strip().lower()
+        if name in ("no-store", "no-cache"):
+            return None
+        if name == "max-age":
+            value = value.strip().strip('"')
+            if not value.isdigit():
+                return None
+            seconds = int(value)
+    return seconds
+
+
+def _get(
+    http: requests.Session, url: str, token: str | None, timeout: float, now_ms: int
+) -> tuple[dict[str, Any], Any]:
+    """A FHIR GET answered 200 with a JSON object: the object and the answer's headers."""
     headers = {"Accept": FHIR_JSON}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -93,7 +144,7 @@ def get_json(
         raise FhirError(502, f"GET {urlsplit(url).path} did not answer JSON") from None
     if not isinstance(body, dict):
         raise FhirError(502, f"GET {urlsplit(url).path} did not answer a JSON object")
-    return body
+    return body, resp.headers
 
 
 def _diagnostics(resp: requests.Response) -> str:

@@ -19,6 +19,8 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from simulator.clients.fhir import max_age
+
 DEFAULT_SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
 
 
@@ -98,6 +100,14 @@ def error_of(resp: requests.Response, description: str) -> SmartError:
 
 def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endpoints:
     """Read `[base]/.well-known/smart-configuration`."""
+    return discover_with_max_age(http, fhir_base_url, timeout)[0]
+
+
+def discover_with_max_age(
+    http: requests.Session, fhir_base_url: str, timeout: float
+) -> tuple[Endpoints, int | None]:
+    """`discover`, and the seconds its answer may be kept (`Cache-Control: max-age`;
+    None: it may not be kept)."""
     url = fhir_base_url.rstrip("/") + "/.well-known/smart-configuration"
     resp = send(
         http, "GET", url, "discovery", headers={"Accept": "application/json"}, timeout=timeout
@@ -108,7 +118,7 @@ def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endp
         )
     try:
         doc = resp.json()
-        return Endpoints(
+        endpoints = Endpoints(
             authorization_endpoint=doc["authorization_endpoint"],
             token_endpoint=doc["token_endpoint"],
             revocation_endpoint=doc.get("revocation_endpoint"),
@@ -117,6 +127,7 @@ def discover(http: requests.Session, fhir_base_url: str, timeout: float) -> Endp
         )
     except (ValueError, KeyError, TypeError):
         raise SmartError("discovery_failed", f"{url} is not a SMART configuration") from None
+    return endpoints, max_age(resp.headers.get("Cache-Control"))
 
 
 def _session(

@@ -21,7 +21,7 @@ from simulator.core import naming, sources
 from simulator.core.errors import ApiError
 from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
-from simulator.core.store import Store, dumps
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import connections, outside_sources, patients, registrations, sessions
 from simulator.domain.connections import Connection, ConnectionLifecycle
@@ -68,7 +68,22 @@ CREATE TABLE IF NOT EXISTS connection_tokens (
     last_refresh_error TEXT,
     PRIMARY KEY (workspace_id, attempt_id)
 );
+CREATE TABLE IF NOT EXISTS attempt_discovery (
+    workspace_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    fhir_base_url TEXT NOT NULL,
+    authorization_endpoint TEXT NOT NULL,
+    token_endpoint TEXT NOT NULL,
+    revocation_endpoint TEXT,
+    registration_endpoint TEXT,
+    capabilities TEXT NOT NULL,
+    fresh_until_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, source_id)
+);
 """
+# `attempt_discovery`: the SMART configuration an attempt read last, per source, kept for
+# as long as its `Cache-Control: max-age` allows on the workspace's clock (an answer that
+# allows none is not kept). This process's own URLs are stored as `{base_url}/…`.
 
 CALLBACK_PATH = "/oauth/callback"
 STATE_TTL_MS = 10 * MINUTE
@@ -194,7 +209,7 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
     require_open(rt, ws_id, session)
     timeout = rt.config.http_timeout
     try:
-        endpoints = smart.discover(rt.http, source.fhir_base_url, timeout)
+        endpoints = _discovered(rt, ws_id, source, timeout)
     except SmartError as exc:
         raise FlowError(
             "portal_unavailable", f"{source.name} cannot be reached ({exc.code})."
@@ -261,6 +276,54 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
 
 
 # -- settling an attempt ------------------------------------------------------------------
+
+
+def _discovered(rt: Runtime, ws_id: str, source: Source, timeout: float) -> Endpoints:
+    """The source's SMART configuration: the kept one while fresh, else read from the
+    portal (and kept when its answer allows)."""
+    now = rt.now(ws_id)
+    base = rt.base_url
+    fhir_base_url = sources.portable(source.fhir_base_url, base)
+    row = rt.store.one(
+        "SELECT * FROM attempt_discovery WHERE workspace_id = ? AND source_id = ?"
+        " AND fhir_base_url = ? AND fresh_until_ms > ?",
+        (ws_id, source.id, fhir_base_url, now),
+    )
+    if row is not None:
+        return Endpoints(
+            authorization_endpoint=sources.localized(row["authorization_endpoint"], base) or "",
+            token_endpoint=sources.localized(row["token_endpoint"], base) or "",
+            revocation_endpoint=sources.localized(row["revocation_endpoint"], base),
+            capabilities=tuple(loads(row["capabilities"], [])),
+            registration_endpoint=sources.localized(row["registration_endpoint"], base),
+        )
+    endpoints, max_age = smart.discover_with_max_age(rt.http, source.fhir_base_url, timeout)
+    if max_age:
+        with rt.store.tx():
+            rt.store.execute(
+                "INSERT INTO attempt_discovery (workspace_id, source_id, fhir_base_url,"
+                " authorization_endpoint, token_endpoint, revocation_endpoint,"
+                " registration_endpoint, capabilities, fresh_until_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (workspace_id, source_id) DO UPDATE SET"
+                " fhir_base_url = excluded.fhir_base_url,"
+                " authorization_endpoint = excluded.authorization_endpoint,"
+                " token_endpoint = excluded.token_endpoint,"
+                " revocation_endpoint = excluded.revocation_endpoint,"
+                " registration_endpoint = excluded.registration_endpoint,"
+                " capabilities = excluded.capabilities, fresh_until_ms = excluded.fresh_until_ms",
+                (
+                    ws_id,
+                    source.id,
+                    fhir_base_url,
+                    sources.portable(endpoints.authorization_endpoint, base),
+                    sources.portable(endpoints.token_endpoint, base),
+                    sources.portable(endpoints.revocation_endpoint, base),
+                    sources.portable(endpoints.registration_endpoint, base),
+                    dumps(list(endpoints.capabilities)),
+                    now + max_age * SECOND,
+                ),
+            )
+    return endpoints
 
 
 def endpoints_of(rt: Runtime, row: Attempt | ConnectionTokens) -> Endpoints:

@@ -12,7 +12,7 @@ next pull is scheduled `repull_interval_s` later while access holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from statemachine import State, StateMachine
@@ -30,6 +30,7 @@ from simulator.domain.webhooks import publish
 if TYPE_CHECKING:
     from simulator.core.jobs import Job
     from simulator.core.runtime import Runtime
+    from simulator.core.sources import Source
     from simulator.core.store import Store
 
 SCHEMA = """
@@ -54,7 +55,19 @@ CREATE TABLE IF NOT EXISTS pulls (
     PRIMARY KEY (workspace_id, pull_id)
 );
 CREATE INDEX IF NOT EXISTS pulls_attempt ON pulls (workspace_id, attempt_id, started_ms);
+CREATE TABLE IF NOT EXISTS pull_capabilities (
+    workspace_id TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    fhir_base_url TEXT NOT NULL,
+    types TEXT NOT NULL,
+    incremental INTEGER NOT NULL,
+    fresh_until_ms INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, source_id)
+);
 """
+# `pull_capabilities`: the CapabilityStatement a pull read last, per source, kept for as
+# long as its `Cache-Control: max-age` allows on the workspace's clock (an answer that
+# allows none is not kept), so pulls within that time do not ask again.
 # `since_ms`: an incremental pull asks each type for `_lastUpdated=ge<since>` (null: all).
 COLUMNS = (("pulls", "since_ms", "INTEGER"),)
 INCREMENTAL_PARAM = "_lastUpdated"
@@ -203,8 +216,13 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     source = outside_sources.catalog(rt, ws_id).get(pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
+    # Only this run writes the pull's progress columns while its job runs, so after a
+    # write of its own the run goes on with the row as written (`known`) instead of
+    # reading it back; it reads the row again after anything else wrote it.
+    known: Pull | None = None
     while True:
-        pull = _pull(rt, ws_id, pull_id)
+        pull = known if known is not None else _pull(rt, ws_id, pull_id)
+        known = pull
         conn = connections.by_attempt(rt.store, ws_id, attempt_id)
         if conn is None or conn.status != "active" or source is None:
             with rt.store.tx():
@@ -223,17 +241,13 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
             continue
         try:
             if pull.types is None:
-                capability = fhir.get_json(
-                    rt.http, source.fhir_base_url + "/metadata", None, timeout, now
-                )
-                types = fhir.supported_types(capability)
-                fields: dict[str, Any] = {"types": dumps(types)}
-                if pull.since_ms is not None and not all(
-                    fhir.supports_search_param(capability, t, INCREMENTAL_PARAM) for t in types
-                ):
+                capability = _capability(rt, ws_id, source, timeout, now)
+                fields: dict[str, Any] = {"types": dumps(capability.types)}
+                if pull.since_ms is not None and not capability.incremental:
                     fields["since_ms"] = None  # the portal cannot say what changed: read all
                 with rt.store.tx():
                     _save(rt, ws_id, pull_id, **fields)
+                known = replace(pull, **fields)
                 continue
             types = loads(pull.types, [])
             if pull.type_index >= len(types):
@@ -265,29 +279,55 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 return
             if not _handle_error(rt, ws_id, pull, exc):
                 return
+            known = None  # the error was recorded on the row: read it again
             continue
         refreshed_for_401 = False
+        progress: dict[str, Any] = {
+            "next_url": page.next_url,
+            "retries": 0,
+            "total": pull.total + len(page.resources),
+        }
+        if not page.next_url:
+            progress["type_index"] = pull.type_index + 1
         with rt.store.tx():
             records.upsert(rt, ws_id, pull.patient_id, pull.source_id, page.resources)
-            if page.next_url:
-                _save(
-                    rt,
+            _save(rt, ws_id, pull_id, **progress)
+        known = replace(pull, **progress)
+
+
+def _capability(
+    rt: Runtime, ws_id: str, source: Source, timeout: float, now: int
+) -> fhir.Capability:
+    """The source's capability: the kept one while fresh, else read from the portal (and
+    kept when its answer allows)."""
+    row = rt.store.one(
+        "SELECT types, incremental FROM pull_capabilities WHERE workspace_id = ?"
+        " AND source_id = ? AND fhir_base_url = ? AND fresh_until_ms > ?",
+        (ws_id, source.id, source.fhir_base_url, now),
+    )
+    if row is not None:
+        return fhir.Capability(loads(row["types"], []), bool(row["incremental"]), None)
+    capability = fhir.read_capability(
+        rt.http, source.fhir_base_url, timeout, now, INCREMENTAL_PARAM
+    )
+    if capability.max_age_s:
+        with rt.store.tx():
+            rt.store.execute(
+                "INSERT INTO pull_capabilities (workspace_id, source_id, fhir_base_url, types,"
+                " incremental, fresh_until_ms) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT (workspace_id, source_id) DO UPDATE SET"
+                " fhir_base_url = excluded.fhir_base_url, types = excluded.types,"
+                " incremental = excluded.incremental, fresh_until_ms = excluded.fresh_until_ms",
+                (
                     ws_id,
-                    pull_id,
-                    next_url=page.next_url,
-                    retries=0,
-                    total=pull.total + len(page.resources),
-                )
-            else:
-                _save(
-                    rt,
-                    ws_id,
-                    pull_id,
-                    next_url=None,
-                    retries=0,
-                    type_index=pull.type_index + 1,
-                    total=pull.total + len(page.resources),
-                )
+                    source.id,
+                    source.fhir_base_url,
+                    dumps(capability.types),
+                    int(capability.incremental),
+                    now + capability.max_age_s * SECOND,
+                ),
+            )
+    return capability
 
 
 def _since(rt: Runtime, ws_id: str, attempt_id: str) -> int | None:
