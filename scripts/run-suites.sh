@@ -27,9 +27,13 @@ url="$(bash scripts/install-postgres.sh start "$pg_dir")" || {
     exit 1
 }
 pg_log="$work/postgres.log"
-CONNECT_SIM_TEST_DB="$url" CONNECT_SIM_ARTIFACTS="artifacts/postgres" \
-    "$py" -m pytest --db-backend=postgres --basetemp="$work/tmp-postgres" "$@" \
-    >"$pg_log" 2>&1 &
+# A command run with `&` ignores SIGINT, and its children inherit that: the subshell puts
+# the default back, so the tests that press Ctrl-C on a child process see it act.
+(
+    trap - INT
+    CONNECT_SIM_TEST_DB="$url" CONNECT_SIM_ARTIFACTS="artifacts/postgres" \
+        exec "$py" -m pytest --db-backend=postgres --basetemp="$work/tmp-postgres" "$@"
+) >"$pg_log" 2>&1 &
 pg_pid=$!
 
 echo "== the suite on SQLite (the PostgreSQL run goes on beside it) =="

@@ -575,15 +575,15 @@ class Scheduler:
     @contextmanager
     def _move(self, ws_id: str) -> Iterator[None]:
         outer = ws_id not in self._moving
-        if outer and self.store.shared:  # seen by the instance a cancel reaches
-            self.store.execute(
-                "INSERT INTO clock_moves (workspace_id, instance, stop) VALUES (?, ?, 0)"
-                " ON CONFLICT (workspace_id) DO UPDATE SET instance = excluded.instance,"
-                " stop = 0",
-                (ws_id, self.instance),
-            )
-        self._moving.add(ws_id)
+        self._moving.add(ws_id)  # first: a cancel in this process from now on is seen here
         try:
+            if outer and self.store.shared:  # seen by the instance a cancel reaches
+                self.store.execute(
+                    "INSERT INTO clock_moves (workspace_id, instance, stop) VALUES (?, ?, 0)"
+                    " ON CONFLICT (workspace_id) DO UPDATE SET instance = excluded.instance,"
+                    " stop = 0",
+                    (ws_id, self.instance),
+                )
             yield
         finally:
             if outer:
