@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from simulator.testing import Api
+from simulator.testing import Api, Sim
 
 EPIC = "fhirsrc_01JGFJJZ00W9QAJQZQHWWQADWX"
 CERNER = "fhirsrc_01JGFJJZ00YVKTWEWBRM5JHM71"
@@ -70,3 +72,32 @@ def events_of(api: Api, event_type: str | None = None) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
     found.reverse()
     return [e for e in found if event_type is None or e["type"] == event_type]
+
+
+def patient_records(api: Api, patient_id: str = "p1") -> list[dict[str, Any]]:
+    """Every record of a patient, paging `GET /patients/{id}/records` to the end."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {"count": 100, **({"starting_after": cursor} if cursor else {})}
+        page = api.get(f"/patients/{patient_id}/records", **query).json
+        items.extend(page["data"])
+        if not page["has_more"]:
+            return items
+        cursor = page["next_cursor"]
+
+
+def spy_on_portal_calls(sim: Sim, wanted: Callable[[str], bool]) -> list[str]:
+    """A list that fills, in order, with the URL of every request the simulator sends to
+    its own portals whose path `wanted` accepts."""
+    adapter = sim.runtime.http.get_adapter(sim.runtime.base_url + "/")
+    sent: list[str] = []
+    call = adapter._call
+
+    def spy(request: Any) -> Any:
+        if wanted(urlsplit(request.url).path):
+            sent.append(request.url)
+        return call(request)
+
+    adapter._call = spy
+    return sent

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from flowkit import EPIC, connect, done, new_session
+from flowkit import EPIC, connect, done, new_session, patient_records
 from portalproc import portals_process, register_public_client
 
 from portal_mocks.personas import PERSONAS
@@ -43,17 +43,6 @@ def _register_confidential(base: str, slug: str) -> tuple[str, str]:
     )
     assert resp.status_code == 201, resp.text
     return resp.json()["client_id"], resp.json()["client_secret"]
-
-
-def _records(api, patient_id="p1"):
-    items, cursor = [], None
-    while True:
-        query = {"count": 100, **({"starting_after": cursor} if cursor else {})}
-        page = api.get(f"/patients/{patient_id}/records", **query).json
-        items.extend(page["data"])
-        if not page["has_more"]:
-            return items
-        cursor = page["next_cursor"]
 
 
 def _tokens(sim: Sim, conn_id: str):
@@ -116,7 +105,7 @@ def test_a_picker_flow_to_an_outside_portal_pulls_and_refreshes_against_it(outsi
         assert sim.runtime.store.scalar("SELECT COUNT(*) FROM client_registrations") == 0
 
         expected = build(OUTSIDE_SEED, PORTALS[slug], PERSONAS["alice"])
-        items = _records(api)
+        items = patient_records(api)
         assert len(items) == expected.count()
         assert {i["source"] for i in items} == {source["id"]}
         patient = next(i["resource"] for i in items if i["resource"]["resourceType"] == "Patient")
@@ -157,7 +146,7 @@ def test_a_public_client_at_an_outside_portal_keeps_its_rotated_refresh_token(ou
         assert source["client_type"] == "public"
         conn = _connected(api, source["id"], "carol")
         expected = build(OUTSIDE_SEED, PORTALS[slug], PERSONAS["carol"]).count()
-        assert len(_records(api)) == expected
+        assert len(patient_records(api)) == expected
         first = _tokens(sim, conn["id"])
         api.advance(300)  # a refresh at half the 570 s lifetime
         second = _tokens(sim, conn["id"])
@@ -194,7 +183,7 @@ def test_an_outside_portal_from_the_catalog_file(outside, tmp_path: Path) -> Non
         api.advance(60)
         api.advance(600)
         expected = build(OUTSIDE_SEED, PORTALS[slug], PERSONAS["alice"]).count()
-        assert len(_records(api)) == expected
+        assert len(patient_records(api)) == expected
         # the built-in portals are still there, registered dynamically as before
         assert _connected(api, EPIC, "bob")["status"] == "active"
 
@@ -304,7 +293,7 @@ def test_an_uploaded_persona_at_an_outside_portal(tmp_path: Path) -> None:
                 },
             ).json
             _connected(api, source["id"], "jamie")
-            items = _records(api)
+            items = patient_records(api)
     got = {}
     for item in items:
         got[item["resource"]["resourceType"]] = got.get(item["resource"]["resourceType"], 0) + 1

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import pytest
-from flowkit import EPIC, active_connection
+from flowkit import EPIC, active_connection, spy_on_portal_calls
 
 from simulator.clients import fhir
 from simulator.testing import Sim
@@ -14,17 +12,7 @@ from simulator.testing import Sim
 @pytest.fixture
 def discoveries(sim: Sim) -> list[str]:
     """Every SMART configuration the simulator asks its portals for, in order."""
-    adapter = sim.runtime.http.get_adapter(sim.runtime.base_url + "/")
-    sent: list[str] = []
-    call = adapter._call
-
-    def spy(request):
-        if urlsplit(request.url).path.endswith("/.well-known/smart-configuration"):
-            sent.append(request.url)
-        return call(request)
-
-    adapter._call = spy
-    return sent
+    return spy_on_portal_calls(sim, lambda path: path.endswith("/.well-known/smart-configuration"))
 
 
 def test_attempts_within_the_max_age_read_discovery_once(sim, api, discoveries) -> None:

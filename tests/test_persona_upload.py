@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flowkit import CERNER, EPIC, connect, done, new_session
+from flowkit import CERNER, EPIC, connect, done, new_session, patient_records
 
 from simulator.testing import Sim
 
@@ -31,17 +31,6 @@ def _example() -> dict:
 def _upload(api, bundle=None, username="jamie", **extra):
     body = {"username": username, "bundle": _example() if bundle is None else bundle, **extra}
     return api.post("/_sim/personas", body)
-
-
-def _records(api, patient_id="p1"):
-    items, cursor = [], None
-    while True:
-        query = {"count": 100, **({"starting_after": cursor} if cursor else {})}
-        page = api.get(f"/patients/{patient_id}/records", **query).json
-        items.extend(page["data"])
-        if not page["has_more"]:
-            return items
-        cursor = page["next_cursor"]
 
 
 def _error(resp):
@@ -90,7 +79,7 @@ def test_a_patient_logs_in_with_the_uploaded_username_and_the_pull_gets_exactly_
         result = connect(api, session["id"], "jamie", EPIC)
         assert result["connection"]["status"] == "active", result
         done(api, session["id"])
-        items = _records(api)
+        items = patient_records(api)
         pid = uploaded["patient_id"]
         got = Counter(i["resource"]["resourceType"] for i in items)
         assert dict(got) == uploaded["counts"]
@@ -160,7 +149,7 @@ def test_an_upload_survives_a_restart(tmp_path) -> None:
         }
         session = new_session(api)
         assert connect(api, session["id"], "jamie", EPIC)["connection"]["status"] == "active"
-        assert len(_records(api)) == stored["resources"]
+        assert len(patient_records(api)) == stored["resources"]
 
 
 def test_a_collection_bundle_keeps_its_ids_and_resolves_full_urls(api) -> None:
@@ -189,7 +178,7 @@ def test_a_collection_bundle_keeps_its_ids_and_resolves_full_urls(api) -> None:
     session = new_session(api)
     assert connect(api, session["id"], "col.lection", EPIC)["connection"]["status"] == "active"
     condition = next(
-        i["resource"] for i in _records(api) if i["resource"]["resourceType"] == "Condition"
+        i["resource"] for i in patient_records(api) if i["resource"]["resourceType"] == "Condition"
     )
     assert condition["id"] == "c-1"
     assert condition["subject"] == {"reference": "Patient/pat-1"}

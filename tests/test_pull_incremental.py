@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flowkit import EPIC, active_connection, events_of
+from flowkit import EPIC, active_connection, events_of, spy_on_portal_calls
 
 from portal_mocks.personas import PERSONAS
 from portal_mocks.profiles import PORTALS
@@ -20,18 +20,10 @@ DAY = 86400
 @pytest.fixture
 def searches(sim: Sim) -> list[str]:
     """Every FHIR search URL the simulator sends to its portals, in order."""
-    adapter = sim.runtime.http.get_adapter(sim.runtime.base_url + "/")
-    sent: list[str] = []
-    call = adapter._call
-
-    def spy(request):
-        path = urlsplit(request.url).path
-        if "/fhir/" in path and not path.endswith(("/metadata", "smart-configuration")):
-            sent.append(request.url)
-        return call(request)
-
-    adapter._call = spy
-    return sent
+    return spy_on_portal_calls(
+        sim,
+        lambda path: "/fhir/" in path and not path.endswith(("/metadata", "smart-configuration")),
+    )
 
 
 def _since(url: str) -> list[str]:
@@ -114,17 +106,7 @@ def test_the_capability_statement_says_which_types_search_by_last_update():
 @pytest.fixture
 def metadata_reads(sim: Sim) -> list[str]:
     """Every CapabilityStatement the simulator asks its portals for, in order."""
-    adapter = sim.runtime.http.get_adapter(sim.runtime.base_url + "/")
-    sent: list[str] = []
-    call = adapter._call
-
-    def spy(request):
-        if urlsplit(request.url).path.endswith("/fhir/metadata"):
-            sent.append(request.url)
-        return call(request)
-
-    adapter._call = spy
-    return sent
+    return spy_on_portal_calls(sim, lambda path: path.endswith("/fhir/metadata"))
 
 
 def test_pulls_keep_the_capability_statement_for_as_long_as_its_max_age_allows(
