@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from flowkit import active_connection, new_session
 from livekit import chromium, live_sim, screenshot
+from playwright.sync_api import expect
 from webhooks_support import inbox_endpoint
 
 from simulator.core.timeutil import DAY, parse_iso
@@ -65,7 +66,7 @@ def test_open_follow_and_move_the_clock_in_chromium(browser):
 
         # a session and its connection, linked both ways
         session_row = page.locator(f"#session-{conn['patient_session_id']}")
-        assert session_row.is_visible()
+        expect(session_row).to_be_visible()
         session_row.locator(f"a:text('{conn['id']}')").click()
         assert "#conn-att_" in page.url
         article = page.locator("#" + page.url.split("#", 1)[1])
@@ -76,10 +77,10 @@ def test_open_follow_and_move_the_clock_in_chromium(browser):
 
         # a delivery attempt, failing, with its latency and next retry
         attempts = page.locator("tr.attempt")
-        assert attempts.count() == 2  # the two events of the connection, one attempt each
+        expect(attempts).to_have_count(2)  # the two events of the connection, one attempt each
         assert attempts.first.locator("td.status").inner_text() == "503"
         assert attempts.first.locator("td.latency").inner_text().endswith(" ms")
-        assert page.locator(".next-retry").count() == 2
+        expect(page.locator(".next-retry")).to_have_count(2)
 
         # +1 d from the page: the clock moves a day and the retries due on the way run
         before = parse_iso(page.locator("#clock-now").get_attribute("datetime"))
@@ -95,7 +96,7 @@ def test_open_follow_and_move_the_clock_in_chromium(browser):
         # the other workspace: nothing of it with this workspace's key
         resp = page.goto(f"{sim.base_url}/dashboard/{other_created['id']}")
         assert resp.status == 401
-        assert page.locator("#sign-in").is_visible()
+        expect(page.locator("#sign-in")).to_be_visible()
         content = page.content()
         assert theirs["id"] not in content and "p-other-workspace" not in content
         context.close()
@@ -110,7 +111,7 @@ def test_the_page_fits_a_phone_and_works_without_javascript(browser):
         page = context.new_page()
         _sign_in(page, sim.base_url, created["api_key"])
         page.wait_for_selector("#clock")
-        assert page.locator(f"#session-{conn['patient_session_id']}").count() == 1
+        expect(page.locator(f"#session-{conn['patient_session_id']}")).to_have_count(1)
         assert page.locator("#auto-refresh").is_hidden()  # the script did not run
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the page is {width} px wide"
@@ -125,7 +126,7 @@ def test_the_page_fits_a_phone_and_works_without_javascript(browser):
         page.click("#move-idle")
         page.wait_for_selector("#clock-note")
         assert page.locator("#clock-note").inner_text().startswith("Run until idle: ")
-        assert page.locator(".badge.s-disabled").count() == 1  # the endpoint gave up
+        expect(page.locator(".badge.s-disabled")).to_have_count(1)  # the endpoint gave up
         _shot(page, "after-idle-390")
         page.click("#sign-out")
         page.wait_for_selector("#sign-in")

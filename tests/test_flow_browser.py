@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flowkit import CERNER, EPIC
 from livekit import chromium, live_sim, screenshot
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 APP_RETURN = "http://localhost:9/connected"  # nothing listens: the browser stops there
@@ -64,10 +65,10 @@ def test_picker_flow_in_chromium(browser):
         page.click("form.search button")  # the browser itself refuses one character
         assert "q=" not in page.url
         page.goto(session["url"] + "?q=s")  # and the server says so without the browser's check
-        assert page.locator("#too-short").is_visible()
+        expect(page.locator("#too-short")).to_be_visible()
         page.fill("input[name=q]", "summit")
         page.click("form.search button")
-        assert page.locator("#results li").count() == 1
+        expect(page.locator("#results li")).to_have_count(1)
         _shot(page, "picker-search")
         page.click("#results button")
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from flowkit import CERNER, EPIC, HARBOR
 from livekit import chromium, live_sim, screenshot
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 APP_RETURN = "http://localhost:9/connected"  # nothing listens: the app is stubbed per page
@@ -140,9 +141,9 @@ def test_failure_reads_as_a_sentence_with_try_again_and_connected_sources_are_ma
         _sign_in(page, "alice")
         page.wait_for_selector("#attempts")
         rows = page.locator("#attempts li")
-        assert rows.count() == 2
+        expect(rows).to_have_count(2)
         assert rows.nth(1).locator(".status-active").inner_text() == "Connected"
-        assert rows.nth(0).locator("button", has_text="Try again").count() == 0  # retried
+        expect(rows.nth(0).locator("button", has_text="Try again")).to_have_count(0)  # retried
         _shot(page, f"complete-{width}")
 
         page.click("#connect-another")
@@ -150,7 +151,7 @@ def test_failure_reads_as_a_sentence_with_try_again_and_connected_sources_are_ma
         assert epic.locator(".badge.connected").inner_text() == "Connected in this session"
         assert epic.locator("button").inner_text() == "Reconnect"
         other = page.locator(f"li[data-source='{CERNER}']")
-        assert other.locator(".badge").count() == 0
+        expect(other.locator(".badge")).to_have_count(0)
         assert other.locator("button").inner_text() == "Connect"
         _fits(page)
         _shot(page, f"picker-connected-{width}")
@@ -183,7 +184,7 @@ def test_portal_errors_become_sentences(browser, code, sentence):
         row = page.locator("#attempts li").first
         assert sentence in row.locator(".why").inner_text()
         assert row.locator("code.code").inner_text() == code
-        assert row.locator("button", has_text="Try again").count() == 1
+        expect(row.locator("button", has_text="Try again")).to_have_count(1)
         context.close()
 
 
@@ -201,7 +202,7 @@ def test_hostile_app_name_and_label_render_as_text(browser):
         page.goto(session["url"] + "/complete")
         assert page.locator("#done").inner_text() == f"Done — return to {label}"
         assert page.evaluate("window.pwned") is None
-        assert page.locator("main img[src='x']").count() == 0
+        expect(page.locator("main img[src='x']")).to_have_count(0)
         _fits(page)
         _shot(page, "hostile-390")
         context.close()
@@ -218,7 +219,7 @@ def test_the_whole_picker_flow_works_with_javascript_off(browser, width):
         page.goto(session["url"])
         page.fill("input[name=q]", "harbor")
         page.click("form.search button")
-        assert page.locator("#results li").count() == 1
+        expect(page.locator("#results li")).to_have_count(1)
         _connect_from_picker(page, HARBOR)
         _sign_in(page, "alice")
         page.wait_for_selector("#attempts")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from livekit import chromium, live_sim
+from playwright.sync_api import expect
 from portalkit import REDIRECT, Launch, new_launch
 
 from simulator.testing import Sim
@@ -55,7 +56,7 @@ def test_login_consent_approve_in_chromium(browser, served) -> None:
     launch: Launch = new_launch(sim, "lakeside-cerner", key, client_name="Health App")
     context, page, dialogs = _page(browser)
     page.goto(launch.authorize_url())
-    assert page.locator("#login-form").is_visible()
+    expect(page.locator("#login-form")).to_be_visible()
     assert "Lakeside Medical Center" in page.locator("header").inner_text()
     _login(page, "alice")
     page.wait_for_selector("#consent-form")
@@ -102,7 +103,7 @@ def test_user_supplied_text_is_escaped(browser, served) -> None:
     _login(page, "alice+<b>bold</b>")
     page.wait_for_selector("#login-error")
     assert "<b>bold</b>" in page.locator("#login-error").inner_text()
-    assert page.locator("main img, main b, main script").count() == 0
+    expect(page.locator("main img, main b, main script")).to_have_count(0)
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
     context.close()

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from livekit import chromium, live_sim, screenshot
+from playwright.sync_api import expect
 
 from simulator.testing import Sim
 
@@ -149,5 +150,5 @@ def test_docs_render_operations_in_chromium_from_local_files_only() -> None:
 
         nojs = browser.new_context(java_script_enabled=False).new_page()
         nojs.goto(sim.base_url + "/docs")
-        assert nojs.locator("#plain li.operation").count() == count
-        assert nojs.locator("#op-api\\.initPatientSession").is_visible()
+        expect(nojs.locator("#plain li.operation")).to_have_count(count)
+        expect(nojs.locator("#op-api\\.initPatientSession")).to_be_visible()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 from livekit import chromium
+from playwright.sync_api import expect
 
 from scenarios.reports.html import build_html
 from scenarios.reports.json_report import build_report, without_wall_clock
@@ -92,10 +93,10 @@ def test_html_report_opens_in_chromium_without_console_errors(tmp_path: Path) ->
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("request", lambda r: requests.append(r.url))
         page.goto(page_file.as_uri())
-        assert page.locator("section.scenario").count() == 2
-        assert page.locator("svg.timeline").count() == 2
+        expect(page.locator("section.scenario")).to_have_count(2)
+        expect(page.locator("svg.timeline")).to_have_count(2)
         assert page.locator("svg.timeline circle.mark").count() >= 4
         page.click("button[data-show=failed]")
-        assert page.locator("section.scenario:visible").count() == 1
+        expect(page.locator("section.scenario:visible")).to_have_count(1)
     assert errors == []
     assert all(url.startswith("file://") for url in requests)
