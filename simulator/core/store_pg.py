@@ -30,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from simulator.core.store import (
@@ -83,10 +85,11 @@ class _Columns:
     """A result's column names in order (a join may repeat one) and where each name is
     first found (what a lookup by name answers, as in sqlite3.Row)."""
 
-    __slots__ = ("names", "index")
+    __slots__ = ("names", "names_tuple", "index")
 
     def __init__(self, names: list[str]) -> None:
         self.names = names
+        self.names_tuple = tuple(names)
         self.index: dict[str, int] = {}
         for i, name in enumerate(names):
             self.index.setdefault(name, i)
@@ -115,13 +118,21 @@ class Result:
 
     __slots__ = ("_rows", "_at", "rowcount", "_names")
 
-    def __init__(self, cursor: Any) -> None:
-        self.rowcount = cursor.rowcount
+    def __init__(self, rowcount: int, names: tuple[str, ...] | None, rows: list[Any]) -> None:
+        self.rowcount = rowcount
+        self._names = names
+        self._rows = rows
+        self._at = 0
+
+    @classmethod
+    def of_cursor(cls, cursor: Any) -> Result:
         result = cursor.pgresult
         returns = result is not None and result.nfields > 0
-        self._names = _names(result) if returns else None
-        self._rows: list[Any] = cursor.fetchall() if returns else []
-        self._at = 0
+        return cls(
+            cursor.rowcount,
+            _names(result) if returns else None,
+            cursor.fetchall() if returns else [],
+        )
 
     @property
     def description(self) -> list[tuple[str]] | None:
@@ -139,6 +150,83 @@ class Result:
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
+
+
+@functools.lru_cache(maxsize=4096)
+def _numbered(sql: str) -> bytes:
+    """A statement in the domain's words with libpq's numbered parameters (`$1`, `$2`, …)."""
+    parts = sql.split("?")
+    return (parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], 1))).encode()
+
+
+class _Prepared:
+    """One connection's prepared statements, run straight through libpq.
+
+    A statement the domain runs again and again (a claim, a token lookup) is
+    parsed and planned once per connection, then each run is one `PQexecPrepared`:
+    parameters dumped and rows loaded by psycopg's own adapters (its `Transformer`),
+    without the cursor machinery around them. Keyed by the statement and its
+    parameters' types, so a `NULL` where an integer went before gets a plan of its own.
+    """
+
+    __slots__ = ("_conn", "_pgconn", "_tx", "_names", "_made", "_encoding", "schema")
+
+    def __init__(self, conn: psycopg.Connection, schema: int) -> None:
+        self._conn = conn
+        self._pgconn = conn.pgconn
+        self._tx = Transformer(conn)
+        self._names: dict[tuple[str, tuple[int, ...]], tuple[bytes, list[_Columns | None]]] = {}
+        self._made = 0
+        self._encoding = conn.info.encoding
+        self.schema = schema
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection, schema: int = 0) -> _Prepared:
+        """The prepared statements of `conn`; `schema` counts the store's DDL runs, and a
+        plan made before the latest one is forgotten (a `SELECT *` may have new columns)."""
+        prepared = getattr(conn, "_connect_sim_prepared", None)
+        if prepared is None:
+            prepared = cls(conn, schema)
+            conn._connect_sim_prepared = prepared  # type: ignore[attr-defined]
+        elif prepared.schema != schema:
+            prepared._names.clear()  # names are never reused: the old plans are never run
+            prepared.schema = schema
+        return prepared
+
+    def run(self, sql: str, params: tuple) -> Result:
+        tx = self._tx
+        if params:
+            values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
+            types, formats = tuple(tx.types), tx.formats
+        else:
+            values, types, formats = None, (), None
+        key = (sql, types)
+        entry = self._names.get(key)
+        if entry is None:
+            self._made += 1
+            name = f"connect_sim_{self._made}".encode()
+            self._check(self._pgconn.prepare(name, _numbered(sql), types or None))
+            entry = self._names[key] = (name, [None])
+        result = self._pgconn.exec_prepared(entry[0], values, formats)
+        self._check(result)
+        if result.nfields == 0:
+            rowcount = result.command_tuples
+            return Result(-1 if rowcount is None else rowcount, None, [])
+        columns = entry[1][0]
+        if columns is None:
+            columns = entry[1][0] = _columns(_names(result))
+        tx.set_pgresult(result)
+        rows = tx.load_rows(0, result.ntuples, lambda values: PgRow(values, columns))
+        tx.set_pgresult(None)
+        return Result(result.ntuples, columns.names_tuple, rows)
+
+    def command(self, sql: bytes) -> None:
+        """A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK)."""
+        self._check(self._pgconn.exec_(sql))
+
+    def _check(self, result: Any) -> None:
+        if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+            raise psycopg.errors.error_from_result(result, encoding=self._encoding)
 
 
 def _params(params: tuple | dict) -> tuple | dict:
@@ -171,6 +259,7 @@ class PgStore(Store):
         self._local = threading.local()
         self._trace: Callable[[str], None] | None = None
         self._checked: tuple[float, str | None] | None = None
+        self._schema = 0  # how many times this process ran DDL (prepared plans predate it)
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -213,6 +302,7 @@ class PgStore(Store):
             ]
             if statements:  # one round trip: a script without parameters
                 self._local.conn.execute(";\n".join(statements).encode())
+                self._schema += 1
 
     @contextmanager
     def tx(self) -> Iterator[PgStore]:
@@ -223,7 +313,7 @@ class PgStore(Store):
             return
         conn = self._pool.getconn()
         try:
-            conn.execute("BEGIN")
+            _Prepared.of(conn, self._schema).command(b"BEGIN")
         except BaseException:
             self._pool.putconn(conn)
             raise
@@ -233,25 +323,29 @@ class PgStore(Store):
         except BaseException:
             local.conn = None
             try:
-                conn.execute("ROLLBACK")
+                _Prepared.of(conn, self._schema).command(b"ROLLBACK")
             finally:
                 self._pool.putconn(conn)
             raise
         local.conn = None
         try:
-            conn.execute("COMMIT")
+            _Prepared.of(conn, self._schema).command(b"COMMIT")
         finally:
             self._pool.putconn(conn)
 
     def _run(self, sql: str, params: tuple | dict) -> Result:
         if self._trace is not None:
             self._trace(sql)
-        text = POSTGRES.statement(sql)
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            return Result(conn.execute(text, _params(params)))
+            return self._on(conn, sql, params)
         with self._pool.connection() as conn:
-            return Result(conn.execute(text, _params(params)))
+            return self._on(conn, sql, params)
+
+    def _on(self, conn: psycopg.Connection, sql: str, params: tuple | dict) -> Result:
+        if isinstance(params, dict):  # named parameters: psycopg's own path
+            return Result.of_cursor(conn.execute(POSTGRES.statement(sql), _params(params)))
+        return _Prepared.of(conn, self._schema).run(sql, _params(params))
 
     def execute(self, sql: str, params: tuple | dict = ()) -> Result:
         return self._run(sql, params)
