@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -292,6 +293,48 @@ def spend_code(rt: Runtime, grant: Grant, at_ms: int | None = None) -> bool:
 # -- tokens ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NewToken:
+    """A token to add to a grant: its kind, scope, expiry and simulated error."""
+
+    kind: str
+    scope: list[str]
+    expires_ms: int | None
+    sim_error: str | None = None
+
+
+def add_tokens(
+    rt: Runtime, grant: Grant, wanted: Sequence[NewToken], at_ms: int | None = None
+) -> list[Token]:
+    """New tokens of the grant (in `wanted`'s order), created at `at_ms` (the caller's
+    instant) or now, in one statement."""
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
+    values = [
+        (
+            new_secret(32),
+            grant.workspace_id,
+            grant.slug,
+            grant.id,
+            new.kind,
+            dumps(new.scope),
+            now,
+            new.expires_ms,
+            new.sim_error,
+        )
+        for new in wanted
+    ]
+    with rt.store.tx():
+        rows = rt.store.all(
+            "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
+            " created_ms, expires_ms, sim_error) VALUES "
+            + ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(values))
+            + " RETURNING *",
+            tuple(v for row in values for v in row),
+        )
+    made = {row["token"]: _token(row) for row in rows}
+    return [made[row[0]] for row in values]
+
+
 def add_token(
     rt: Runtime,
     grant: Grant,
@@ -302,25 +345,7 @@ def add_token(
     at_ms: int | None = None,
 ) -> Token:
     """A new token of the grant, created at `at_ms` (the caller's instant) or now."""
-    token = new_secret(32)
-    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
-    with rt.store.tx():
-        row = rt.store.one(
-            "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
-            " created_ms, expires_ms, sim_error) VALUES (?,?,?,?,?,?,?,?,?) RETURNING *",
-            (
-                token,
-                grant.workspace_id,
-                grant.slug,
-                grant.id,
-                kind,
-                dumps(scope),
-                now,
-                expires_ms,
-                sim_error,
-            ),
-        )
-    return _token(row)
+    return add_tokens(rt, grant, [NewToken(kind, scope, expires_ms, sim_error)], at_ms)[0]
 
 
 def lookup(rt: Runtime, slug: str, token: str | None) -> Token | None:

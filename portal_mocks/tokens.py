@@ -177,7 +177,18 @@ def _issue(
         expires = min(expires, grant.grant_expires_ms)
     sim = plan.present(SIM_ERRORS)
     sim_error = SIM_ERRORS[sim[0].name][0] if sim else None
-    access = grants.add_token(rt, grant, grants.ACCESS, scope, expires, sim_error, at_ms=now)
+    wanted = [grants.NewToken(grants.ACCESS, scope, expires, sim_error)]
+    wants_refresh = any(s in grant.granted_scope for s in scopes.REFRESH) and not grant.one_time
+    new_refresh = wants_refresh and (
+        refresh_token is None or (portal.rotate_refresh_tokens and rotate)
+    )
+    if new_refresh:
+        if refresh_token is not None:
+            grants.revoke_token(rt, refresh_token, "rotated", now)
+        refresh_expires = _refresh_expiry(rt, portal, grant, now, plan)
+        wanted.append(grants.NewToken(grants.REFRESH, grant.granted_scope, refresh_expires))
+    made = grants.add_tokens(rt, grant, wanted, at_ms=now)  # one statement for both
+    access = made[0]
     body: dict[str, Any] = {
         "access_token": access.token,
         "token_type": "Bearer",
@@ -186,19 +197,9 @@ def _issue(
         "patient": grant.fhir_patient_id,
         "need_patient_banner": True,
     }
-    wants_refresh = any(s in grant.granted_scope for s in scopes.REFRESH) and not grant.one_time
-    if wants_refresh:
-        if refresh_token is None or (portal.rotate_refresh_tokens and rotate):
-            if refresh_token is not None:
-                grants.revoke_token(rt, refresh_token, "rotated", now)
-            refresh_token = grants.add_token(
-                rt,
-                grant,
-                grants.REFRESH,
-                grant.granted_scope,
-                _refresh_expiry(rt, portal, grant, now, plan),
-                at_ms=now,
-            )
+    if new_refresh:
+        refresh_token = made[1]
+    if wants_refresh and refresh_token is not None:
         body["refresh_token"] = refresh_token.token
     if portal.is_payer:
         body["access_grant_expiration"] = (

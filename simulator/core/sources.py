@@ -113,6 +113,9 @@ class Catalog:
             return None
         return self._by_id.get(ident) or self._by_url.get(ident.rstrip("/"))
 
+    def by_id(self, ident: str) -> Source | None:
+        return self._by_id.get(ident)
+
     def by_slug(self, slug: str) -> Source | None:
         return self._by_slug.get(slug)
 

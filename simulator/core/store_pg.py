@@ -311,11 +311,13 @@ class PgStore(Store):
         if getattr(local, "conn", None) is not None:
             yield self
             return
-        conn = self._pool.getconn()
+        pinned = getattr(local, "pinned", None)
+        conn = pinned if pinned is not None else self._pool.getconn()
         try:
             _Prepared.of(conn, self._schema).command(b"BEGIN")
         except BaseException:
-            self._pool.putconn(conn)
+            if pinned is None:
+                self._pool.putconn(conn)
             raise
         local.conn = conn
         try:
@@ -325,18 +327,35 @@ class PgStore(Store):
             try:
                 _Prepared.of(conn, self._schema).command(b"ROLLBACK")
             finally:
-                self._pool.putconn(conn)
+                if pinned is None:
+                    self._pool.putconn(conn)
             raise
         local.conn = None
         try:
             _Prepared.of(conn, self._schema).command(b"COMMIT")
         finally:
-            self._pool.putconn(conn)
+            if pinned is None:
+                self._pool.putconn(conn)
+
+    def _pin(self, conn: psycopg.Connection) -> bool:
+        """While this thread holds a workspace lock, its statements run on the lock's own
+        connection (no pool round trip per statement). True if `conn` became the pin."""
+        if getattr(self._local, "pinned", None) is not None:
+            return False
+        self._local.pinned = conn
+        return True
+
+    def _unpin(self, conn: psycopg.Connection) -> None:
+        if getattr(self._local, "pinned", None) is conn:
+            self._local.pinned = None
 
     def _run(self, sql: str, params: tuple | dict) -> Result:
         if self._trace is not None:
             self._trace(sql)
-        conn = getattr(self._local, "conn", None)
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = getattr(local, "pinned", None)
         if conn is not None:
             return self._on(conn, sql, params)
         with self._pool.connection() as conn:
@@ -433,10 +452,12 @@ class _AdvisoryLock(WorkspaceLock):
             pool.putconn(conn)
             return False
         self._conn = conn
+        self._store._pin(conn)
         return True
 
     def _release_shared(self) -> None:
         conn, self._conn = self._conn, None
+        self._store._unpin(conn)
         try:
             conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
         finally:

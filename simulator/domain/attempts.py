@@ -443,7 +443,7 @@ def handle_callback(rt: Runtime, args: dict[str, str]) -> Outcome:
         if not args.get("code"):
             return fail("oauth_callback_failed", "The portal returned neither a code nor an error.")
 
-    source = outside_sources.catalog(rt, ws_id).get(attempt.source_id)
+    source = outside_sources.source(rt, ws_id, attempt.source_id)
     assert source is not None
     endpoints = endpoints_of(rt, attempt)
     try:
@@ -551,7 +551,7 @@ def revoke_at_portal(
     """RFC 7009 at the source's portal: the refresh token when there is one (the portal then
     ends the whole grant), else the access token. True when the portal accepted it."""
     value = token.get("refresh_token") or token.get("access_token")
-    source = outside_sources.catalog(rt, ws_id).get(source_id)
+    source = outside_sources.source(rt, ws_id, source_id)
     if not value or source is None:
         return False
     hint = "refresh_token" if token.get("refresh_token") else "access_token"

@@ -89,7 +89,7 @@ def schedule_keepalive(
 
 
 def _client(rt: Runtime, ws_id: str, conn: Connection, client_id: str) -> ClientCredentials:
-    source = outside_sources.catalog(rt, ws_id).get(conn.source_id)
+    source = outside_sources.source(rt, ws_id, conn.source_id)
     assert source is not None
     return attempts.client_of(rt, ws_id, source, client_id)
 

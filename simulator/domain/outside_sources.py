@@ -169,3 +169,12 @@ def get(rt: Runtime, ws_id: str, source_id: str) -> OutsideSource:
 def catalog(rt: Runtime, ws_id: str) -> Catalog:
     """The catalog as this workspace sees it: the runtime's plus its outside sources."""
     return rt.catalog.merged([s.source() for s in _all(rt, ws_id)])
+
+
+def source(rt: Runtime, ws_id: str, ident: str) -> Source | None:
+    """One source as this workspace sees it, by id or base URL (`catalog(…).get`); a
+    built-in source found by its id is answered without reading the workspace's own."""
+    built_in = rt.catalog.by_id(ident)
+    if built_in is not None:
+        return built_in
+    return catalog(rt, ws_id).get(ident)

@@ -213,7 +213,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 started_ms=rt.now(ws_id),
                 since_ms=_since(rt, ws_id, attempt_id) if pull.reason == SCHEDULED else None,
             )
-    source = outside_sources.catalog(rt, ws_id).get(pull.source_id)
+    source = outside_sources.source(rt, ws_id, pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
     # Only this run writes the pull's progress columns while its job runs, so after a

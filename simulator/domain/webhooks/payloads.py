@@ -86,7 +86,7 @@ def _sync_pair(rt: Runtime, ws_id: str, body: dict[str, Any]) -> tuple[str, str]
             "object_id",
         )
     patients.get_row(rt.store, ws_id, patient_id)
-    entry = outside_sources.catalog(rt, ws_id).get(source)
+    entry = outside_sources.source(rt, ws_id, source)
     if entry is None:
         raise not_found("connection", source, param="connection_id")
     return patient_id, entry.id
