@@ -379,7 +379,7 @@ def lookup_with_grant(
 def revoke_token(rt: Runtime, token: Token, reason: str, at_ms: int | None = None) -> None:
     now = at_ms if at_ms is not None else rt.now(token.workspace_id)
     with rt.store.tx():
-        rt.store.execute(
+        rt.store.execute_later(
             "UPDATE portal_tokens SET revoked_ms = ?, revoked_reason = ? WHERE token = ?"
             " AND revoked_ms IS NULL",
             (now, reason, token.token),

@@ -11,6 +11,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
@@ -133,24 +134,42 @@ class Clocks:
         self._moved = next(self._moves) + 1
         self._pins().pop(ws_id, None)
 
+    # The move as one UPDATE of the workspace row: the comparison with the current instant
+    # is made by the statement itself. `MOVE_SET` is its SET clause (the jobs runner on
+    # PostgreSQL puts it inside its claim); `move_params` its parameters in order.
+    MOVE_RETURNING = "clock_mode, clock_manual_ms, clock_offset_ms"
+
+    @staticmethod
+    def move_set(target: str = "?", wall: str = "?") -> str:
+        """The SET clause of a move to `target` at wall instant `wall` (SQL expressions:
+        parameters by default; the jobs runner on PostgreSQL moves to a claimed job's
+        due time inside its claim)."""
+        return (
+            f"clock_manual_ms = CASE WHEN clock_mode = 'manual' AND clock_manual_ms < {target}"
+            f" THEN {target} ELSE clock_manual_ms END,"
+            f" clock_offset_ms = CASE WHEN clock_mode <> 'manual' AND {wall} + clock_offset_ms"
+            f" < {target} THEN {target} - {wall} ELSE clock_offset_ms END"
+        )
+
     def move_to(self, ws_id: str, target_ms: int) -> tuple[str, int]:
         """Move the clock forward to `target_ms` (a no-op when already past it).
 
-        Answers the clock's mode and its instant after the move. One statement:
-        the comparison with the current instant is made by the UPDATE itself.
+        Answers the clock's mode and its instant after the move. One statement.
         """
         wall = self.wall()
         self._moved = next(self._moves) + 1
         row = self.store.one(
-            "UPDATE workspaces SET clock_manual_ms = CASE WHEN clock_mode = 'manual'"
-            " AND clock_manual_ms < ? THEN ? ELSE clock_manual_ms END,"
-            " clock_offset_ms = CASE WHEN clock_mode <> 'manual'"
-            " AND ? + clock_offset_ms < ? THEN ? ELSE clock_offset_ms END"
-            " WHERE id = ? RETURNING clock_mode, clock_manual_ms, clock_offset_ms",
-            (target_ms, target_ms, wall, target_ms, target_ms - wall, ws_id),
+            f"UPDATE workspaces SET {_MOVE_SET} WHERE id = ? RETURNING {self.MOVE_RETURNING}",
+            (target_ms, target_ms, wall, target_ms, target_ms, wall, ws_id),
         )
         if row is None:
             raise KeyError(ws_id)
+        return self.moved(ws_id, target_ms, wall, row)
+
+    def moved(self, ws_id: str, target_ms: int, wall: int, row: Any) -> tuple[str, int]:
+        """After the move's UPDATE (`row` has the `MOVE_RETURNING` columns): the clock's
+        mode and instant, and this thread's pin moved with it."""
+        self._moved = next(self._moves) + 1
         mode = str(row["clock_mode"])
         current = (
             int(row["clock_manual_ms"]) if mode == "manual" else wall + int(row["clock_offset_ms"])
@@ -179,3 +198,6 @@ class Clocks:
                 )
         self._pins().pop(ws_id, None)
         return current
+
+
+_MOVE_SET = Clocks.move_set()

@@ -28,6 +28,7 @@ only when no other process shares the database) is bounded.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -35,7 +36,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +152,55 @@ _TAKE_NEXT_SQL = (
     + _CLAIM.where("state")
     + " RETURNING *"
 )
+# A job's end: done (True) or failed (False), written only by its claimer.
+_SETTLE_SQL = {
+    ok: "UPDATE jobs SET state = ?, finished_ms = ?, error = ?, lease_until_ms = NULL"
+    " WHERE id = ? AND claimed_by = ? AND " + settle.where("state")
+    for ok, settle in ((True, _FINISH), (False, _FAIL))
+}
+
+
+@functools.lru_cache(maxsize=2)
+def _claim_sql(settling: bool) -> str:
+    """On PostgreSQL, one statement (data-modifying CTEs) settles the job that just
+    succeeded, claims the next (`_TAKE_NEXT_SQL`) and moves the clock to its due time."""
+    done = (
+        "done AS (UPDATE jobs SET state = ?, finished_ms = ?, error = ?, lease_until_ms = NULL"
+        " WHERE id = ? AND claimed_by = ? AND " + _FINISH.where("state") + "), "
+        if settling
+        else ""
+    )
+    return (
+        f"WITH {done}claimed AS ({_TAKE_NEXT_SQL}), moved AS (UPDATE workspaces SET "
+        + Clocks.move_set("claimed.due_ms", "?")
+        + " FROM claimed WHERE workspaces.id = claimed.workspace_id RETURNING "
+        + Clocks.MOVE_RETURNING
+        + ") SELECT claimed.*, "
+        + ", ".join(f"moved.{c.strip()}" for c in Clocks.MOVE_RETURNING.split(","))
+        + " FROM claimed JOIN moved ON true"
+    )
+
+
+@dataclass(frozen=True)
+class _Settle:
+    """How a job that ran ends: at `finished_ms`, with `error` (None: it succeeded)."""
+
+    job_id: int
+    finished_ms: int
+    error: str | None
+
+    def params(self, instance: str) -> tuple:
+        settle = _FINISH if self.error is None else _FAIL
+        return (
+            settle.target,
+            self.finished_ms,
+            self.error,
+            self.job_id,
+            instance,
+            *settle.sources,
+        )
+
+
 _ANY_DUE_SQL = (
     "SELECT 1 FROM jobs WHERE workspace_id = ? AND " + PENDING_SQL + " AND due_ms <= ? LIMIT 1"
 )
@@ -309,7 +359,7 @@ class Scheduler:
                 ),
             )
             if not self.clocks.is_pinned(ws_id):  # a pinned clock is manual: no wakeup
-                self.store.execute(_WAKE_SQL, (int(due_ms), ws_id))
+                self.store.execute_later(_WAKE_SQL, (int(due_ms), ws_id))
             self._schedulings += 1
             quiet = self._quiet.get(ws_id)
             if quiet is not None and int(due_ms) <= quiet:
@@ -328,13 +378,19 @@ class Scheduler:
                 params.append(value)
         return where, tuple(params)
 
-    def cancel(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> int:
-        """Cancel pending jobs of a workspace matching kind and/or key."""
+    def cancel(
+        self, ws_id: str, *, kind: str | None = None, key: str | None = None, count: bool = True
+    ) -> int | None:
+        """Cancel pending jobs of a workspace matching kind and/or key; answers how many,
+        unless `count` is False (then, in a transaction, the statement may travel with the
+        next one: `Store.execute_later`)."""
         where, params = self._pending_where(ws_id, kind, key)
+        sql, params = f"UPDATE jobs SET state = ? WHERE {where}", (_CANCEL.target, *params)
+        if not count:
+            self.store.execute_later(sql, params)
+            return None
         with self.store.tx():
-            return self.store.execute(
-                f"UPDATE jobs SET state = ? WHERE {where}", (_CANCEL.target, *params)
-            ).rowcount
+            return self.store.execute(sql, params).rowcount
 
     def pending(self, ws_id: str, *, kind: str | None = None, key: str | None = None) -> list[Job]:
         where, params = self._pending_where(ws_id, kind, key)
@@ -374,27 +430,30 @@ class Scheduler:
 
     # -- running ------------------------------------------------------------
 
-    def _take_next(self, ws_id: str, until_ms: int) -> tuple[Job, str] | None:
+    def _take_next(
+        self, ws_id: str, until_ms: int, settled: _Settle | None = None
+    ) -> tuple[Job, str] | None:
         """The next job due by `until_ms` claimed as running (so a nested runner in this
-        thread skips it), and the clock moved to its due time.
+        thread skips it), and the clock moved to its due time; `settled`, the previous
+        job's success, is written on the way.
 
-        Answers the job and the clock's mode, or None when nothing is due. On SQLite both
-        happen in one transaction. On PostgreSQL the claim is one statement on its own
-        (two round trips fewer per job): a process that dies between the two leaves a
-        running job, given back like any orphan, and a clock not yet moved, which its
-        next runner moves."""
-        with nullcontext() if self.store.shared else self.store.tx():
+        Answers the job and the clock's mode, or None when nothing is due. On SQLite the
+        settle, the claim and the move happen in one transaction. On PostgreSQL they are
+        one statement (`_claim_sql`): one round trip per job instead of three."""
+        wall = self.clocks.wall()
+        claim = (_CLAIM.target, self.instance, wall + LEASE_MS, ws_id, until_ms, *_CLAIM.sources)
+        if self.store.dialect.modifying_ctes:
             row = self.store.one(
-                _TAKE_NEXT_SQL,
-                (
-                    _CLAIM.target,
-                    self.instance,
-                    self.clocks.wall() + LEASE_MS,
-                    ws_id,
-                    until_ms,
-                    *_CLAIM.sources,
-                ),
+                _claim_sql(settled is not None),
+                (*(settled.params(self.instance) if settled else ()), *claim, wall, wall),
             )
+            if row is None:
+                return None
+            return _job(row), self.clocks.moved(ws_id, row["due_ms"], wall, row)[0]
+        with self.store.tx():
+            if settled is not None:
+                self._settle(settled)
+            row = self.store.one(_TAKE_NEXT_SQL, claim)
             if row is None:
                 return None
             job = _job(row)
@@ -439,8 +498,8 @@ class Scheduler:
             running = self._local.running = set()
         return running
 
-    def _run_one(self, job: Job) -> None:
-        """Run a claimed job's handler and settle it (one statement)."""
+    def _run_one(self, job: Job) -> _Settle:
+        """Run a claimed job's handler; answers how to settle it (`_settle`)."""
         handler = self.handlers.get(job.kind)
         error: str | None = None
         if handler is None:
@@ -451,19 +510,11 @@ class Scheduler:
             except Exception as exc:  # a failing job must not stop the clock
                 log.exception("job %s (%s) failed", job.id, job.kind)
                 error = f"{type(exc).__name__}: {exc}"
-        settle = _FAIL if error else _FINISH
-        self.store.execute(
-            "UPDATE jobs SET state = ?, finished_ms = ?, error = ?, lease_until_ms = NULL"
-            " WHERE id = ? AND claimed_by = ? AND " + settle.where("state"),
-            (
-                settle.target,
-                self.clocks.now(job.workspace_id),
-                error,
-                job.id,
-                self.instance,
-                *settle.sources,
-            ),
-        )
+        return _Settle(job.id, self.clocks.now(job.workspace_id), error)
+
+    def _settle(self, settle: _Settle) -> None:
+        """Write a job's end (one statement; only its claimer may)."""
+        self.store.execute(_SETTLE_SQL[settle.error is None], settle.params(self.instance))
 
     def run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
         """Run jobs due at or before `until_ms`, moving the clock to each due time."""
@@ -480,40 +531,52 @@ class Scheduler:
         if ws_id not in running:
             self._recover_orphans(ws_id)
         polled = time.monotonic()
-        while ran < MAX_JOBS_PER_RUN:
-            if ws_id in self._moving and self.store.shared:
-                if time.monotonic() - polled >= STOP_POLL_S:
-                    polled = time.monotonic()
-                    if self.store.scalar(
-                        "SELECT stop FROM clock_moves WHERE workspace_id = ?", (ws_id,)
-                    ):
-                        self._stop.add(ws_id)
-            if ws_id in self._stop:
-                self._stop.discard(ws_id)
-                raise MoveCancelled(ran)
-            scheduled = self._schedulings
-            taken = self._take_next(ws_id, until_ms)
-            if taken is None:
-                if self._schedulings == scheduled and not self.store.shared:
-                    if len(self._quiet) >= QUIET_CACHE_MAX:
-                        self._quiet.clear()
-                    self._quiet[ws_id] = max(until_ms, self._quiet.get(ws_id, until_ms))
-                break
-            job, mode = taken
-            nested = ws_id in running
-            running.add(ws_id)
-            try:
-                if mode == "manual":  # the job's every `now` is its due time: no queries
-                    with self.clocks.pinned(ws_id, job.due_ms):
-                        self._run_one(job)
+        # A job that succeeded is settled by the next claim (on PostgreSQL in the same
+        # statement); whatever way the loop ends, the last one is settled before it does.
+        settled: _Settle | None = None
+        try:
+            while ran < MAX_JOBS_PER_RUN:
+                if ws_id in self._moving and self.store.shared:
+                    if time.monotonic() - polled >= STOP_POLL_S:
+                        polled = time.monotonic()
+                        if self.store.scalar(
+                            "SELECT stop FROM clock_moves WHERE workspace_id = ?", (ws_id,)
+                        ):
+                            self._stop.add(ws_id)
+                if ws_id in self._stop:
+                    self._stop.discard(ws_id)
+                    raise MoveCancelled(ran)
+                scheduled = self._schedulings
+                taken = self._take_next(ws_id, until_ms, settled)
+                settled = None
+                if taken is None:
+                    if self._schedulings == scheduled and not self.store.shared:
+                        if len(self._quiet) >= QUIET_CACHE_MAX:
+                            self._quiet.clear()
+                        self._quiet[ws_id] = max(until_ms, self._quiet.get(ws_id, until_ms))
+                    break
+                job, mode = taken
+                nested = ws_id in running
+                running.add(ws_id)
+                try:
+                    if mode == "manual":  # the job's every `now` is its due time: no queries
+                        with self.clocks.pinned(ws_id, job.due_ms):
+                            outcome = self._run_one(job)
+                    else:
+                        outcome = self._run_one(job)
+                finally:
+                    if not nested:
+                        running.discard(ws_id)
+                if outcome.error is None:
+                    settled = outcome
                 else:
-                    self._run_one(job)
-            finally:
-                if not nested:
-                    running.discard(ws_id)
-            ran += 1
-            if progress is not None:
-                progress(ran, job.due_ms)
+                    self._settle(outcome)
+                ran += 1
+                if progress is not None:
+                    progress(ran, job.due_ms)
+        finally:
+            if settled is not None:
+                self._settle(settled)
         return ran
 
     def run_due(self, ws_id: str) -> int:

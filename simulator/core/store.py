@@ -67,11 +67,18 @@ class Dialect:
     """How one backend spells the statements the domain writes in SQLite's words."""
 
     def __init__(
-        self, name: str, statement: Callable[[str], str], ddl: Callable[[str], str]
+        self,
+        name: str,
+        statement: Callable[[str], str],
+        ddl: Callable[[str], str],
+        *,
+        modifying_ctes: bool = False,
     ) -> None:
         self.name = name
         self.statement = statement  # a query or a change (cached: statements repeat)
         self.ddl = ddl  # a CREATE/ALTER statement of a module's SCHEMA or COLUMNS
+        # `WITH a AS (UPDATE …), b AS (UPDATE …) SELECT …`: several writes in one statement.
+        self.modifying_ctes = modifying_ctes
 
 
 @functools.lru_cache(maxsize=4096)
@@ -93,7 +100,7 @@ def _postgres_ddl(sql: str) -> str:
 
 
 SQLITE = Dialect("sqlite", _sqlite_statement, _sqlite_statement)
-POSTGRES = Dialect("postgresql", _postgres_statement, _postgres_ddl)
+POSTGRES = Dialect("postgresql", _postgres_statement, _postgres_ddl, modifying_ctes=True)
 
 
 # -- workspace locks ---------------------------------------------------------------------------
@@ -191,6 +198,12 @@ class Store:
 
     def execute(self, sql: str, params: tuple | dict = ()) -> Any:
         raise NotImplementedError
+
+    def execute_later(self, sql: str, params: tuple = ()) -> None:
+        """A write whose answer nobody reads. A backend may hold it back inside a
+        transaction and send it with the next statement (PostgreSQL: one round trip for
+        both); its error, if any, is then raised by that statement or by COMMIT."""
+        self.execute(sql, params)
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
         raise NotImplementedError

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -167,9 +168,25 @@ class _Prepared:
     parameters dumped and rows loaded by psycopg's own adapters (its `Transformer`),
     without the cursor machinery around them. Keyed by the statement and its
     parameters' types, so a `NULL` where an integer went before gets a plan of its own.
+
+    In a transaction, what needs no answer of its own waits in `_queue` and travels
+    in one pipeline with the next statement that does: BEGIN goes with the first
+    statement, a write run with `later` with the next one or with COMMIT. A
+    transaction that ran nothing sends nothing.
     """
 
-    __slots__ = ("_conn", "_pgconn", "_tx", "_names", "_made", "_encoding", "schema")
+    __slots__ = (
+        "_conn",
+        "_pgconn",
+        "_tx",
+        "_names",
+        "_made",
+        "_encoding",
+        "_queue",
+        "_open",
+        "_within",
+        "schema",
+    )
 
     def __init__(self, conn: psycopg.Connection, schema: int) -> None:
         self._conn = conn
@@ -178,6 +195,9 @@ class _Prepared:
         self._names: dict[tuple[str, tuple[int, ...]], tuple[bytes, list[_Columns | None]]] = {}
         self._made = 0
         self._encoding = conn.info.encoding
+        self._queue: list[_Sent] = []
+        self._open = False  # BEGIN reached the server
+        self._within = False  # a transaction is under way
         self.schema = schema
 
     @classmethod
@@ -193,7 +213,30 @@ class _Prepared:
             prepared.schema = schema
         return prepared
 
-    def run(self, sql: str, params: tuple) -> Result:
+    # -- transactions ---------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Start a transaction: BEGIN waits for the first statement."""
+        self._queue = [_BEGIN]
+        self._open = False
+        self._within = True
+
+    def commit(self) -> None:
+        self._within = False
+        if not self._open and self._queue == [_BEGIN]:
+            self._queue = []  # nothing ran: nothing to send
+            return
+        self._send([_COMMIT])
+        self._open = False
+
+    def rollback(self) -> None:
+        opened, self._queue, self._open, self._within = self._open, [], False, False
+        if opened:
+            self._check(self._pgconn.exec_(b"ROLLBACK"))
+
+    # -- statements -----------------------------------------------------------------------
+
+    def run(self, sql: str, params: tuple, *, later: bool = False) -> Result:
         tx = self._tx
         if params:
             values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
@@ -207,8 +250,15 @@ class _Prepared:
             name = f"connect_sim_{self._made}".encode()
             self._check(self._pgconn.prepare(name, _numbered(sql), types or None))
             entry = self._names[key] = (name, [None])
-        result = self._pgconn.exec_prepared(entry[0], values, formats)
-        self._check(result)
+        sent = _Sent(entry[0], values, formats)
+        if later and self._within:
+            self._queue.append(sent)
+            return _NO_ANSWER
+        if self._queue:
+            result = self._send([sent])
+        else:
+            result = self._pgconn.exec_prepared(sent.name, values, formats)
+            self._check(result)
         if result.nfields == 0:
             rowcount = result.command_tuples
             return Result(-1 if rowcount is None else rowcount, None, [])
@@ -221,12 +271,70 @@ class _Prepared:
         return Result(result.ntuples, columns.names_tuple, rows)
 
     def command(self, sql: bytes) -> None:
-        """A statement without parameters or rows (BEGIN, COMMIT, ROLLBACK)."""
+        """A statement without parameters or rows, run now."""
+        self.flush()
         self._check(self._pgconn.exec_(sql))
+
+    def flush(self) -> None:
+        """Send what waits (before psycopg's own calls use the connection)."""
+        if self._queue:
+            self._send([])
+
+    def _send(self, last: list[_Sent]) -> Any:
+        """What waits in the queue and `last`, in one round trip; answers the last result
+        (the first error, if any, is raised once every result is read)."""
+        sending, self._queue = [*self._queue, *last], []
+        if sending[0] is _BEGIN:
+            self._open = True
+        pg = self._pgconn
+        pg.enter_pipeline_mode()
+        try:
+            for item in sending:
+                if item.values is _COMMAND:
+                    pg.send_query_params(item.name, None)
+                else:
+                    pg.send_query_prepared(item.name, item.values, item.formats)
+            pg.pipeline_sync()
+            while pg.flush():
+                select.select([], [pg.socket], [])
+            results = []
+            for _ in sending:
+                results.append(pg.get_result())
+                while pg.get_result() is not None:  # the end of that statement's results
+                    pass
+            pg.get_result()  # the pipeline's sync
+        finally:
+            pg.exit_pipeline_mode()
+        for result in results:
+            if result.status == pq.ExecStatus.PIPELINE_ABORTED:
+                continue
+            self._check(result)
+        for result in results:
+            if result.status == pq.ExecStatus.PIPELINE_ABORTED:
+                raise psycopg.errors.PipelineAborted("a statement before this one failed")
+        return results[-1]
 
     def _check(self, result: Any) -> None:
         if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
             raise psycopg.errors.error_from_result(result, encoding=self._encoding)
+
+
+class _Sent:
+    """A statement bound for the server: a prepared one's name and its parameters, or a
+    command's text (`values` is `_COMMAND`)."""
+
+    __slots__ = ("name", "values", "formats")
+
+    def __init__(self, name: bytes, values: Any, formats: Any) -> None:
+        self.name = name
+        self.values = values
+        self.formats = formats
+
+
+_COMMAND = object()
+_BEGIN = _Sent(b"BEGIN", _COMMAND, None)
+_COMMIT = _Sent(b"COMMIT", _COMMAND, None)
+_NO_ANSWER = Result(-1, None, [])
 
 
 def _params(params: tuple | dict) -> tuple | dict:
@@ -301,6 +409,7 @@ class PgStore(Store):
                 for table, column, decl in columns
             ]
             if statements:  # one round trip: a script without parameters
+                _Prepared.of(self._local.conn, self._schema).flush()
                 self._local.conn.execute(";\n".join(statements).encode())
                 self._schema += 1
 
@@ -313,26 +422,25 @@ class PgStore(Store):
             return
         pinned = getattr(local, "pinned", None)
         conn = pinned if pinned is not None else self._pool.getconn()
-        try:
-            _Prepared.of(conn, self._schema).command(b"BEGIN")
-        except BaseException:
-            if pinned is None:
-                self._pool.putconn(conn)
-            raise
+        prepared = _Prepared.of(conn, self._schema)
+        prepared.begin()
         local.conn = conn
         try:
             yield self
         except BaseException:
             local.conn = None
             try:
-                _Prepared.of(conn, self._schema).command(b"ROLLBACK")
+                prepared.rollback()
             finally:
                 if pinned is None:
                     self._pool.putconn(conn)
             raise
         local.conn = None
         try:
-            _Prepared.of(conn, self._schema).command(b"COMMIT")
+            prepared.commit()
+        except BaseException:
+            prepared.rollback()
+            raise
         finally:
             if pinned is None:
                 self._pool.putconn(conn)
@@ -349,7 +457,7 @@ class PgStore(Store):
         if getattr(self._local, "pinned", None) is conn:
             self._local.pinned = None
 
-    def _run(self, sql: str, params: tuple | dict) -> Result:
+    def _run(self, sql: str, params: tuple | dict, later: bool = False) -> Result:
         if self._trace is not None:
             self._trace(sql)
         local = self._local
@@ -357,23 +465,31 @@ class PgStore(Store):
         if conn is None:
             conn = getattr(local, "pinned", None)
         if conn is not None:
-            return self._on(conn, sql, params)
+            return self._on(conn, sql, params, later)
         with self._pool.connection() as conn:
-            return self._on(conn, sql, params)
+            return self._on(conn, sql, params, later)
 
-    def _on(self, conn: psycopg.Connection, sql: str, params: tuple | dict) -> Result:
+    def _on(self, conn: psycopg.Connection, sql: str, params: tuple | dict, later: bool) -> Result:
+        prepared = _Prepared.of(conn, self._schema)
         if isinstance(params, dict):  # named parameters: psycopg's own path
+            prepared.flush()
             return Result.of_cursor(conn.execute(POSTGRES.statement(sql), _params(params)))
-        return _Prepared.of(conn, self._schema).run(sql, _params(params))
+        return prepared.run(sql, _params(params), later=later)
 
     def execute(self, sql: str, params: tuple | dict = ()) -> Result:
         return self._run(sql, params)
+
+    def execute_later(self, sql: str, params: tuple = ()) -> None:
+        """In a transaction, the statement travels with the next one that needs an answer
+        (or with COMMIT), and its error, if any, is raised there."""
+        self._run(sql, params, later=True)
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
         if self._trace is not None:
             self._trace(sql)
         text = POSTGRES.statement(sql)
         with self.tx():
+            _Prepared.of(self._local.conn, self._schema).flush()
             self._local.conn.cursor().executemany(text, [_params(r) for r in rows])
 
     def one(self, sql: str, params: tuple | dict = ()) -> PgRow | None:

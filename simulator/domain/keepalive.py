@@ -66,7 +66,7 @@ def schedule_keepalive(
 
     `tokens` are the connection's tokens when the caller has just written them.
     """
-    rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+    rt.scheduler.cancel(ws_id, key=job_key(attempt_id), count=False)
     if tokens is None:
         tokens = attempts.tokens_of(rt, ws_id, attempt_id)
     if tokens is None or tokens.access_expires_ms is None:
@@ -189,7 +189,7 @@ def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str
             (since, failures, exc.code, ws_id, attempt_id),
         )
         delay = RETRY_BACKOFF_MS[min(failures, len(RETRY_BACKOFF_MS)) - 1]
-        rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+        rt.scheduler.cancel(ws_id, key=job_key(attempt_id), count=False)
         rt.scheduler.schedule(
             ws_id,
             REFRESH_JOB,
@@ -214,7 +214,7 @@ def refresh_failed(rt: Runtime, ws_id: str, attempt_id: str, code: str) -> None:
             rt, ws_id, attempt_id, "refresh_fail", failure_code=code, failure_ms=rt.now(ws_id)
         )
         attempts.clear_tokens(rt, ws_id, attempt_id)
-        rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
+        rt.scheduler.cancel(ws_id, key=job_key(attempt_id), count=False)
         rt.hooks.fire(ACCESS_LOST, rt, ws_id, moved)
         publish.emit(rt, ws_id, "connection.token_refresh_failed", connections.session_item(moved))
 
