@@ -40,14 +40,17 @@ DAY = 86400
 
 
 class Statements:
-    """Counts the SQL statements the store runs while enabled."""
+    """Counts the SQL statements the store runs while enabled, and on PostgreSQL the round
+    trips to the server they took (a pipeline counts once; BEGIN and COMMIT count)."""
 
     def __init__(self, sim: Sim) -> None:
         self.store = sim.runtime.store
         self.count = 0
+        self.round_trips: int | None = None
 
     def __enter__(self) -> Statements:
         self.count = 0
+        self._trips = getattr(self.store, "round_trips", None)
         self.store.trace(self._seen)
         return self
 
@@ -56,6 +59,8 @@ class Statements:
 
     def __exit__(self, *exc: object) -> None:
         self.store.trace(None)
+        if self._trips is not None:
+            self.round_trips = self.store.round_trips - self._trips
 
 
 def connect(api: Api, patient_id: str, source: str) -> dict[str, Any]:
@@ -98,17 +103,22 @@ def keep_connections(source: str, count: int, days: int, db_dir: str | None) -> 
             "last_day_s": per_day[-1],
             "last_over_first": per_day[-1] / per_day[0] if per_day[0] else float("inf"),
             "statements_per_job": statements.count / jobs if jobs else 0.0,
+            "round_trips_per_job": (
+                statements.round_trips / jobs if jobs and statements.round_trips else 0.0
+            ),
         }
 
 
-def statements_per_refresh(db_dir: str | None) -> float:
+def statements_per_refresh(db_dir: str | None) -> tuple[float, float | None]:
+    """Statements per refresh job, and round trips per refresh job (PostgreSQL only)."""
     with new_sim(db_dir) as sim:
         api, _ = sim.new_workspace(seed=3)
         connect(api, "p1", CERNER)
         api.advance(60)  # settle the first pull
         with Statements(sim) as statements:
             ran = api.advance(285 * 10)["jobs_run"]
-        return statements.count / max(ran, 1)
+        trips = None if statements.round_trips is None else statements.round_trips / max(ran, 1)
+        return statements.count / max(ran, 1), trips
 
 
 def statements_per_flow(db_dir: str | None) -> int:
@@ -158,9 +168,11 @@ def main() -> None:
             f" {r['first_day_s']:>8.3f} {r['last_day_s']:>8.3f} {r['last_over_first']:>8.2f}"
             f" {r['statements_per_job']:>8.1f}"
         )
-    per_refresh = statements_per_refresh(db_dir)
+    per_refresh, trips_per_refresh = statements_per_refresh(db_dir)
     per_flow = statements_per_flow(db_dir)
     print(f"statements per refresh job: {per_refresh:.1f}")
+    if trips_per_refresh is not None:
+        print(f"round trips per refresh job: {trips_per_refresh:.1f}")
     print(f"statements per complete flow: {per_flow}")
     print(
         json.dumps(
@@ -170,6 +182,7 @@ def main() -> None:
                 "runs": args.runs,
                 "workloads": rows,
                 "statements_per_refresh": per_refresh,
+                "round_trips_per_refresh": trips_per_refresh,
                 "statements_per_flow": per_flow,
             }
         )

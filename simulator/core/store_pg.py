@@ -185,11 +185,13 @@ class _Prepared:
         "_queue",
         "_open",
         "_within",
+        "_store",
         "schema",
     )
 
-    def __init__(self, conn: psycopg.Connection, schema: int) -> None:
+    def __init__(self, conn: psycopg.Connection, store: PgStore) -> None:
         self._conn = conn
+        self._store = store
         self._pgconn = conn.pgconn
         self._tx = Transformer(conn)
         self._names: dict[tuple[str, tuple[int, ...]], tuple[bytes, list[_Columns | None]]] = {}
@@ -198,19 +200,20 @@ class _Prepared:
         self._queue: list[_Sent] = []
         self._open = False  # BEGIN reached the server
         self._within = False  # a transaction is under way
-        self.schema = schema
+        self.schema = store._schema
 
     @classmethod
-    def of(cls, conn: psycopg.Connection, schema: int = 0) -> _Prepared:
-        """The prepared statements of `conn`; `schema` counts the store's DDL runs, and a
-        plan made before the latest one is forgotten (a `SELECT *` may have new columns)."""
+    def of(cls, conn: psycopg.Connection, store: PgStore) -> _Prepared:
+        """The prepared statements of `conn`. A plan made before the store's latest DDL
+        run is forgotten (a `SELECT *` may have new columns)."""
         prepared = getattr(conn, "_connect_sim_prepared", None)
         if prepared is None:
-            prepared = cls(conn, schema)
+            prepared = cls(conn, store)
             conn._connect_sim_prepared = prepared  # type: ignore[attr-defined]
-        elif prepared.schema != schema:
+        elif prepared.schema != store._schema:
             prepared._names.clear()  # names are never reused: the old plans are never run
-            prepared.schema = schema
+            prepared.schema = store._schema
+        prepared._store = store
         return prepared
 
     # -- transactions ---------------------------------------------------------------------
@@ -232,6 +235,7 @@ class _Prepared:
     def rollback(self) -> None:
         opened, self._queue, self._open, self._within = self._open, [], False, False
         if opened:
+            self._store.round_trips += 1
             self._check(self._pgconn.exec_(b"ROLLBACK"))
 
     # -- statements -----------------------------------------------------------------------
@@ -247,6 +251,7 @@ class _Prepared:
         entry = self._names.get(key)
         if entry is None:
             self._made += 1
+            self._store.round_trips += 1
             name = f"connect_sim_{self._made}".encode()
             self._check(self._pgconn.prepare(name, _numbered(sql), types or None))
             entry = self._names[key] = (name, [None])
@@ -257,6 +262,7 @@ class _Prepared:
         if self._queue:
             result = self._send([sent])
         else:
+            self._store.round_trips += 1
             result = self._pgconn.exec_prepared(sent.name, values, formats)
             self._check(result)
         if result.nfields == 0:
@@ -273,6 +279,7 @@ class _Prepared:
     def command(self, sql: bytes) -> None:
         """A statement without parameters or rows, run now."""
         self.flush()
+        self._store.round_trips += 1
         self._check(self._pgconn.exec_(sql))
 
     def flush(self) -> None:
@@ -284,6 +291,7 @@ class _Prepared:
         """What waits in the queue and `last`, in one round trip; answers the last result
         (the first error, if any, is raised once every result is read)."""
         sending, self._queue = [*self._queue, *last], []
+        self._store.round_trips += 1
         if sending[0] is _BEGIN:
             self._open = True
         pg = self._pgconn
@@ -368,6 +376,9 @@ class PgStore(Store):
         self._trace: Callable[[str], None] | None = None
         self._checked: tuple[float, str | None] | None = None
         self._schema = 0  # how many times this process ran DDL (prepared plans predate it)
+        # Statements and pipelines sent through `_Prepared` (a benchmark's figure; threads
+        # add to it without a lock, so under concurrency it may miss a few).
+        self.round_trips = 0
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -409,7 +420,7 @@ class PgStore(Store):
                 for table, column, decl in columns
             ]
             if statements:  # one round trip: a script without parameters
-                _Prepared.of(self._local.conn, self._schema).flush()
+                _Prepared.of(self._local.conn, self).flush()
                 self._local.conn.execute(";\n".join(statements).encode())
                 self._schema += 1
 
@@ -422,7 +433,7 @@ class PgStore(Store):
             return
         pinned = getattr(local, "pinned", None)
         conn = pinned if pinned is not None else self._pool.getconn()
-        prepared = _Prepared.of(conn, self._schema)
+        prepared = _Prepared.of(conn, self)
         prepared.begin()
         local.conn = conn
         try:
@@ -470,7 +481,7 @@ class PgStore(Store):
             return self._on(conn, sql, params, later)
 
     def _on(self, conn: psycopg.Connection, sql: str, params: tuple | dict, later: bool) -> Result:
-        prepared = _Prepared.of(conn, self._schema)
+        prepared = _Prepared.of(conn, self)
         if isinstance(params, dict):  # named parameters: psycopg's own path
             prepared.flush()
             return Result.of_cursor(conn.execute(POSTGRES.statement(sql), _params(params)))
@@ -489,7 +500,7 @@ class PgStore(Store):
             self._trace(sql)
         text = POSTGRES.statement(sql)
         with self.tx():
-            _Prepared.of(self._local.conn, self._schema).flush()
+            _Prepared.of(self._local.conn, self).flush()
             self._local.conn.cursor().executemany(text, [_params(r) for r in rows])
 
     def one(self, sql: str, params: tuple | dict = ()) -> PgRow | None:
