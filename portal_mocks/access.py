@@ -77,7 +77,7 @@ def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Toke
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise FhirError(401, "login", "Authentication is required", headers=_challenge(portal.slug))
-    token, grant = grants.lookup_with_grant(rt, portal.slug, value.strip())
+    token, grant, _ = grants.lookup_with_grant(rt, portal.slug, value.strip())
     if token is None or token.kind != grants.ACCESS:
         raise _invalid_token(portal.slug, "The access token is not valid")
     if grant is None:

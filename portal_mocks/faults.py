@@ -546,6 +546,11 @@ def candidates(
     return [_row(r) for r in rows]
 
 
+# Whether a workspace has any fault stored at a portal (`{ws}`, `{slug}`: SQL expressions),
+# for a lookup that reads it on the way (`grants.lookup_with_grant`).
+ANY_SQL = "EXISTS (SELECT 1 FROM portal_faults WHERE workspace_id = {ws} AND slug = {slug})"
+
+
 class Plan:
     """The faults that may fire during one request, read in one query and consulted by name.
 
@@ -555,9 +560,21 @@ class Plan:
     """
 
     def __init__(
-        self, rt: Runtime, ws_id: str, slug: str, grant_id: str | None, now_ms: int
+        self,
+        rt: Runtime,
+        ws_id: str,
+        slug: str,
+        grant_id: str | None,
+        now_ms: int,
+        *,
+        any_stored: bool = True,
     ) -> None:
+        """`any_stored` False: the caller read that the workspace has no fault at this
+        portal (`ANY_SQL`), so there is nothing to read."""
         self.rt = rt
+        if not any_stored:
+            self.faults: list[StoredFault] = []
+            return
         rows = rt.store.all(
             "SELECT * FROM portal_faults WHERE workspace_id = ? AND slug = ?"
             " AND (grant_id IS NULL OR grant_id = ?)"

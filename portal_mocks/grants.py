@@ -16,10 +16,11 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from statemachine import State, StateMachine
 
+from portal_mocks import faults
 from simulator.core.lifecycle import transition
 from simulator.core.store import dumps, loads
 
@@ -323,16 +324,29 @@ def add_tokens(
         )
         for new in wanted
     ]
-    with rt.store.tx():
-        rows = rt.store.all(
+    with rt.store.tx():  # the tokens are built here: the INSERT may travel later
+        rt.store.execute_later(
             "INSERT INTO portal_tokens (token, workspace_id, slug, grant_id, kind, scope,"
             " created_ms, expires_ms, sim_error) VALUES "
-            + ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(values))
-            + " RETURNING *",
+            + ",".join(["(?,?,?,?,?,?,?,?,?)"] * len(values)),
             tuple(v for row in values for v in row),
         )
-    made = {row["token"]: _token(row) for row in rows}
-    return [made[row[0]] for row in values]
+    return [
+        Token(
+            token=row[0],
+            workspace_id=grant.workspace_id,
+            slug=grant.slug,
+            grant_id=grant.id,
+            kind=new.kind,
+            scope=list(new.scope),
+            created_ms=now,
+            expires_ms=new.expires_ms,
+            revoked_ms=None,
+            revoked_reason=None,
+            sim_error=new.sim_error,
+        )
+        for row, new in zip(values, wanted, strict=True)
+    ]
 
 
 def add_token(
@@ -355,25 +369,36 @@ def lookup(rt: Runtime, slug: str, token: str | None) -> Token | None:
     return None if row is None else _token(row)
 
 
-def lookup_with_grant(
-    rt: Runtime, slug: str, token: str | None
-) -> tuple[Token | None, Grant | None]:
+class Found(NamedTuple):
+    """A presented token, its grant, and whether the portal has any fault stored for the
+    token's workspace (when not, a request's fault plan needs no query)."""
+
+    token: Token | None
+    grant: Grant | None
+    faulted: bool = True
+
+
+def lookup_with_grant(rt: Runtime, slug: str, token: str | None) -> Found:
     """`lookup` and the token's grant (`get`), in one query."""
     if not token:
-        return None, None
+        return Found(None, None)
     row = rt.store.one(
-        "SELECT t.*, g.* FROM portal_tokens t LEFT JOIN portal_grants g ON g.id = t.grant_id"
+        "SELECT t.*, g.*, "
+        + faults.ANY_SQL.format(ws="t.workspace_id", slug="t.slug")
+        + " AS faulted FROM portal_tokens t LEFT JOIN portal_grants g ON g.id = t.grant_id"
         " WHERE t.token = ? AND t.slug = ?",
         (token, slug),
     )
     if row is None:
-        return None, None
-    names, values = row.keys(), tuple(row)
+        return Found(None, None)
+    names, values = row.keys()[:-1], tuple(row)
+    faulted = bool(values[-1])
+    values = values[:-1]
     n = len(dataclasses.fields(Token))  # portal_tokens' columns come first
     found = _token(dict(zip(names[:n], values[:n], strict=True)))
     if values[n] is None:  # no grant row (the LEFT JOIN's id is null)
-        return found, None
-    return found, _grant(dict(zip(names[n:], values[n:], strict=True)))
+        return Found(found, None, faulted)
+    return Found(found, _grant(dict(zip(names[n:], values[n:], strict=True))), faulted)
 
 
 def revoke_token(rt: Runtime, token: Token, reason: str, at_ms: int | None = None) -> None:
@@ -428,7 +453,16 @@ def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> 
 
 
 def count_refresh(rt: Runtime, grant: Grant, at_ms: int | None = None) -> Grant:
-    return update(rt, grant, at_ms=at_ms, refresh_count=grant.refresh_count + 1)
+    """One refresh more. The grant answered is built here, not read back, so the write
+    may travel with the transaction's next statement (`Store.execute_later`)."""
+    now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
+    count = grant.refresh_count + 1
+    with rt.store.tx():
+        rt.store.execute_later(
+            "UPDATE portal_grants SET refresh_count = ?, updated_ms = ? WHERE id = ?",
+            (count, now, grant.id),
+        )
+    return dataclasses.replace(grant, refresh_count=count)
 
 
 def tokens_of(rt: Runtime, grant: Grant, kind: str | None = None) -> list[Token]:

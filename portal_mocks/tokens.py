@@ -250,14 +250,14 @@ def refresh(
     value = form.get("refresh_token")
     if not value:
         raise OAuthError("invalid_request", "refresh_token is required")
-    token, grant = grants.lookup_with_grant(rt, portal.slug, value)
+    token, grant, faulted = grants.lookup_with_grant(rt, portal.slug, value)
     if token is None or token.kind != grants.REFRESH:
         raise OAuthError("invalid_grant", "Invalid refresh token")
     if grant is None or grant.client_id != client.client_id:
         raise OAuthError("invalid_grant", "The refresh token was issued to another client")
     ws = grant.workspace_id
     now = rt.now(ws)
-    plan = faults.Plan(rt, ws, portal.slug, grant.id, now)
+    plan = faults.Plan(rt, ws, portal.slug, grant.id, now, any_stored=faulted)
     _token_faults(plan, method)
     rotate = True
     if token.revoked_ms is not None and now >= token.revoked_ms:

@@ -201,6 +201,10 @@ class _Settle:
         )
 
 
+_SCHEDULE_SQL = (
+    "INSERT INTO jobs (workspace_id, kind, due_ms, payload, key, state, created_ms)"
+    " VALUES (?,?,?,?,?,?,?)"
+)
 _ANY_DUE_SQL = (
     "SELECT 1 FROM jobs WHERE workspace_id = ? AND " + PENDING_SQL + " AND due_ms <= ? LIMIT 1"
 )
@@ -343,28 +347,42 @@ class Scheduler:
         *,
         key: str | None = None,
     ) -> int:
-        """Store a job; it runs when the workspace clock reaches `due_ms`."""
+        """Store a job; it runs when the workspace clock reaches `due_ms`. Answers its id."""
         with self.store.tx():
             row = self.store.one(
-                "INSERT INTO jobs (workspace_id, kind, due_ms, payload, key, state, created_ms)"
-                " VALUES (?,?,?,?,?,?,?) RETURNING id",
-                (
-                    ws_id,
-                    kind,
-                    int(due_ms),
-                    dumps(payload or {}),
-                    key,
-                    _INITIAL,
-                    self.clocks.now(ws_id),
-                ),
+                _SCHEDULE_SQL + " RETURNING id", self._new(ws_id, kind, due_ms, payload, key)
             )
-            if not self.clocks.is_pinned(ws_id):  # a pinned clock is manual: no wakeup
-                self.store.execute_later(_WAKE_SQL, (int(due_ms), ws_id))
-            self._schedulings += 1
-            quiet = self._quiet.get(ws_id)
-            if quiet is not None and int(due_ms) <= quiet:
-                self._quiet.pop(ws_id, None)
+            self._scheduled(ws_id, int(due_ms))
             return int(row[0])
+
+    def schedule_later(
+        self,
+        ws_id: str,
+        kind: str,
+        due_ms: int,
+        payload: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+    ) -> None:
+        """`schedule` without the id: in a transaction the INSERT may travel with the next
+        statement (`Store.execute_later`)."""
+        with self.store.tx():
+            self.store.execute_later(_SCHEDULE_SQL, self._new(ws_id, kind, due_ms, payload, key))
+            self._scheduled(ws_id, int(due_ms))
+
+    def _new(
+        self, ws_id: str, kind: str, due_ms: int, payload: dict[str, Any] | None, key: str | None
+    ) -> tuple:
+        now = self.clocks.now(ws_id)
+        return (ws_id, kind, int(due_ms), dumps(payload or {}), key, _INITIAL, now)
+
+    def _scheduled(self, ws_id: str, due_ms: int) -> None:
+        if not self.clocks.is_pinned(ws_id):  # a pinned clock is manual: no wakeup
+            self.store.execute_later(_WAKE_SQL, (due_ms, ws_id))
+        self._schedulings += 1
+        quiet = self._quiet.get(ws_id)
+        if quiet is not None and due_ms <= quiet:
+            self._quiet.pop(ws_id, None)
 
     @staticmethod
     def _pending_where(ws_id: str, kind: str | None, key: str | None) -> tuple[str, tuple]:

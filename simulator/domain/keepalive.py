@@ -75,11 +75,11 @@ def schedule_keepalive(
         if rt.config.refresh_policy == "on_demand":
             return  # the next pull refreshes when it needs the token
         due = refresh_due_ms(rt, tokens)
-        rt.scheduler.schedule(
+        rt.scheduler.schedule_later(
             ws_id, REFRESH_JOB, due, _refresh_payload(attempt_id, tokens), key=job_key(attempt_id)
         )
     else:
-        rt.scheduler.schedule(
+        rt.scheduler.schedule_later(
             ws_id,
             LAPSE_JOB,
             tokens.access_expires_ms,
