@@ -69,15 +69,17 @@ def _invalid_token(slug: str, description: str, code: str = "login") -> FhirErro
     return FhirError(401, code, description, headers=_challenge(slug, "invalid_token", description))
 
 
-def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Token, Grant, int]:
-    """The access token of the request, its grant and the instant the request is judged at
-    (the workspace's clock, read once: the caller uses it for the rest of the request);
-    or a 401."""
+def bearer(
+    rt: Runtime, portal: Portal, authorization: str | None
+) -> tuple[Token, Grant, int, bool]:
+    """The access token of the request, its grant, the instant the request is judged at
+    (the workspace's clock, read once: the caller uses it for the rest of the request) and
+    whether the workspace has any fault stored at the portal (`fault_plan`); or a 401."""
     header = (authorization or "").strip()
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise FhirError(401, "login", "Authentication is required", headers=_challenge(portal.slug))
-    token, grant, _ = grants.lookup_with_grant(rt, portal.slug, value.strip())
+    token, grant, faulted = grants.lookup_with_grant(rt, portal.slug, value.strip())
     if token is None or token.kind != grants.ACCESS:
         raise _invalid_token(portal.slug, "The access token is not valid")
     if grant is None:
@@ -90,7 +92,7 @@ def bearer(rt: Runtime, portal: Portal, authorization: str | None) -> tuple[Toke
     if token.sim_error:
         description = next(d for e, d in SIM_ERRORS.values() if e == token.sim_error)
         raise _invalid_token(portal.slug, description, "security")
-    return token, grant, now
+    return token, grant, now, faulted
 
 
 def check_scope(portal: Portal, token: Token, resource_type: str, interaction: str) -> None:
@@ -105,12 +107,15 @@ def check_scope(portal: Portal, token: Token, resource_type: str, interaction: s
         )
 
 
-def fault_plan(rt: Runtime, portal: Portal, grant: Grant, now: int | None = None) -> faults.Plan:
+def fault_plan(
+    rt: Runtime, portal: Portal, grant: Grant, now: int | None = None, *, any_stored: bool = True
+) -> faults.Plan:
     """The faults of one data request (read once; `apply_faults` and `record_for` share it),
-    at `now` (the request's instant; the workspace's clock when not given)."""
+    at `now` (the request's instant; the workspace's clock when not given). `any_stored`
+    False (from `bearer`): no fault is stored, nothing to read."""
     if now is None:
         now = rt.now(grant.workspace_id)
-    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, now)
+    return faults.Plan(rt, grant.workspace_id, portal.slug, grant.id, now, any_stored=any_stored)
 
 
 def apply_faults(

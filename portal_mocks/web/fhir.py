@@ -43,9 +43,9 @@ def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
     rt, p = runtime(), portal()
     try:
         _supported(resource_type)
-        token, grant, now = access.bearer(rt, p, request.headers.get("Authorization"))
+        token, grant, now, faulted = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "s")
-        plan = access.fault_plan(rt, p, grant, now)
+        plan = access.fault_plan(rt, p, grant, now, any_stored=faulted)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
         record = access.record_for(rt, p, grant, plan, resource_type, seeds=seeds())
         bundle = search(
@@ -68,9 +68,9 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
     rt, p = runtime(), portal()
     try:
         _supported(resource_type)
-        token, grant, now = access.bearer(rt, p, request.headers.get("Authorization"))
+        token, grant, now, faulted = access.bearer(rt, p, request.headers.get("Authorization"))
         access.check_scope(p, token, resource_type, "r")
-        plan = access.fault_plan(rt, p, grant, now)
+        plan = access.fault_plan(rt, p, grant, now, any_stored=faulted)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
         record = access.record_for(rt, p, grant, plan, resource_type, resource_id, seeds=seeds())
         resource = read(record, resource_type, resource_id)
