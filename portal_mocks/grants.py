@@ -391,14 +391,14 @@ def lookup_with_grant(rt: Runtime, slug: str, token: str | None) -> Found:
     )
     if row is None:
         return Found(None, None)
-    names, values = row.keys()[:-1], tuple(row)
-    faulted = bool(values[-1])
-    values = values[:-1]
+    *values, faulted = tuple(row)  # `faulted` is the last column
+    names = row.keys()
     n = len(dataclasses.fields(Token))  # portal_tokens' columns come first
     found = _token(dict(zip(names[:n], values[:n], strict=True)))
     if values[n] is None:  # no grant row (the LEFT JOIN's id is null)
-        return Found(found, None, faulted)
-    return Found(found, _grant(dict(zip(names[n:], values[n:], strict=True))), faulted)
+        return Found(found, None, bool(faulted))
+    grant = _grant(dict(zip(names[n:-1], values[n:], strict=True)))
+    return Found(found, grant, bool(faulted))
 
 
 def revoke_token(rt: Runtime, token: Token, reason: str, at_ms: int | None = None) -> None:

@@ -134,9 +134,8 @@ class Clocks:
         self._moved = next(self._moves) + 1
         self._pins().pop(ws_id, None)
 
-    # The move as one UPDATE of the workspace row: the comparison with the current instant
-    # is made by the statement itself. `MOVE_SET` is its SET clause (the jobs runner on
-    # PostgreSQL puts it inside its claim); `move_params` its parameters in order.
+    # The move is one UPDATE of the workspace row: the comparison with the current instant is
+    # made by the statement itself (`move_set`); it answers the `MOVE_RETURNING` columns.
     MOVE_RETURNING = "clock_mode, clock_manual_ms, clock_offset_ms"
 
     @staticmethod
@@ -157,7 +156,6 @@ class Clocks:
         Answers the clock's mode and its instant after the move. One statement.
         """
         wall = self.wall()
-        self._moved = next(self._moves) + 1
         row = self.store.one(
             f"UPDATE workspaces SET {_MOVE_SET} WHERE id = ? RETURNING {self.MOVE_RETURNING}",
             (target_ms, target_ms, wall, target_ms, target_ms, wall, ws_id),

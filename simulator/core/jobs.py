@@ -28,7 +28,6 @@ only when no other process shares the database) is bounded.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import secrets
@@ -160,25 +159,18 @@ _SETTLE_SQL = {
 }
 
 
-@functools.lru_cache(maxsize=2)
-def _claim_sql(settling: bool) -> str:
-    """On PostgreSQL, one statement (data-modifying CTEs) settles the job that just
-    succeeded, claims the next (`_TAKE_NEXT_SQL`) and moves the clock to its due time."""
-    done = (
-        "done AS (UPDATE jobs SET state = ?, finished_ms = ?, error = ?, lease_until_ms = NULL"
-        " WHERE id = ? AND claimed_by = ? AND " + _FINISH.where("state") + "), "
-        if settling
-        else ""
-    )
-    return (
-        f"WITH {done}claimed AS ({_TAKE_NEXT_SQL}), moved AS (UPDATE workspaces SET "
-        + Clocks.move_set("claimed.due_ms", "?")
-        + " FROM claimed WHERE workspaces.id = claimed.workspace_id RETURNING "
-        + Clocks.MOVE_RETURNING
-        + ") SELECT claimed.*, "
-        + ", ".join(f"moved.{c.strip()}" for c in Clocks.MOVE_RETURNING.split(","))
-        + " FROM claimed JOIN moved ON true"
-    )
+# On PostgreSQL, one statement (data-modifying CTEs) writes the success of the job that just
+# ran (`True`: there is one), claims the next (`_TAKE_NEXT_SQL`) and moves the clock to its
+# due time; the row is the job's with the clock's columns after it.
+_CLAIM_SQL = {
+    settling: ("WITH " + (f"done AS ({_SETTLE_SQL[True]}), " if settling else ""))
+    + f"claimed AS ({_TAKE_NEXT_SQL}), moved AS (UPDATE workspaces SET "
+    + Clocks.move_set("claimed.due_ms", "?")
+    + " FROM claimed WHERE workspaces.id = claimed.workspace_id RETURNING "
+    + Clocks.MOVE_RETURNING
+    + ") SELECT claimed.*, moved.* FROM claimed JOIN moved ON true"
+    for settling in (False, True)
+}
 
 
 @dataclass(frozen=True)
@@ -457,12 +449,12 @@ class Scheduler:
 
         Answers the job and the clock's mode, or None when nothing is due. On SQLite the
         settle, the claim and the move happen in one transaction. On PostgreSQL they are
-        one statement (`_claim_sql`): one round trip per job instead of three."""
+        one statement (`_CLAIM_SQL`): one round trip per job instead of three."""
         wall = self.clocks.wall()
         claim = (_CLAIM.target, self.instance, wall + LEASE_MS, ws_id, until_ms, *_CLAIM.sources)
         if self.store.dialect.modifying_ctes:
             row = self.store.one(
-                _claim_sql(settled is not None),
+                _CLAIM_SQL[settled is not None],
                 (*(settled.params(self.instance) if settled else ()), *claim, wall, wall),
             )
             if row is None:

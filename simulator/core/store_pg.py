@@ -86,11 +86,10 @@ class _Columns:
     """A result's column names in order (a join may repeat one) and where each name is
     first found (what a lookup by name answers, as in sqlite3.Row)."""
 
-    __slots__ = ("names", "names_tuple", "index")
+    __slots__ = ("names", "index")
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
-        self.names_tuple = tuple(names)
         self.index: dict[str, int] = {}
         for i, name in enumerate(names):
             self.index.setdefault(name, i)
@@ -98,7 +97,7 @@ class _Columns:
 
 @functools.lru_cache(maxsize=4096)
 def _columns(names: tuple[str, ...]) -> _Columns:
-    return _Columns(list(names))
+    return _Columns(names)
 
 
 def _names(result: Any) -> tuple[str, ...]:
@@ -213,7 +212,6 @@ class _Prepared:
         elif prepared.schema != store._schema:
             prepared._names.clear()  # names are never reused: the old plans are never run
             prepared.schema = store._schema
-        prepared._store = store
         return prepared
 
     # -- transactions ---------------------------------------------------------------------
@@ -258,7 +256,7 @@ class _Prepared:
         sent = _Sent(entry[0], values, formats)
         if later and self._within:
             self._queue.append(sent)
-            return _NO_ANSWER
+            return Result(-1, None, [])  # no answer yet, and none will be read
         if self._queue:
             result = self._send([sent])
         else:
@@ -274,7 +272,7 @@ class _Prepared:
         tx.set_pgresult(result)
         rows = tx.load_rows(0, result.ntuples, lambda values: PgRow(values, columns))
         tx.set_pgresult(None)
-        return Result(result.ntuples, columns.names_tuple, rows)
+        return Result(result.ntuples, columns.names, rows)
 
     def command(self, sql: bytes) -> None:
         """A statement without parameters or rows, run now."""
@@ -342,7 +340,6 @@ class _Sent:
 _COMMAND = object()
 _BEGIN = _Sent(b"BEGIN", _COMMAND, None)
 _COMMIT = _Sent(b"COMMIT", _COMMAND, None)
-_NO_ANSWER = Result(-1, None, [])
 
 
 def _params(params: tuple | dict) -> tuple | dict:
@@ -437,32 +434,27 @@ class PgStore(Store):
         prepared.begin()
         local.conn = conn
         try:
-            yield self
-        except BaseException:
+            try:
+                yield self
+            except BaseException:
+                local.conn = None
+                prepared.rollback()
+                raise
             local.conn = None
             try:
+                prepared.commit()
+            except BaseException:
                 prepared.rollback()
-            finally:
-                if pinned is None:
-                    self._pool.putconn(conn)
-            raise
-        local.conn = None
-        try:
-            prepared.commit()
-        except BaseException:
-            prepared.rollback()
-            raise
+                raise
         finally:
             if pinned is None:
                 self._pool.putconn(conn)
 
-    def _pin(self, conn: psycopg.Connection) -> bool:
+    def _pin(self, conn: psycopg.Connection) -> None:
         """While this thread holds a workspace lock, its statements run on the lock's own
-        connection (no pool round trip per statement). True if `conn` became the pin."""
-        if getattr(self._local, "pinned", None) is not None:
-            return False
-        self._local.pinned = conn
-        return True
+        connection (no pool round trip per statement); the outermost lock's, if several."""
+        if getattr(self._local, "pinned", None) is None:
+            self._local.pinned = conn
 
     def _unpin(self, conn: psycopg.Connection) -> None:
         if getattr(self._local, "pinned", None) is conn:
