@@ -20,7 +20,7 @@ import binascii
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -364,8 +364,13 @@ def authenticate(
     authorization: str | None,
     form: Mapping[str, str],
     token_endpoint: str,
+    refreshing: Callable[[], grants.Found] | None = None,
 ) -> tuple[ClientInfo, str]:
-    """The calling client and the method it used; raises `invalid_client` / `invalid_request`."""
+    """The calling client and the method it used; raises `invalid_client` / `invalid_request`.
+
+    `refreshing`: for a refresh_token grant, what the presented refresh token is
+    (`grants.lookup_with_grant_soon`); a public client that sends no `client_id` is the
+    one that token was issued to."""
     basic = parse_basic(authorization)
     has_post_secret = "client_secret" in form
     has_assertion = "client_assertion" in form or "client_assertion_type" in form
@@ -393,7 +398,7 @@ def authenticate(
         return client, "client_secret_post"
     if has_assertion:
         return _authenticate_assertion(rt, slug, form, token_endpoint), "private_key_jwt"
-    client_id = form.get("client_id") or _refreshing_client(rt, slug, form)
+    client_id = form.get("client_id") or _refreshing_client(refreshing)
     client = get(rt, slug, client_id)
     if client is None:
         if not client_id:
@@ -404,16 +409,15 @@ def authenticate(
     return client, "none"
 
 
-def _refreshing_client(rt: Runtime, slug: str, form: Mapping[str, str]) -> str | None:
+def _refreshing_client(refreshing: Callable[[], grants.Found] | None) -> str | None:
     """A public client's refresh carries only `grant_type` and `refresh_token` (RFC 6749
     section 6): the client is the one the refresh token was issued to."""
-    if form.get("grant_type") != "refresh_token":
+    if refreshing is None:
         return None
-    token = grants.lookup(rt, slug, form.get("refresh_token"))
-    if token is None or token.kind != grants.REFRESH:
+    token, grant, _ = refreshing()
+    if token is None or token.kind != grants.REFRESH or grant is None:
         return None
-    grant = grants.get(rt, token.grant_id)
-    return None if grant is None else grant.client_id
+    return grant.client_id
 
 
 def _authenticate_assertion(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -380,15 +380,25 @@ class Found(NamedTuple):
 
 def lookup_with_grant(rt: Runtime, slug: str, token: str | None) -> Found:
     """`lookup` and the token's grant (`get`), in one query."""
+    return lookup_with_grant_soon(rt, slug, token)()
+
+
+def lookup_with_grant_soon(rt: Runtime, slug: str, token: str | None) -> Callable[[], Found]:
+    """`lookup_with_grant`, read with the next statement that needs an answer
+    (`Store.one_soon`): call the answer for what was found."""
     if not token:
-        return Found(None, None)
-    row = rt.store.one(
+        return lambda: Found(None, None)
+    soon = rt.store.one_soon(
         "SELECT t.*, g.*, "
         + faults.ANY_SQL.format(ws="t.workspace_id", slug="t.slug")
         + " AS faulted FROM portal_tokens t LEFT JOIN portal_grants g ON g.id = t.grant_id"
         " WHERE t.token = ? AND t.slug = ?",
         (token, slug),
     )
+    return lambda: _found(soon.get())
+
+
+def _found(row: Any) -> Found:
     if row is None:
         return Found(None, None)
     *values, faulted = tuple(row)  # `faulted` is the last column

@@ -63,14 +63,17 @@ def handle(
         raise OAuthError("invalid_request", "grant_type is required")
     if grant_type not in ("authorization_code", "refresh_token"):
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type} is not supported")
+    found = None
+    if grant_type == "refresh_token":  # read with the client's row
+        found = grants.lookup_with_grant_soon(rt, portal.slug, form.get("refresh_token"))
     client, method = clients.authenticate(
-        rt, portal.slug, authorization, form, token_endpoint(rt, portal.slug)
+        rt, portal.slug, authorization, form, token_endpoint(rt, portal.slug), found
     )
     if grant_type not in client.grant_types:
         raise OAuthError("unauthorized_client", f"This client may not use {grant_type}")
-    if grant_type == "authorization_code":
+    if found is None:
         return exchange(rt, portal, client, method, form)
-    return refresh(rt, portal, client, method, form)
+    return refresh(rt, portal, client, method, form, found())
 
 
 def _token_faults(plan: faults.Plan, method: str) -> None:
@@ -245,12 +248,18 @@ def id_token(rt: Runtime, portal: Portal, grant: Grant, now: int) -> str:
 
 
 def refresh(
-    rt: Runtime, portal: Portal, client: ClientInfo, method: str, form: Mapping[str, str]
+    rt: Runtime,
+    portal: Portal,
+    client: ClientInfo,
+    method: str,
+    form: Mapping[str, str],
+    found: grants.Found,
 ) -> TokenResult:
-    value = form.get("refresh_token")
-    if not value:
+    """The refresh_token grant; `found`: what `grants.lookup_with_grant` answers for the
+    form's refresh token."""
+    if not form.get("refresh_token"):
         raise OAuthError("invalid_request", "refresh_token is required")
-    token, grant, faulted = grants.lookup_with_grant(rt, portal.slug, value)
+    token, grant, faulted = found
     if token is None or token.kind != grants.REFRESH:
         raise OAuthError("invalid_grant", "Invalid refresh token")
     if grant is None or grant.client_id != client.client_id:

@@ -94,3 +94,27 @@ def test_a_refused_registration_is_a_smart_error(sim):
             timeout=5,
         )
     assert refused.value.code == "invalid_token" and refused.value.status == 401
+
+
+def test_a_refresh_reads_the_registration_once_per_runtime(sim, api):
+    active_connection(api, "alice", CERNER)
+    api.advance(285)  # the first refresh reads it
+    statements: list[str] = []
+    sim.runtime.store.trace(statements.append)
+    try:
+        assert api.advance(285 * 5)["jobs_run"] == 5
+    finally:
+        sim.runtime.store.trace(None)
+    assert not [s for s in statements if "client_registrations" in s]
+    assert sum("FROM connection_tokens" in s for s in statements) == 5  # the refreshes ran
+
+
+def test_the_runtimes_memo_is_bounded():
+    from simulator.core.memo import Memo
+
+    memo = Memo(limit=3)
+    for n in range(3):
+        memo.keep(("fact", n), n)
+    assert [memo.get(("fact", n)) for n in range(3)] == [0, 1, 2]
+    memo.keep(("fact", 3), 3)  # full: it starts again
+    assert len(memo) == 1 and memo.get(("fact", 0)) is None and memo.get(("fact", 3)) == 3

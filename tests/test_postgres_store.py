@@ -157,3 +157,58 @@ def test_a_postgresql_row_reads_like_a_sqlite_row(sim: Sim) -> None:
     assert store.execute("SELECT 1 WHERE false").fetchone() is None
     with pytest.raises(KeyError):
         row["missing"]
+
+
+_NAME_SQL = "SELECT name FROM workspaces WHERE id = ?"
+
+
+def test_a_read_asked_for_soon_answers_its_row_wherever_it_travels(sim: Sim) -> None:
+    _, made = sim.new_workspace(seed=1)
+    ws_id, store = made["id"], sim.runtime.store
+    store.execute("UPDATE workspaces SET name = 'first' WHERE id = ?", (ws_id,))
+    assert store.one_soon(_NAME_SQL, (ws_id,)).get()["name"] == "first"  # no lock: read now
+    with store.workspace_lock(ws_id):  # with the next statement
+        soon = store.one_soon(_NAME_SQL, (ws_id,))
+        assert store.one("SELECT 2 AS two")["two"] == 2
+        assert soon.get()["name"] == "first"
+        with store.tx():  # after the writes queued before it in the same transaction
+            store.execute_later("UPDATE workspaces SET name = 'second' WHERE id = ?", (ws_id,))
+            soon = store.one_soon(_NAME_SQL, (ws_id,))
+        assert soon.get()["name"] == "second"
+        with pytest.raises(RuntimeError), store.tx():  # not carried (rolled back): read again
+            left = store.one_soon(_NAME_SQL, (ws_id,))
+            raise RuntimeError
+        assert left.get()["name"] == "second"
+        unsent = store.one_soon(_NAME_SQL, (ws_id,))
+    assert unsent.get()["name"] == "second"  # the lock's connection is gone: read again
+    assert store.one_soon("SELECT name FROM workspaces WHERE id = 'none'").get() is None
+
+
+@needs_postgres
+def test_reads_asked_for_soon_travel_in_one_round_trip(sim: Sim) -> None:
+    _, made = sim.new_workspace(seed=1)
+    ws_id, store = made["id"], sim.runtime.store
+    with store.workspace_lock(ws_id):
+        for _ in range(2):  # the second time, both statements are prepared already
+            before = store.round_trips
+            soon = store.one_soon(_NAME_SQL, (ws_id,))
+            store.one("SELECT 2 AS two")
+            soon.get()
+        assert store.round_trips - before == 1
+
+
+@needs_postgres
+def test_a_refresh_job_takes_six_round_trips(sim: Sim) -> None:
+    """Claim; the connection and its tokens; the portal's client and token; the portal's
+    writes; the new tokens; the next job with COMMIT (the client's registration is
+    remembered)."""
+    from flowkit import CERNER, active_connection
+
+    api, _ = sim.new_workspace(seed=1)
+    active_connection(api, "alice", CERNER)
+    api.advance(3600)  # every statement prepared
+    store = sim.runtime.store
+    before = store.round_trips
+    ran = api.advance(285 * 20)["jobs_run"]
+    assert ran == 20
+    assert store.round_trips - before <= 6 * ran + 15  # and the move's own start and end

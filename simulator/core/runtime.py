@@ -24,6 +24,7 @@ from simulator.core.clock import Clocks
 from simulator.core.config import Config
 from simulator.core.hooks import Hooks
 from simulator.core.jobs import RECOVER_EVERY_S, Scheduler
+from simulator.core.memo import Memo
 from simulator.core.sources import Catalog
 from simulator.core.timeutil import wall_ms as _wall_ms
 from simulator.core.transport import Session, WsgiAdapter, WsgiApp
@@ -42,6 +43,7 @@ class Runtime:
         self.clocks = Clocks(self.store, wall)
         self.scheduler = Scheduler(self.store, self.clocks, owner=self)
         self.hooks = Hooks()
+        self.memo = Memo()  # facts that never change once stored (core/memo.py)
         self.background = Background()
         self.catalog = Catalog.load(self.config.base_url, self.config.catalog_path)
         self.http = Session()

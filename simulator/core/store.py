@@ -177,6 +177,34 @@ class WorkspaceLocks:
         return len(self._locks)
 
 
+class Soon:
+    """The row of a read that may still be on its way (`Store.one_soon`)."""
+
+    __slots__ = ("_row", "_send")
+
+    def __init__(self, send: Callable[[], None] | None) -> None:
+        self._row: Any = None
+        self._send = send  # sends what carries the read; None once the row is here
+
+    @classmethod
+    def ready(cls, row: Any) -> Soon:
+        soon = cls(None)
+        soon._row = row
+        return soon
+
+    @property
+    def pending(self) -> bool:
+        return self._send is not None
+
+    def arrived(self, row: Any) -> None:
+        self._row, self._send = row, None
+
+    def get(self) -> Any:
+        if self._send is not None:
+            self._send()
+        return self._row
+
+
 # -- the interface -----------------------------------------------------------------------------
 
 
@@ -204,6 +232,13 @@ class Store:
         transaction and send it with the next statement (PostgreSQL: one round trip for
         both); its error, if any, is then raised by that statement or by COMMIT."""
         self.execute(sql, params)
+
+    def one_soon(self, sql: str, params: tuple = ()) -> Soon:
+        """A read whose row is wanted a little later. A backend may hold it back and send
+        it with the next statement that needs an answer (PostgreSQL: one round trip for
+        both, on the connection this thread will use next); `Soon.get()` answers the row,
+        sending it first if nothing has carried it yet."""
+        return Soon.ready(self.one(sql, params))
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
         raise NotImplementedError

@@ -39,6 +39,7 @@ from simulator.core.store import (
     HEALTH_CACHE_S,
     POSTGRES,
     Column,
+    Soon,
     Store,
     StoreError,
     WorkspaceLock,
@@ -217,15 +218,16 @@ class _Prepared:
     # -- transactions ---------------------------------------------------------------------
 
     def begin(self) -> None:
-        """Start a transaction: BEGIN waits for the first statement."""
-        self._queue = [_BEGIN]
+        """Start a transaction: BEGIN waits for the first statement (reads queued before
+        it go first)."""
+        self._queue.append(_BEGIN)
         self._open = False
         self._within = True
 
     def commit(self) -> None:
         self._within = False
-        if not self._open and self._queue == [_BEGIN]:
-            self._queue = []  # nothing ran: nothing to send
+        if not self._open and self._queue[-1:] == [_BEGIN]:
+            self._queue.pop()  # nothing ran in it: nothing to send for it
             return
         self._send([_COMMIT])
         self._open = False
@@ -239,6 +241,34 @@ class _Prepared:
     # -- statements -----------------------------------------------------------------------
 
     def run(self, sql: str, params: tuple, *, later: bool = False) -> Result:
+        sent = self.bound(sql, params)
+        if later and self._within:
+            self._queue.append(sent)
+            return Result(-1, None, [])  # no answer yet, and none will be read
+        if self._queue:
+            result = self._send([sent])
+        else:
+            self._store.round_trips += 1
+            result = self._pgconn.exec_prepared(sent.name, sent.values, sent.formats)
+            self._check(result)
+        return self._result(sent, result)
+
+    def soon(self, sent: _Sent, soon: Soon) -> None:
+        """Queue a read whose row `soon` receives when something carries it."""
+        sent.into = soon
+        self._queue.append(sent)
+
+    def queued(self, sent: _Sent) -> bool:
+        return sent in self._queue
+
+    def drop_reads(self) -> None:
+        """Forget the reads still queued outside a transaction (the connection goes back to
+        the pool; a `Soon` not carried reads again when asked)."""
+        if not self._within:
+            self._queue = []
+
+    def bound(self, sql: str, params: tuple) -> _Sent:
+        """The prepared statement of `sql` (prepared now on first use) with `params`."""
         tx = self._tx
         if params:
             values = tx.dump_sequence(params, [PyFormat.AUTO] * len(params))
@@ -253,22 +283,17 @@ class _Prepared:
             name = f"connect_sim_{self._made}".encode()
             self._check(self._pgconn.prepare(name, _numbered(sql), types or None))
             entry = self._names[key] = (name, [None])
-        sent = _Sent(entry[0], values, formats)
-        if later and self._within:
-            self._queue.append(sent)
-            return Result(-1, None, [])  # no answer yet, and none will be read
-        if self._queue:
-            result = self._send([sent])
-        else:
-            self._store.round_trips += 1
-            result = self._pgconn.exec_prepared(sent.name, values, formats)
-            self._check(result)
+        return _Sent(entry[0], values, formats, entry[1])
+
+    def _result(self, sent: _Sent, result: Any) -> Result:
         if result.nfields == 0:
             rowcount = result.command_tuples
             return Result(-1 if rowcount is None else rowcount, None, [])
-        columns = entry[1][0]
+        holder = sent.columns
+        columns = holder[0]
         if columns is None:
-            columns = entry[1][0] = _columns(_names(result))
+            columns = holder[0] = _columns(_names(result))
+        tx = self._tx
         tx.set_pgresult(result)
         rows = tx.load_rows(0, result.ntuples, lambda values: PgRow(values, columns))
         tx.set_pgresult(None)
@@ -290,7 +315,7 @@ class _Prepared:
         (the first error, if any, is raised once every result is read)."""
         sending, self._queue = [*self._queue, *last], []
         self._store.round_trips += 1
-        if sending[0] is _BEGIN:
+        if _BEGIN in sending:
             self._open = True
         pg = self._pgconn
         pg.enter_pipeline_mode()
@@ -311,10 +336,12 @@ class _Prepared:
             pg.get_result()  # the pipeline's sync
         finally:
             pg.exit_pipeline_mode()
-        for result in results:
+        for item, result in zip(sending, results, strict=True):
             if result.status == pq.ExecStatus.PIPELINE_ABORTED:
                 continue
             self._check(result)
+            if item.into is not None:
+                item.into.arrived(self._result(item, result).fetchone())
         for result in results:
             if result.status == pq.ExecStatus.PIPELINE_ABORTED:
                 raise psycopg.errors.PipelineAborted("a statement before this one failed")
@@ -327,14 +354,19 @@ class _Prepared:
 
 class _Sent:
     """A statement bound for the server: a prepared one's name and its parameters, or a
-    command's text (`values` is `_COMMAND`)."""
+    command's text (`values` is `_COMMAND`); `columns` holds its prepared statement's
+    column names once known, and `into` the `Soon` of a read queued for later."""
 
-    __slots__ = ("name", "values", "formats")
+    __slots__ = ("name", "values", "formats", "columns", "into")
 
-    def __init__(self, name: bytes, values: Any, formats: Any) -> None:
+    def __init__(
+        self, name: bytes, values: Any, formats: Any, columns: list[_Columns | None] | None = None
+    ) -> None:
         self.name = name
         self.values = values
         self.formats = formats
+        self.columns = columns
+        self.into: Soon | None = None
 
 
 _COMMAND = object()
@@ -459,6 +491,7 @@ class PgStore(Store):
     def _unpin(self, conn: psycopg.Connection) -> None:
         if getattr(self._local, "pinned", None) is conn:
             self._local.pinned = None
+            _Prepared.of(conn, self).drop_reads()
 
     def _run(self, sql: str, params: tuple | dict, later: bool = False) -> Result:
         if self._trace is not None:
@@ -486,6 +519,29 @@ class PgStore(Store):
         """In a transaction, the statement travels with the next one that needs an answer
         (or with COMMIT), and its error, if any, is raised there."""
         self._run(sql, params, later=True)
+
+    def one_soon(self, sql: str, params: tuple = ()) -> Soon:
+        """On the connection this thread holds (a transaction's, or a workspace lock's),
+        the read waits for the next statement that needs an answer, or for COMMIT."""
+        local = self._local
+        conn = getattr(local, "conn", None) or getattr(local, "pinned", None)
+        if conn is None:
+            return Soon.ready(self.one(sql, params))
+        if self._trace is not None:
+            self._trace(sql)
+        prepared = _Prepared.of(conn, self)
+        sent = prepared.bound(sql, _params(params))
+
+        def send() -> None:
+            held = getattr(local, "conn", None) or getattr(local, "pinned", None)
+            if held is conn and prepared.queued(sent):
+                prepared.flush()
+            if soon.pending:  # not carried (a rollback, another thread): read now
+                soon.arrived(self.one(sql, params))
+
+        soon = Soon(send)
+        prepared.soon(sent, soon)
+        return soon
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
         if self._trace is not None:

@@ -100,8 +100,9 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str, after: int | None = No
     `after`: the refresh count the caller's job followed; a count already past it means
     that refresh was made (and its job recovered after a crash): `ok`, nothing sent.
     """
-    conn = connections.by_attempt(rt.store, ws_id, attempt_id)
+    row = connections.by_attempt_soon(rt.store, ws_id, attempt_id)  # travels with the tokens
     tokens = attempts.tokens_of(rt, ws_id, attempt_id)
+    conn = row()
     if conn is None or conn.status != "active" or tokens is None:
         return "inactive"
     if after is not None and tokens.refresh_count != after:

@@ -118,7 +118,14 @@ def client_for(
 
 def issued_to(rt: Runtime, ws_id: str, source_id: str, client_id: str) -> ClientCredentials | None:
     """The registration a grant was issued to, whatever redirect URI (base URL) it was
-    made for: a refresh after a restart elsewhere still authenticates as that client."""
+    made for: a refresh after a restart elsewhere still authenticates as that client.
+
+    A registration is never changed once stored (its client id is the portal's, never
+    reused), so the runtime remembers it (`Runtime.memo`)."""
+    key = ("registration", ws_id, source_id, client_id)
+    known = rt.memo.get(key)
+    if known is not None:
+        return known
     stored = Registration.maybe(
         rt.store.one(
             "SELECT * FROM client_registrations"
@@ -126,4 +133,8 @@ def issued_to(rt: Runtime, ws_id: str, source_id: str, client_id: str) -> Client
             (ws_id, source_id, client_id),
         )
     )
-    return None if stored is None else ClientCredentials(stored.client_id, stored.client_secret)
+    if stored is None:
+        return None
+    credentials = ClientCredentials(stored.client_id, stored.client_secret)
+    rt.memo.keep(key, credentials)
+    return credentials
