@@ -47,6 +47,11 @@ from simulator.core.store import (
     _split_sql,
 )
 
+# How long a thread holding a workspace lock (a clock move running jobs) waits for the
+# server's answer on the CPU before sleeping: most answers come within it, and a process
+# that sleeps on every round trip is woken late on a loaded machine.
+EAGER_WAIT_S = 0.0003
+
 # Connections one process keeps at most: a request thread holds one for its transaction,
 # and one more while it holds a workspace lock.
 POOL_MAX = 24
@@ -187,6 +192,7 @@ class _Prepared:
         "_within",
         "_store",
         "schema",
+        "eager",
     )
 
     def __init__(self, conn: psycopg.Connection, store: PgStore) -> None:
@@ -198,6 +204,7 @@ class _Prepared:
         self._made = 0
         self._encoding = conn.info.encoding
         self._queue: list[_Sent] = []
+        self.eager = False  # wait for answers on the CPU first (`_await`)
         self._open = False  # BEGIN reached the server
         self._within = False  # a transaction is under way
         self.schema = store._schema
@@ -247,6 +254,15 @@ class _Prepared:
             return Result(-1, None, [])  # no answer yet, and none will be read
         if self._queue:
             result = self._send([sent])
+        elif self.eager:
+            self._store.round_trips += 1
+            pg = self._pgconn
+            pg.send_query_prepared(sent.name, sent.values, sent.formats)
+            self._await(pg)
+            result = pg.get_result()
+            while pg.get_result() is not None:  # the end of its results
+                pass
+            self._check(result)
         else:
             self._store.round_trips += 1
             result = self._pgconn.exec_prepared(sent.name, sent.values, sent.formats)
@@ -326,8 +342,7 @@ class _Prepared:
                 else:
                     pg.send_query_prepared(item.name, item.values, item.formats)
             pg.pipeline_sync()
-            while pg.flush():
-                select.select([], [pg.socket], [])
+            self._await(pg)
             results = []
             for _ in sending:
                 results.append(pg.get_result())
@@ -346,6 +361,17 @@ class _Prepared:
             if result.status == pq.ExecStatus.PIPELINE_ABORTED:
                 raise psycopg.errors.PipelineAborted("a statement before this one failed")
         return results[-1]
+
+    def _await(self, pg: Any) -> None:
+        """Send what libpq holds; on an eager connection, then wait for the first answer on
+        the CPU for up to `EAGER_WAIT_S` before sleeping in libpq's poll."""
+        while pg.flush():
+            select.select([], [pg.socket], [])
+        if not self.eager:
+            return
+        deadline = time.perf_counter() + EAGER_WAIT_S
+        while pg.is_busy() and time.perf_counter() < deadline:
+            pg.consume_input()
 
     def _check(self, result: Any) -> None:
         if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
@@ -487,11 +513,14 @@ class PgStore(Store):
         connection (no pool round trip per statement); the outermost lock's, if several."""
         if getattr(self._local, "pinned", None) is None:
             self._local.pinned = conn
+            _Prepared.of(conn, self).eager = True
 
     def _unpin(self, conn: psycopg.Connection) -> None:
         if getattr(self._local, "pinned", None) is conn:
             self._local.pinned = None
-            _Prepared.of(conn, self).drop_reads()
+            prepared = _Prepared.of(conn, self)
+            prepared.eager = False
+            prepared.drop_reads()
 
     def _run(self, sql: str, params: tuple | dict, later: bool = False) -> Result:
         if self._trace is not None:
