@@ -76,6 +76,7 @@ __all__ = [
     "add_portal_fault",
     "clear_portal_faults",
     "create_app",
+    "create_wsgi",
     "ensure_client",
     "fault_catalog",
     "find_grant",
@@ -85,6 +86,14 @@ __all__ = [
 
 
 NO_CORS = ("portal_registration.register",)
+
+
+def create_wsgi(runtime: Runtime) -> Any:
+    """Every mock portal as one WSGI app: `create_app`'s, with the token endpoint's POST
+    answered ahead of Flask (`web/token_front.py`, the same answer)."""
+    from portal_mocks.web.token_front import TokenFront
+
+    return TokenFront(runtime, create_app(runtime))
 
 
 def create_app(runtime: Runtime) -> Flask:

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from portal_mocks import create_app
+from portal_mocks import create_wsgi
 from simulator.core.config import Config
 from simulator.core.runtime import Runtime
 from simulator.core.webkit import RUNTIME_KEY, install_error_handling
@@ -32,7 +32,7 @@ def control_app(runtime: Runtime) -> Flask:
 
 
 def build_wsgi(runtime: Runtime) -> Any:
-    return DispatcherMiddleware(control_app(runtime), {PORTALS_PREFIX: create_app(runtime)})
+    return DispatcherMiddleware(control_app(runtime), {PORTALS_PREFIX: create_wsgi(runtime)})
 
 
 def build(config: Config) -> tuple[Runtime, Any]:

@@ -120,7 +120,7 @@ def build_wsgi(rt: Runtime) -> Any:
     process (no socket, no server worker).
     """
     sim = create_app(rt, blueprints=(portal_control.bp, portal_personas.bp))
-    wsgi = DispatcherMiddleware(sim, {PORTALS_PREFIX: portal_mocks.create_app(rt)})
+    wsgi = DispatcherMiddleware(sim, {PORTALS_PREFIX: portal_mocks.create_wsgi(rt)})
     rt.answer_in_process(wsgi)
     return wsgi
 

@@ -5,20 +5,24 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Response, current_app, g, jsonify, request
+from werkzeug.http import parse_options_header
 
 from portal_mocks.access import WorkspaceSeeds
 from portal_mocks.capability import Documents
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import Portal
+from simulator.core.webkit import NO_STORE_HEADERS as NO_STORE_HEADERS
 from simulator.core.webkit import no_store as no_store
 from simulator.core.webkit import runtime
 
 DOCUMENTS_KEY = "portal_documents"
 SEEDS_KEY = "portal_workspace_seeds"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+FORM = "application/x-www-form-urlencoded"
 MAX_DELAY_S = 120.0
 
 
@@ -106,21 +110,48 @@ def fhir_outcome(status: int, code: str, text: str) -> Response:
     return fhir_response(operation_outcome(code, text), status)
 
 
-def single_form() -> dict[str, str]:
-    """The form body as a dict; a repeated parameter is `invalid_request` (RFC 6749 3.2)."""
-    form = request.form
-    for key in form:
-        if len(form.getlist(key)) > 1:
+def form_body() -> dict[str, str]:
+    """The request's form body (`form_of`)."""
+    return form_of(request.environ)
+
+
+def form_of(environ: dict[str, Any]) -> dict[str, str]:
+    """The form body of a WSGI request as a dict, read as Werkzeug's form parser reads it:
+    not a form is `invalid_request`; a body that is not UTF-8 reads as empty; a repeated
+    parameter is `invalid_request` (RFC 6749 3.2)."""
+    if parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower() != FORM:
+        raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded")
+    length = environ.get("CONTENT_LENGTH")
+    stream = environ["wsgi.input"]
+    if length:
+        raw = stream.read(int(length)) if length.isdigit() else b""
+    else:
+        raw = stream.read() if environ.get("wsgi.input_terminated") else b""
+    try:
+        pairs = parse_qsl(raw.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+    except ValueError:
+        pairs = []
+    values: dict[str, list[str]] = {}
+    for key, value in pairs:
+        values.setdefault(key, []).append(value)
+    for key, given in values.items():
+        if len(given) > 1:
             raise OAuthError("invalid_request", f"Parameter {key} is repeated")
-    return {k: form[k] for k in form}
+    return {key: given[0] for key, given in values.items()}
+
+
+# What a SMART app in a browser needs: any origin may read discovery, tokens and FHIR
+# with a bearer token, and none with credentials (no cookie is ever honoured
+# cross-origin), so no origin is reflected.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, Prefer",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Expose-Headers": "WWW-Authenticate, Retry-After, Location",
+}
 
 
 def cors(resp: Response) -> Response:
-    """What a SMART app in a browser needs: any origin may read discovery, tokens and
-    FHIR with a bearer token, and none with credentials (no cookie is ever honoured
-    cross-origin), so no origin is reflected."""
-    resp.headers["Access-Control-Allow-Origin"] = "*"
-    resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, Accept, Prefer"
-    resp.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-    resp.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate, Retry-After, Location"
+    """The CORS headers (`CORS_HEADERS`)."""
+    resp.headers.update(CORS_HEADERS)
     return resp

@@ -6,8 +6,7 @@ from flask import Blueprint, Response, request
 
 from portal_mocks import tokens
 from portal_mocks.oauth_errors import OAuthError
-from portal_mocks.web.common import json_response, oauth_error, portal, runtime
-from portal_mocks.web.token import form_body
+from portal_mocks.web.common import form_body, json_response, oauth_error, portal, runtime
 
 bp = Blueprint("portal_introspection", __name__, url_prefix="/<slug>")
 

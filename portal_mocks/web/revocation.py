@@ -6,8 +6,7 @@ from flask import Blueprint, Response, request
 
 from portal_mocks import tokens
 from portal_mocks.oauth_errors import OAuthError
-from portal_mocks.web.common import no_store, oauth_error, portal, runtime
-from portal_mocks.web.token import form_body
+from portal_mocks.web.common import form_body, no_store, oauth_error, portal, runtime
 
 bp = Blueprint("portal_revocation", __name__, url_prefix="/<slug>")
 

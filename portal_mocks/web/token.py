@@ -1,29 +1,21 @@
-"""The token endpoint (authorization_code and refresh_token grants), RFC 6749 JSON errors."""
+"""The token endpoint (authorization_code and refresh_token grants), RFC 6749 JSON errors.
+
+A POST usually never reaches this view: `token_front.TokenFront` answers it ahead of
+Flask with the same `respond`; the view serves the portal app when it runs without the
+front, and Flask's automatic OPTIONS and 405 for the route.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from portal_mocks import tokens
-from portal_mocks.oauth_errors import OAuthError
-from portal_mocks.web.common import json_response, oauth_error, portal, runtime, single_form, sleep
+from portal_mocks.web import token_front
+from portal_mocks.web.common import portal, runtime
 
 bp = Blueprint("portal_token", __name__, url_prefix="/<slug>")
 
 
-def form_body() -> dict[str, str]:
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded")
-    return single_form()
-
-
 @bp.post("/token")
 def token() -> Response:
-    try:
-        result = tokens.handle(
-            runtime(), portal(), form_body(), request.headers.get("Authorization")
-        )
-    except OAuthError as err:
-        return oauth_error(err)
-    sleep(result.delay_s)
-    return json_response(result.body, result.status, result.headers)
+    status, headers, body = token_front.respond(runtime(), portal(), request.environ)
+    return Response(body, status=status, headers=headers)

@@ -130,10 +130,13 @@ def install_error_handling(app: Flask) -> None:
         return resp
 
 
+# What keeps an answer out of every cache (tokens, codes, a patient's pages).
+NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
 def no_store(resp: Response) -> Response:
     """Never cached (tokens, codes, a patient's pages)."""
-    resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Pragma"] = "no-cache"
+    resp.headers.update(NO_STORE_HEADERS)
     return resp
 
 
