@@ -89,11 +89,11 @@ NO_CORS = ("portal_registration.register",)
 
 
 def create_wsgi(runtime: Runtime) -> Any:
-    """Every mock portal as one WSGI app: `create_app`'s, with the token endpoint's POST
-    answered ahead of Flask (`web/token_front.py`, the same answer)."""
-    from portal_mocks.web.token_front import TokenFront
+    """Every mock portal as one WSGI app: `create_app`'s, with token requests and FHIR
+    searches answered ahead of Flask (`web/front.py`, the same answers)."""
+    from portal_mocks.web.front import Front
 
-    return TokenFront(runtime, create_app(runtime))
+    return Front(runtime, create_app(runtime))
 
 
 def create_app(runtime: Runtime) -> Flask:

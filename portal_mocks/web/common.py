@@ -128,16 +128,28 @@ def form_of(environ: dict[str, Any]) -> dict[str, str]:
     else:
         raw = stream.read() if environ.get("wsgi.input_terminated") else b""
     try:
-        pairs = parse_qsl(raw.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+        values = _parameters(raw.decode())
     except ValueError:
-        pairs = []
-    values: dict[str, list[str]] = {}
-    for key, value in pairs:
-        values.setdefault(key, []).append(value)
+        values = {}
     for key, given in values.items():
         if len(given) > 1:
             raise OAuthError("invalid_request", f"Parameter {key} is repeated")
     return {key: given[0] for key, given in values.items()}
+
+
+def query_of(environ: dict[str, Any]) -> dict[str, list[str]]:
+    """A WSGI request's query parameters, each with its values in order (as Werkzeug's
+    `request.args.to_dict(flat=False)`)."""
+    return _parameters(environ.get("QUERY_STRING", "").encode("latin1").decode())
+
+
+def _parameters(text: str) -> dict[str, list[str]]:
+    """URL-encoded parameters as Werkzeug decodes them (bytes that are not UTF-8 stay
+    percent-encoded)."""
+    values: dict[str, list[str]] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
+        values.setdefault(key, []).append(value)
+    return values
 
 
 # What a SMART app in a browser needs: any origin may read discovery, tokens and FHIR

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from portal_mocks import access, scopes
-from portal_mocks.fhir_search import FhirError, category_allowed, read, search
+from portal_mocks.fhir_search import FhirError, category_allowed, read
+from portal_mocks.web import front
 from portal_mocks.web.common import (
-    fhir_base,
     fhir_error,
     fhir_response,
     portal,
@@ -28,7 +28,8 @@ def _supported(resource_type: str) -> None:
 
 @bp.get("/<resource_type>")
 def search_type(resource_type: str) -> Response:
-    return _search(resource_type, request.args.to_dict(flat=False))
+    """Usually answered ahead of Flask by `front.Front` with the same `front.search`."""
+    return _answered(front.search(runtime(), portal(), seeds(), resource_type, request.environ))
 
 
 @bp.post("/<resource_type>/_search")
@@ -36,31 +37,14 @@ def search_post(resource_type: str) -> Response:
     params = request.args.to_dict(flat=False)
     for key, values in request.form.to_dict(flat=False).items():
         params.setdefault(key, []).extend(values)
-    return _search(resource_type, params)
+    return _answered(
+        front.search(runtime(), portal(), seeds(), resource_type, request.environ, params)
+    )
 
 
-def _search(resource_type: str, params: dict[str, list[str]]) -> Response:
-    rt, p = runtime(), portal()
-    try:
-        _supported(resource_type)
-        token, grant, now, faulted = access.bearer(rt, p, request.headers.get("Authorization"))
-        access.check_scope(p, token, resource_type, "s")
-        plan = access.fault_plan(rt, p, grant, now, any_stored=faulted)
-        delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan, resource_type, seeds=seeds())
-        bundle = search(
-            record,
-            p,
-            resource_type,
-            params,
-            fhir_base=fhir_base(),
-            now_ms=now,
-            category_limits=scopes.category_filters(token.scope, resource_type),
-        )
-    except FhirError as err:
-        return fhir_error(err)
-    sleep(delay)
-    return fhir_response(bundle.encode())
+def _answered(answer: front.Answer) -> Response:
+    status, headers, body = answer
+    return Response(body, status=status, headers=headers)
 
 
 @bp.get("/<resource_type>/<resource_id>")

@@ -1,6 +1,6 @@
-"""The token endpoint's POST answered ahead of Flask (`TokenFront`) gives the answer Flask's
-own machinery gives (Werkzeug's form parser, `jsonify`, the app's hooks and error
-handlers): status, headers and body, for errors and for a refresh."""
+"""Token requests and FHIR searches answered ahead of Flask (`Front`) give the answers
+Flask's own machinery gives (Werkzeug's form and query parsers, `jsonify`, the app's
+hooks and error handlers): status, headers and body, for errors, a refresh and searches."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from portalkit import new_launch
 from werkzeug.test import Client
 
 import portal_mocks
-from portal_mocks import tokens
+from portal_mocks import access, fhir_search, scopes, tokens
+from portal_mocks.fhir_search import FhirError
 from portal_mocks.oauth_errors import OAuthError
-from portal_mocks.web import common, token_front
+from portal_mocks.web import common, front
 from simulator.testing import Sim
 
 SLUG = "summit-epic"
@@ -43,18 +44,48 @@ def _through_flask() -> Response:
     return common.json_response(result.body, result.status, result.headers)
 
 
+def _search_through_flask(resource_type: str) -> Response:
+    """A FHIR search written on Flask's request and response objects: the reference."""
+    rt, p = common.runtime(), common.portal()
+    try:
+        if resource_type not in p.resource_types:
+            raise FhirError(
+                404, "not-supported", f"Resource type {resource_type} is not supported here"
+            )
+        params = request.args.to_dict(flat=False)
+        token, grant, now, faulted = access.bearer(rt, p, request.headers.get("Authorization"))
+        access.check_scope(p, token, resource_type, "s")
+        plan = access.fault_plan(rt, p, grant, now, any_stored=faulted)
+        delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
+        record = access.record_for(rt, p, grant, plan, resource_type, seeds=common.seeds())
+        bundle = fhir_search.search(
+            record,
+            p,
+            resource_type,
+            params,
+            fhir_base=common.fhir_base(),
+            now_ms=now,
+            category_limits=scopes.category_filters(token.scope, resource_type),
+        )
+    except FhirError as err:
+        return common.fhir_error(err)
+    common.sleep(delay)
+    return common.fhir_response(bundle.encode())
+
+
 def _reference(sim: Sim) -> Flask:
     app = portal_mocks.create_app(sim.runtime)
     app.view_functions["portal_token.token"] = _through_flask
+    app.view_functions["portal_fhir.search_type"] = _search_through_flask
     return app
 
 
 @pytest.fixture
 def apps(sim: Sim) -> tuple[Client, Client]:
     """The reference, and the portals as the simulator serves them (behind the front)."""
-    front = portal_mocks.create_wsgi(sim.runtime)
-    assert isinstance(front, token_front.TokenFront)
-    return Client(_reference(sim)), Client(front)
+    served = portal_mocks.create_wsgi(sim.runtime)
+    assert isinstance(served, front.Front)
+    return Client(_reference(sim)), Client(served)
 
 
 def _answer(client: Client, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
@@ -135,3 +166,36 @@ def test_the_flask_view_answers_with_the_front(sim: Sim) -> None:
     reference = Client(_reference(sim))
     for request_ in ERRORS:
         assert _answer(plain, **request_) == _answer(reference, **request_)
+
+
+def test_fhir_searches_through_the_front_answer_as_through_flask(sim: Sim) -> None:
+    sim.route_outbound()
+    key = sim.new_workspace(seed=5)[1]["api_key"]
+    launch = new_launch(sim, SLUG, key, method="none")
+    bearer = {"Authorization": "Bearer " + launch.connect("alice")["access_token"]}
+    reference = Client(_reference(sim))
+    served = Client(portal_mocks.create_wsgi(sim.runtime))
+    fhir = f"/{SLUG}/fhir"
+    asked = [
+        (f"{fhir}/Observation?_count=3", bearer),
+        (f"{fhir}/Observation?_count=3&_count=", bearer),  # repeated, one blank
+        (f"{fhir}/Observation?category=laboratory&category=vital-signs&_count=50", bearer),
+        (f"{fhir}/Observation?category=laboratory&_count=2&page=%FF", bearer),
+        (f"{fhir}/Condition?patient=nobody&unknown=x", bearer),
+        (f"{fhir}/Observation?_count=abc", bearer),
+        (f"{fhir}/Observation", {}),  # no bearer token
+        (f"{fhir}/Observation", {"Authorization": "Bearer wrong"}),
+        (f"{fhir}/Spaceship", bearer),  # not a type this portal serves: the app's route
+        (f"{fhir}/metadata", {}),  # the app's own route, never a search
+        (f"/{SLUG}/fhir/Observation/", bearer),
+    ]
+    for path, headers in asked:
+        want = reference.get(path, headers=headers)
+        got = served.get(path, headers=headers)
+        assert (got.status_code, dict(got.headers), got.get_data()) == (
+            want.status_code,
+            dict(want.headers),
+            want.get_data(),
+        ), path
+    first = served.get(asked[0][0], headers=bearer)
+    assert first.status_code == 200 and first.get_json()["resourceType"] == "Bundle"
