@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from flask import Response, current_app, g, jsonify, request
@@ -18,6 +18,9 @@ from portal_mocks.profiles import Portal
 from simulator.core.webkit import NO_STORE_HEADERS as NO_STORE_HEADERS
 from simulator.core.webkit import no_store as no_store
 from simulator.core.webkit import runtime
+
+if TYPE_CHECKING:
+    from simulator.core.runtime import Runtime
 
 DOCUMENTS_KEY = "portal_documents"
 SEEDS_KEY = "portal_workspace_seeds"
@@ -41,11 +44,29 @@ def portal() -> Portal:
 
 
 def portal_url() -> str:
-    return f"{runtime().base_url}/portals/{portal().slug}"
+    return portal_url_of(runtime(), portal())
+
+
+def portal_url_of(rt: Runtime, p: Portal) -> str:
+    """The base URL of portal `p` on runtime `rt`."""
+    return f"{rt.base_url}/portals/{p.slug}"
 
 
 def fhir_base() -> str:
-    return f"{portal_url()}/fhir"
+    return fhir_base_of(runtime(), portal())
+
+
+def fhir_base_of(rt: Runtime, p: Portal) -> str:
+    """The FHIR base URL of portal `p` on runtime `rt`."""
+    return f"{portal_url_of(rt, p)}/fhir"
+
+
+def require_type(p: Portal, resource_type: str) -> None:
+    """A resource type portal `p` does not serve is a FHIR 404 `not-supported`."""
+    if resource_type not in p.resource_types:
+        raise FhirError(
+            404, "not-supported", f"Resource type {resource_type} is not supported here"
+        )
 
 
 def local_path(path: str) -> str:

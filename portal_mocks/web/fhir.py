@@ -11,6 +11,7 @@ from portal_mocks.web.common import (
     fhir_error,
     fhir_response,
     portal,
+    require_type,
     runtime,
     seeds,
     sleep,
@@ -20,10 +21,7 @@ bp = Blueprint("portal_fhir", __name__, url_prefix="/<slug>/fhir")
 
 
 def _supported(resource_type: str) -> None:
-    if resource_type not in portal().resource_types:
-        raise FhirError(
-            404, "not-supported", f"Resource type {resource_type} is not supported here"
-        )
+    require_type(portal(), resource_type)
 
 
 @bp.get("/<resource_type>")

@@ -31,8 +31,10 @@ from portal_mocks.web.common import (
     FHIR_JSON,
     NO_STORE_HEADERS,
     SEEDS_KEY,
+    fhir_base_of,
     form_of,
     query_of,
+    require_type,
     sleep,
 )
 
@@ -99,10 +101,7 @@ def search(
     """A FHIR search's answer: GET with the query's parameters, or `params` (a POST)."""
     try:
         try:
-            if resource_type not in portal.resource_types:
-                raise FhirError(
-                    404, "not-supported", f"Resource type {resource_type} is not supported here"
-                )
+            require_type(portal, resource_type)
             if params is None:
                 params = query_of(environ)
             token, grant, now, faulted = access.bearer(
@@ -117,7 +116,7 @@ def search(
                 portal,
                 resource_type,
                 params,
-                fhir_base=f"{rt.base_url}/portals/{portal.slug}/fhir",
+                fhir_base=fhir_base_of(rt, portal),
                 now_ms=now,
                 category_limits=scopes.category_filters(token.scope, resource_type),
             )
