@@ -57,22 +57,25 @@ class Front:
         self._seeds: WorkspaceSeeds = app.extensions[SEEDS_KEY]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        answered = self._answer(environ)
+        if answered is None:
+            return self.app(environ, start_response)
+        status, headers, body = answered
+        start_response(status, headers)
+        return [body]
+
+    def _answer(self, environ: dict[str, Any]) -> Answer | None:
+        """The front's answer, or None for a request that is the app's."""
         method = environ.get("REQUEST_METHOD")
-        if method in ("POST", "GET"):
-            slug, _, rest = environ.get("PATH_INFO", "").lstrip("/").partition("/")
-            portal = PORTALS.get(slug)
-            answered: Answer | None = None
-            if portal is None:
-                pass
-            elif method == "POST" and rest == "token":
-                answered = token(self._rt, portal, environ)
-            elif method == "GET" and rest[5:] in portal.resource_types and rest[:5] == "fhir/":
-                answered = search(self._rt, portal, self._seeds, rest[5:], environ)
-            if answered is not None:
-                status, headers, body = answered
-                start_response(status, headers)
-                return [body]
-        return self.app(environ, start_response)
+        slug, _, rest = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+        portal = PORTALS.get(slug)
+        if portal is None:
+            return None
+        if method == "POST" and rest == "token":
+            return token(self._rt, portal, environ)
+        if method == "GET" and rest.startswith("fhir/") and rest[5:] in portal.resource_types:
+            return search(self._rt, portal, self._seeds, rest[5:], environ)
+        return None
 
 
 def token(rt: Runtime, portal: Portal, environ: dict[str, Any]) -> Answer:
