@@ -6,11 +6,12 @@ current job; they are recorded as interrupted), waits for the requests already r
 answer (bounded by `drain_seconds`), closes the connections, and only then
 closes the store. Work still running when the bound passes is left to the
 database: its open transaction rolls back, as after a kill -9, and a restart
-finds everything that committed.
+finds everything that committed. SIGUSR1 writes every thread's stack to stderr.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import re
 import signal
@@ -117,6 +118,8 @@ class Server:
         """Serve until stopped by a signal; answers once everything is closed."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        # `kill -USR1 <pid>` writes every thread's stack to stderr (what a stuck request waits on).
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         try:
             self.server.run()
         finally:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,12 @@ needs_postgres = pytest.mark.skipif(
     reason=f"needs PostgreSQL: set ${TEST_DB_ENV} (make test starts one and sets it)",
 )
 
+# How long the balancer waits for an instance (below the clients' 120 s, so a stuck request
+# is reported with every instance's thread stacks, not only as the client's timeout).
+UPSTREAM_TIMEOUT_S = 60
+# Frames of threads that wait for work (the pool's workers, the main loop, the ticker between
+# ticks): a thread with no other frame of ours is idle.
+_IDLE = ("psycopg_pool/", "serving.py", "cli.py", "runtime.py")
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"}
 
 
@@ -67,9 +74,10 @@ class RoundRobin(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, backends: list[str]) -> None:
+    def __init__(self, backends: list[str], on_stall: Callable[[], str] = str) -> None:
         super().__init__(("127.0.0.1", 0), _Forward)
         self.backends = backends
+        self.on_stall = on_stall  # what the instances are doing, when one does not answer
         self.served: Counter[str] = Counter()
         self._next = 0
         self._lock = threading.Lock()
@@ -98,9 +106,16 @@ class RoundRobin(ThreadingHTTPServer):
                     headers=headers,
                     data=body,
                     allow_redirects=False,
-                    timeout=120,
+                    timeout=UPSTREAM_TIMEOUT_S,
                     stream=True,
                 )
+            except requests.Timeout:
+                print(
+                    f"{method} {path} on {backend}: no answer in {UPSTREAM_TIMEOUT_S} s; the"
+                    f" instances' threads:\n{self.on_stall()}",
+                    file=sys.stderr,
+                )
+                return 504, [("Content-Type", "text/plain")], b"the instance did not answer"
             except requests.ConnectionError:
                 continue  # a dead instance: the next one answers
             content = resp.raw.read(decode_content=False)
@@ -123,7 +138,7 @@ class Cluster:
         self.url = create_schema(SERVER_URL, self.schema)
         self.ports = [free_port() for _ in range(count)]
         self.backends = [f"http://127.0.0.1:{port}" for port in self.ports]
-        self.lb = RoundRobin(self.backends).start()
+        self.lb = RoundRobin(self.backends, self.stacks).start()
         self.logs = [tmp / f"instance-{i}.log" for i in range(count)]
         self.procs: list[subprocess.Popen] = []
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -159,6 +174,31 @@ class Cluster:
 
     def log(self, i: int) -> str:
         return self.logs[i].read_text(errors="replace")
+
+    def stacks(self) -> str:
+        """Each live instance's threads that are in the simulator's or the driver's code (from
+        SIGUSR1's dump), innermost frames first; idle server threads are left out."""
+        sizes = [log.stat().st_size for log in self.logs]
+        live = [i for i, proc in enumerate(self.procs) if proc.poll() is None]
+        for i in live:
+            self.procs[i].send_signal(signal.SIGUSR1)
+        time.sleep(1)  # real time by nature: the dump is written by the other process
+        out = []
+        for i in live:
+            with self.logs[i].open("rb") as f:
+                f.seek(sizes[i])
+                dump = f.read().decode(errors="replace")
+            for block in dump.split("\n\n"):
+                frames = [
+                    line.strip()
+                    for line in block.splitlines()
+                    if any(part in line for part in ("/simulator/", "/portal_mocks/", "psycopg"))
+                ]
+                if any(not any(part in f for part in _IDLE) for f in frames):
+                    out.append(
+                        f"instance {i}, {block.splitlines()[0]}\n  " + "\n  ".join(frames[:12])
+                    )
+        return "\n".join(out) or "(no thread in the simulator's code)"
 
     def kill(self, i: int) -> None:
         self.procs[i].send_signal(signal.SIGKILL)
