@@ -7,13 +7,18 @@ PostgreSQL under `--db-backend=postgres`); those marked `needs_postgres` only th
 from __future__ import annotations
 
 import gc
+import secrets
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from instancekit import needs_postgres
+from instancekit import SERVER_URL, needs_postgres
 
 from simulator.core.jobs import LEASE_MS
 from simulator.core.runtime import Ticker
 from simulator.core.store import POSTGRES, SQLITE, SqliteStore
+from simulator.core.store_pg import create_schema, drop_schema
 from simulator.testing import Sim
 
 KIND = "test.store"
@@ -212,3 +217,64 @@ def test_a_refresh_job_takes_six_round_trips(sim: Sim) -> None:
     ran = api.advance(285 * 20)["jobs_run"]
     assert ran == 20
     assert store.round_trips - before <= 6 * ran + 15  # and the move's own start and end
+
+
+# One thread holds a row lock in a transaction; another thread's statement waits for that
+# lock in the server. The holder must still run (it needs the interpreter lock to go on and
+# commit): a wait inside libpq that keeps the interpreter lock would stop both for good.
+# In a child process, so that such a freeze ends in the timeout instead of stopping the suite.
+_ROW_LOCK_WAIT = """
+import sys, threading, time
+import psycopg
+from simulator.core.store_pg import PgStore
+
+url, way = sys.argv[1], sys.argv[2]
+store = PgStore(url, ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)"])
+store.execute("INSERT INTO t (id, v) VALUES (1, 0)")
+held = threading.Event()
+
+def holder():
+    with store.tx():
+        store.execute("UPDATE t SET v = v + 1 WHERE id = 1")
+        held.set()
+        with psycopg.connect(url, autocommit=True) as watch:  # until the other one waits
+            while not watch.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE 'UPDATE t SET v = v + 10%'"
+            ).fetchone()[0]:
+                time.sleep(0.01)
+        sum(range(100_000))  # Python work while the other thread waits in the server
+
+thread = threading.Thread(target=holder)
+thread.start()
+held.wait()
+if way == "pipeline":  # BEGIN, a write sent later and a read, in one pipeline
+    with store.tx():
+        store.execute_later("UPDATE t SET v = v + 10 WHERE id = 1")
+        store.one("SELECT v FROM t WHERE id = 1")
+else:  # a statement on a workspace lock's own connection, outside a transaction
+    with store.workspace_lock("ws_row_lock_test"):
+        store.execute("UPDATE t SET v = v + 10 WHERE id = 1")
+thread.join()
+print(store.one("SELECT v FROM t WHERE id = 1")[0])
+store.close()
+"""
+
+
+@needs_postgres
+@pytest.mark.parametrize("way", ["pipeline", "lock_connection"])
+def test_a_statement_waiting_for_a_row_lock_lets_the_holder_commit(way: str) -> None:
+    schema = "rowlock_" + secrets.token_hex(4)
+    url = create_schema(SERVER_URL, schema)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _ROW_LOCK_WAIT, url, way],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["11"]  # both updates, the holder's first
+    finally:
+        drop_schema(SERVER_URL, schema)

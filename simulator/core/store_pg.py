@@ -259,8 +259,8 @@ class _Prepared:
             pg = self._pgconn
             pg.send_query_prepared(sent.name, sent.values, sent.formats)
             self._await(pg)
-            result = pg.get_result()
-            while pg.get_result() is not None:  # the end of its results
+            result = _next_result(pg)
+            while _next_result(pg) is not None:  # the end of its results
                 pass
             self._check(result)
         else:
@@ -345,10 +345,10 @@ class _Prepared:
             self._await(pg)
             results = []
             for _ in sending:
-                results.append(pg.get_result())
-                while pg.get_result() is not None:  # the end of that statement's results
+                results.append(_next_result(pg))
+                while _next_result(pg) is not None:  # the end of that statement's results
                     pass
-            pg.get_result()  # the pipeline's sync
+            _next_result(pg)  # the pipeline's sync
         finally:
             pg.exit_pipeline_mode()
         for item, result in zip(sending, results, strict=True):
@@ -363,10 +363,13 @@ class _Prepared:
         return results[-1]
 
     def _await(self, pg: Any) -> None:
-        """Send what libpq holds; on an eager connection, then wait for the first answer on
-        the CPU for up to `EAGER_WAIT_S` before sleeping in libpq's poll."""
+        """Send what libpq holds (reading what arrives meanwhile); on an eager connection,
+        then wait for the first answer on the CPU for up to `EAGER_WAIT_S` before
+        `_next_result` sleeps in `select`."""
         while pg.flush():
-            select.select([], [pg.socket], [])
+            readable, _, _ = select.select([pg.socket], [pg.socket], [])
+            if readable:
+                pg.consume_input()
         if not self.eager:
             return
         deadline = time.perf_counter() + EAGER_WAIT_S
@@ -376,6 +379,17 @@ class _Prepared:
     def _check(self, result: Any) -> None:
         if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
             raise psycopg.errors.error_from_result(result, encoding=self._encoding)
+
+
+def _next_result(pg: Any) -> Any:
+    """libpq's next result, waited for in `select`, which lets this process's other threads
+    run. (`PQgetResult` waits inside libpq holding the interpreter lock: a statement that
+    waits for a row lock another thread of this process holds would stop every thread,
+    that one included, for good.)"""
+    while pg.is_busy():
+        select.select([pg.socket], [], [])
+        pg.consume_input()
+    return pg.get_result()
 
 
 class _Sent:
