@@ -7,7 +7,12 @@ create a session, the headless patient connects one source (hosted page,
 portal login and consent, callback, code exchange, first pull), Done. Prints
 flows/s and errors per client count, as a table and one JSON line.
 
+With `--db postgresql://...` each server gets a fresh schema of that database, and
+`--workers 1,2` runs the same clients against `serve --workers 1` and then
+`--workers 2` in one run (several worker processes need PostgreSQL).
+
     python bench/bench_serve.py [--seconds 10] [--flows 200] [--clients 1,4]
+    python bench/bench_serve.py --db postgresql://... --workers 1,2
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the simulator's schema helpers, for --db
 EPIC = "fhirsrc_01JGFJJZ00W9QAJQZQHWWQADWX"
 KEY = "mb_sk_sbx_bench_serve_default_key"
 
@@ -36,9 +42,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(db: Path, port: int) -> subprocess.Popen:
+def start(db: str, port: int, workers: int = 1) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port)]
-    cmd += ["--db", str(db), "--api-key", KEY]
+    cmd += ["--db", db, "--api-key", KEY, "--workers", str(workers)]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -117,22 +123,46 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--flows", type=int, default=200)
     parser.add_argument("--clients", default="1,4")
+    parser.add_argument("--db", default=None, help="a postgresql:// URL (a schema per server)")
+    parser.add_argument("--workers", default="1", help="worker counts to compare, e.g. 1,2")
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = start(Path(tmp) / "sim.db", port)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            results = {
-                int(c): run(base, int(c), args.flows, args.seconds) for c in args.clients.split(",")
-            }
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-    print(f"{'clients':>8} {'flows':>6} {'errors':>6} {'flows/s':>8}")
-    for clients, r in results.items():
-        print(f"{clients:>8} {r['flows']:>6} {r['errors']:>6} {r['flows_per_s']:>8.1f}")
-    print(json.dumps({"bench": "serve", "results": results}))
+    counts = [int(w) for w in args.workers.split(",")]
+    if max(counts) > 1 and not args.db:
+        raise SystemExit("--workers above 1 needs --db postgresql://...")
+    results: dict[int, dict[int, dict[str, float]]] = {}
+    for workers in counts:
+        port = free_port()
+        with tempfile.TemporaryDirectory() as tmp:
+            schema = f"bench_serve_{os.getpid()}_{workers}"
+            db = str(Path(tmp) / "sim.db")
+            if args.db:
+                from simulator.core.store_pg import create_schema
+
+                db = create_schema(args.db, schema)
+            proc = start(db, port, workers)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                results[workers] = {
+                    int(c): run(base, int(c), args.flows, args.seconds)
+                    for c in args.clients.split(",")
+                }
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+                if args.db:
+                    from simulator.core.store_pg import drop_schema
+
+                    drop_schema(args.db, schema)
+    store = "postgresql" if args.db else "SQLite WAL file"
+    print(f"store: {store}")
+    print(f"{'workers':>8} {'clients':>8} {'flows':>6} {'errors':>6} {'flows/s':>8}")
+    for workers, by_clients in results.items():
+        for clients, r in by_clients.items():
+            print(
+                f"{workers:>8} {clients:>8} {r['flows']:>6} {r['errors']:>6}"
+                f" {r['flows_per_s']:>8.1f}"
+            )
+    print(json.dumps({"bench": "serve", "store": store, "results": results}))
 
 
 if __name__ == "__main__":

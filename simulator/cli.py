@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
@@ -11,12 +12,14 @@ from simulator.core.config import Config
 from simulator.core.workspaces import KEY_PREFIX
 
 
-def _banner(base_url: str, api_key: str, db: str) -> str:
+def _banner(base_url: str, api_key: str, db: str, workers: int = 1) -> str:
+    processes = f"  workers  : {workers} processes on one port\n" if workers > 1 else ""
     return (
         f"connect-sim is running\n"
         f"  base URL : {base_url}\n"
         f"  API key  : {api_key}   (default workspace)\n"
         f"  database : {db}\n"
+        f"{processes}"
         f"  OpenAPI  : {base_url}/openapi.json   (reference: {base_url}/docs)\n"
         f"  dashboard: {base_url}/   (sign in with the API key)\n"
         f"\nTry:\n"
@@ -67,6 +70,16 @@ def main() -> None:
 )
 @click.option("--quiet", is_flag=True, help="no access log line per request")
 @click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="server processes on the same port (more than one needs a postgresql:// --db);"
+    " one process uses one core",
+)
+@click.option("--worker-index", default=None, type=int, hidden=True)
+@click.option("--link-fd", default=None, type=int, hidden=True)
+@click.option(
     "--catalog",
     default=None,
     type=click.Path(exists=True, dir_okay=False),
@@ -85,8 +98,12 @@ def serve(
     drain_seconds: float,
     quiet: bool,
     catalog: str | None,
+    workers: int,
+    worker_index: int | None,
+    link_fd: int | None,
 ) -> None:
-    """Serve the Connect API, the control plane and every mock portal from one process.
+    """Serve the Connect API, the control plane and every mock portal from one process
+    (or from --workers processes on one PostgreSQL database).
 
     SIGTERM stops accepting, lets running requests and jobs finish (at most
     --drain-seconds), then closes the database.
@@ -95,11 +112,17 @@ def serve(
     from simulator.core.store import StoreError
     from simulator.serving import Server
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    pid = " [%(process)d]" if workers > 1 or worker_index is not None else ""
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s{pid} %(name)s %(message)s"
+    )
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    base = (base_url or f"http://{host}:{port}").rstrip("/")
     if api_key is not None and not api_key.startswith(KEY_PREFIX):
         raise click.BadParameter(f"must start with {KEY_PREFIX}", param_hint="--api-key")
+    if workers > 1 and worker_index is None:
+        _supervise(click.get_current_context().params)
+        return
+    base = (base_url or f"http://{host}:{port}").rstrip("/")
     if catalog is not None:
         from simulator.core.sources import Catalog
 
@@ -121,11 +144,80 @@ def serve(
     except StoreError as exc:
         raise click.ClickException(f"cannot open the database: {exc}") from None
 
-    server = Server(
-        rt, wsgi, host=host, port=port, threads=threads, drain_seconds=drain_seconds, quiet=quiet
-    )
-    click.echo(_banner(base, rt.default_api_key, rt.store.path))
+    try:
+        server = Server(
+            rt,
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            drain_seconds=drain_seconds,
+            quiet=quiet,
+            shared_port=worker_index is not None,
+        )
+    except OSError as exc:
+        rt.close()
+        raise _cannot_listen(host, port, exc) from None
+    if link_fd is not None:
+        from simulator.workers import ParentLink
+
+        link = ParentLink(link_fd)
+        link.watch(server.stop)
+        link.ready()
+    if not worker_index:  # a single server, or the first worker
+        click.echo(_banner(base, rt.default_api_key, rt.store.path, workers))
+    if worker_index is not None:
+        logging.getLogger("connect_sim.workers").info(
+            "worker %d of %d serving on port %d", worker_index, workers, server.port
+        )
     server.serve()
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> click.ClickException:
+    return click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def _supervise(options: dict[str, Any]) -> None:
+    """`serve --workers N`: N `serve` processes on one port (`simulator.workers`)."""
+    import os
+    import sys
+
+    from simulator.serving import shared_listener
+    from simulator.workers import Supervisor
+
+    if not options["db"].startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter(
+            "more than one worker needs a postgresql:// --db: the workers share the database"
+            " and its workspace locks (a SQLite file serves one process)",
+            param_hint="--workers",
+        )
+    host, port, count = options["host"], options["port"], options["workers"]
+    try:
+        reserved = shared_listener(host, port)  # the port, chosen now when 0
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+    port = reserved.getsockname()[1]
+    reserved.close()
+    base = (options["base_url"] or f"http://{host}:{port}").rstrip("/")
+    env = dict(os.environ)
+    if options["api_key"] is not None:  # through the environment: argv is visible to `ps`
+        env["CONNECT_SIM_API_KEY"] = options["api_key"]
+
+    def command(index: int, link_fd: int) -> list[str]:
+        argv = [sys.executable, "-m", "simulator.cli", "serve", "--host", host]
+        argv += ["--port", str(port), "--db", options["db"], "--seed", str(options["seed"])]
+        argv += ["--clock", options["clock"], "--base-url", base]
+        argv += ["--threads", str(options["threads"])]
+        argv += ["--drain-seconds", str(options["drain_seconds"])]
+        argv += ["--workers", str(count), "--worker-index", str(index)]
+        argv += ["--link-fd", str(link_fd)]
+        if options["quiet"]:
+            argv.append("--quiet")
+        if options["catalog"] is not None:
+            argv += ["--catalog", options["catalog"]]
+        return argv
+
+    sys.exit(Supervisor(command, count, env).run())
 
 
 @main.command()

@@ -15,6 +15,7 @@ import faulthandler
 import logging
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -84,6 +85,17 @@ class Drops:
         return result
 
 
+def shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on `port` that other processes may listen on too (`SO_REUSEPORT`):
+    the kernel spreads new connections over the processes that listen."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
 class Server:
     """One waitress server for one runtime, with a graceful stop."""
 
@@ -98,15 +110,21 @@ class Server:
         drain_seconds: float = 30.0,
         ident: str = "connect-sim",
         quiet: bool = False,
+        shared_port: bool = False,
     ) -> None:
         import waitress
 
         self.rt = rt
         self.drain_seconds = drain_seconds
         app = Drops(wsgi) if quiet else AccessLog(Drops(wsgi))
-        self.server = waitress.create_server(
-            app, host=host, port=port, threads=threads, ident=ident
-        )
+        if shared_port:  # one of several worker processes listening on the same port
+            self.server = waitress.create_server(
+                app, sockets=[shared_listener(host, port)], threads=threads, ident=ident
+            )
+        else:
+            self.server = waitress.create_server(
+                app, host=host, port=port, threads=threads, ident=ident
+            )
         self._stopping = threading.Event()
         self.drained = True
 
@@ -132,6 +150,10 @@ class Server:
                 )
 
     def _on_signal(self, signum: int, frame: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """What SIGTERM does: stop accepting, drain running work, then close (any thread)."""
         if self._stopping.is_set():
             return
         self._stopping.set()
