@@ -74,8 +74,7 @@ def main() -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="server processes on the same port (more than one needs a postgresql:// --db);"
-    " one process uses one core",
+    help="server processes on the same port and database (one process uses one core)",
 )
 @click.option("--worker-index", default=None, type=int, hidden=True)
 @click.option("--link-fd", default=None, type=int, hidden=True)
@@ -138,6 +137,7 @@ def serve(
         default_api_key=api_key,
         start_ticker=True,
         catalog_path=catalog,
+        shared_db=worker_index is not None,
     )
     try:
         rt, wsgi = build(config)
@@ -185,10 +185,10 @@ def _supervise(options: dict[str, Any]) -> None:
     from simulator.serving import shared_listener
     from simulator.workers import Supervisor
 
-    if not options["db"].startswith(("postgresql://", "postgres://")):
+    if options["db"] == ":memory:":
         raise click.BadParameter(
-            "more than one worker needs a postgresql:// --db: the workers share the database"
-            " and its workspace locks (a SQLite file serves one process)",
+            "more than one worker needs a database file or a postgresql:// URL: the workers"
+            " share the database and its workspace locks",
             param_hint="--workers",
         )
     host, port, count = options["host"], options["port"], options["workers"]

@@ -1,9 +1,9 @@
-"""`connect-sim serve --workers N`: N processes on one port and one PostgreSQL database.
+"""`connect-sim serve --workers N`: N processes on one port and one database.
 
 The supervisor starts the workers, the kernel spreads connections over them, a
 worker killed with SIGKILL is replaced, SIGTERM drains every worker, and workers
-whose supervisor died stop on their own. One Python process uses one core: this is
-how a single `serve` command uses more.
+whose supervisor died stop on their own; on a SQLite file and on PostgreSQL. One
+Python process uses one core: this is how a single `serve` command uses more.
 """
 
 from __future__ import annotations
@@ -29,11 +29,16 @@ from simulator.core.store_pg import create_schema, drop_schema
 
 
 class Workers:
-    """`serve --workers count` on a fresh schema, its output in `log`."""
+    """`serve --workers count` on a fresh SQLite file or PostgreSQL schema, its output in
+    `log`."""
 
-    def __init__(self, tmp: Path, count: int = 2) -> None:
-        self.schema = "workers_" + secrets.token_hex(5)
-        url = create_schema(SERVER_URL, self.schema)
+    def __init__(self, tmp: Path, backend: str, count: int = 2) -> None:
+        self.schema: str | None = None
+        if backend == "postgres":
+            self.schema = "workers_" + secrets.token_hex(5)
+            url = create_schema(SERVER_URL, self.schema)
+        else:
+            url = str(tmp / "sim.db")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / "serve.log"
@@ -92,12 +97,13 @@ class Workers:
                 self.proc.kill()
         for pid in self.children():
             os.kill(pid, signal.SIGKILL)
-        drop_schema(SERVER_URL, self.schema)
+        if self.schema is not None:
+            drop_schema(SERVER_URL, self.schema)
 
 
-@pytest.fixture
-def workers(tmp_path: Path):
-    made = Workers(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=needs_postgres)])
+def workers(request: pytest.FixtureRequest, tmp_path: Path):
+    made = Workers(tmp_path, request.param)
     try:
         yield made
     finally:
@@ -113,7 +119,6 @@ def answered_by(output: str, path: str) -> Counter[int]:
     return counts
 
 
-@needs_postgres
 def test_workers_share_one_port_and_one_database(workers: Workers) -> None:
     pids = set(workers.children())
     auth = {"Authorization": f"Bearer {KEY}"}
@@ -131,7 +136,6 @@ def test_workers_share_one_port_and_one_database(workers: Workers) -> None:
     assert "workers  : 2 processes on one port" in workers.output()
 
 
-@needs_postgres
 def test_a_killed_worker_is_replaced_and_sigterm_stops_them_all(workers: Workers) -> None:
     first, second = workers.children()
     os.kill(first, signal.SIGKILL)
@@ -151,7 +155,6 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_them_all(workers: Workers
             os.kill(pid, 0)
 
 
-@needs_postgres
 def test_workers_stop_when_their_supervisor_dies(workers: Workers) -> None:
     children = workers.children()
     workers.proc.send_signal(signal.SIGKILL)
@@ -171,13 +174,10 @@ def test_workers_stop_when_their_supervisor_dies(workers: Workers) -> None:
     assert workers.output().count("draining running work") == 2
 
 
-def test_more_than_one_worker_needs_postgresql(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        main, ["serve", "--db", str(tmp_path / "sim.db"), "--workers", "2", "--port", "0"]
-    )
+def test_more_than_one_worker_needs_a_database_that_outlives_a_process() -> None:
+    result = CliRunner().invoke(main, ["serve", "--db", ":memory:", "--workers", "2"])
     assert result.exit_code == 2
-    assert "more than one worker needs a postgresql:// --db" in result.output
-    assert not (tmp_path / "sim.db").exists()  # nothing was opened
+    assert "more than one worker needs a database file or a postgresql:// URL" in result.output
 
 
 @needs_postgres
@@ -197,7 +197,7 @@ def test_workers_that_cannot_start_stop_their_supervisor(tmp_path: Path) -> None
     assert "starting another" not in done.stderr
 
 
-@pytest.mark.parametrize("extra", [[], ["--workers", "2", "--db", "postgresql://unused/db"]])
+@pytest.mark.parametrize("extra", [[], ["--workers", "2"]])
 def test_a_port_in_use_is_a_clear_error(tmp_path: Path, extra: list[str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 @dataclass
 class Config:
     db_path: str = ":memory:"
+    # Other processes use the same SQLite file at once (`serve --workers`).
+    shared_db: bool = False
     base_url: str = "http://127.0.0.1:8700"
     default_seed: int = 0
     # Clock mode for the default workspace and for workspaces created without one.

@@ -39,7 +39,9 @@ class Runtime:
     def __init__(self, config: Config | None = None, wall: Callable[[], int] = _wall_ms) -> None:
         self.config = config or Config()
         self.wall = wall
-        self.store = open_store(self.config.db_path, CORE_SCHEMAS, CORE_COLUMNS)
+        self.store = open_store(
+            self.config.db_path, CORE_SCHEMAS, CORE_COLUMNS, shared=self.config.shared_db
+        )
         self.clocks = Clocks(self.store, wall)
         self.scheduler = Scheduler(self.store, self.clocks, owner=self)
         self.hooks = Hooks()

@@ -335,19 +335,25 @@ class SqliteStore(Store):
         with self._lock:
             outer = self._depth == 0
             if outer:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._begin()
             self._depth += 1
             try:
                 yield self
             except BaseException:
                 self._depth -= 1
                 if outer:
-                    self._conn.execute("ROLLBACK")
+                    self._end("ROLLBACK")
                 raise
             else:
                 self._depth -= 1
                 if outer:
-                    self._conn.execute("COMMIT")
+                    self._end("COMMIT")
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def _end(self, how: str) -> None:
+        self._conn.execute(how)
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         with self._lock:
