@@ -3,7 +3,9 @@
 Each check runs real processes on one file: a workspace's lock excludes the other
 processes and is given back by the kernel when its holder is killed; writers in
 several processes lose nothing and never fail as "database is locked"; and the job
-engine, run from two processes at once, runs every job exactly once.
+engine, run from two processes at once, runs every job exactly once. A process that
+is a file's only user (a plain `serve`) and processes that share it never open it
+together.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
 from simulator.core import workspaces
 from simulator.core.config import Config
 from simulator.core.runtime import Runtime
+from simulator.core.store import SqliteStore, StoreError
 from simulator.core.store_sqlite_shared import SharedSqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +106,10 @@ def test_writers_in_several_processes_lose_nothing(tmp_path: Path) -> None:
 
 _RUN = """
 import os, sys
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
 from simulator.core.config import Config
 from simulator.core.runtime import Runtime
 rt = Runtime(Config(db_path=sys.argv[1], shared_db=True))
@@ -147,3 +158,50 @@ def test_jobs_run_once_when_two_processes_run_them(tmp_path: Path) -> None:
         for runner in runners:
             runner.kill()
         rt.close()
+
+
+_OPEN = """
+import sys, time
+from simulator.core.store import SqliteStore
+from simulator.core.store_sqlite_shared import SharedSqliteStore
+store = (SharedSqliteStore if sys.argv[2] == "shared" else SqliteStore)(sys.argv[1])
+print("open", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("first", ["sole", "shared"])
+def test_a_sole_user_and_sharing_processes_never_open_one_file_together(
+    tmp_path: Path, first: str
+) -> None:
+    path = str(tmp_path / "sim.db")
+    holder = child(_OPEN, path, first)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(StoreError, match="in use by another process"):
+            SqliteStore(path)  # a second `serve` on the file of a running one
+        if first == "sole":
+            with pytest.raises(StoreError, match="its only user"):
+                SharedSqliteStore(path)
+        else:
+            SharedSqliteStore(path).close()  # one more worker is welcome
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=10)
+        SqliteStore(path).close()  # a restart after a kill -9 opens it
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+
+
+def test_serve_on_a_file_another_serve_uses_is_a_clear_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "sim.db")
+    holder = child(_OPEN, path, "sole")
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        result = CliRunner().invoke(main, ["serve", "--db", path, "--port", "0"])
+        assert result.exit_code == 1
+        assert "cannot open the database" in result.output
+        assert "in use by another process (another connect-sim serve?)" in result.output
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)

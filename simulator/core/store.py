@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from simulator.core.lockfile import OWNER, LockFile
+
 Column = tuple[str, str, str]
 """A column added to a table after it first shipped: (table, column, declaration)."""
 
@@ -292,6 +294,7 @@ class SqliteStore(Store):
         self.path = path
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._lockfile = None if path == ":memory:" else self._claim(LockFile(path + "-locks"))
         self._conn = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=30
         )
@@ -311,12 +314,23 @@ class SqliteStore(Store):
                 raise StoreError(problem)
             self.ensure_schema(schemas, columns)
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self._close()
             raise StoreError(f"{path} is not a usable SQLite database ({exc})") from None
         except StoreError:
-            self._conn.close()
+            self._close()
             raise
         self._inode = os.stat(path).st_ino if path != ":memory:" else None
+
+    def _claim(self, lockfile: LockFile) -> LockFile:
+        """This process is the file's only user (another one would share nothing it keeps in
+        memory): refused while another process uses it."""
+        if not lockfile.acquire(OWNER, blocking=False):
+            lockfile.close()
+            raise StoreError(
+                f"{self.path} is in use by another process (another connect-sim serve?):"
+                " stop it, or serve several processes on one file with --workers"
+            )
+        return lockfile
 
     def ensure_schema(self, schemas: Sequence[str], columns: Sequence[Column] = ()) -> None:
         """Create tables and indexes (idempotent DDL) and add columns missing from older files."""
@@ -445,7 +459,12 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._close()
+
+    def _close(self) -> None:
+        self._conn.close()
+        if self._lockfile is not None:
+            self._lockfile.close()
 
 
 def _split_sql(ddl: str) -> list[str]:

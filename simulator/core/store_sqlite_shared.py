@@ -17,47 +17,13 @@ at a time asks for each byte.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import hashlib
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from simulator.core.lockfile import OWNER, WRITE, LockFile
 from simulator.core.store import Column, SqliteStore, StoreError, WorkspaceLock, WorkspaceLocks
-
-WRITE = 0  # the byte a writer holds
-
-
-class LockFile:
-    """The lock file of one database, open for this process's whole life with the store."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-
-    @staticmethod
-    def offset_of(name: str) -> int:
-        """A byte of its own for `name` (62 bits of its hash: two names never share one)."""
-        return 1 + (int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big") >> 2)
-
-    def acquire(self, offset: int, blocking: bool = True) -> bool:
-        flags = fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB
-        try:
-            fcntl.lockf(self._fd, flags, 1, offset)
-        except OSError as exc:
-            if not blocking and exc.errno in (errno.EAGAIN, errno.EACCES):
-                return False
-            raise
-        return True
-
-    def release(self, offset: int) -> None:
-        fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
-
-    def close(self) -> None:
-        os.close(self._fd)  # gives back every lock this process holds on the file
 
 
 class FileWorkspaceLock(WorkspaceLock):
@@ -97,13 +63,19 @@ class SharedSqliteStore(SqliteStore):
     ) -> None:
         if path == ":memory:":
             raise StoreError("an in-memory database cannot be shared by several processes")
-        self._file = LockFile(path + "-locks")
-        try:
-            super().__init__(path, schemas, columns)
-        except BaseException:
-            self._file.close()
-            raise
+        super().__init__(path, schemas, columns)
         self._locks = WorkspaceLocks(lambda ws_id: FileWorkspaceLock(self._file, ws_id))
+
+    def _claim(self, lockfile: LockFile) -> LockFile:
+        """Shared with the other processes that share it; refused beside a sole user."""
+        if not lockfile.acquire(OWNER, blocking=False, shared=True):
+            lockfile.close()
+            raise StoreError(
+                f"{self.path} is in use by a process that is its only user (a connect-sim"
+                " serve without --workers): stop it first"
+            )
+        self._file = lockfile
+        return lockfile
 
     def _begin(self) -> None:
         self._file.acquire(WRITE)
@@ -146,9 +118,3 @@ class SharedSqliteStore(SqliteStore):
     def workspace_lock(self, ws_id: str) -> WorkspaceLock:
         """An in-process lock plus the workspace's byte of the lock file."""
         return self._locks.get(ws_id)
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._file.close()
