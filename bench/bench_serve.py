@@ -7,12 +7,12 @@ create a session, the headless patient connects one source (hosted page,
 portal login and consent, callback, code exchange, first pull), Done. Prints
 flows/s and errors per client count, as a table and one JSON line.
 
-With `--db postgresql://...` each server gets a fresh schema of that database, and
 `--workers 1,2` runs the same clients against `serve --workers 1` and then
-`--workers 2` in one run (several worker processes need PostgreSQL).
+`--workers 2` in one run; with `--db postgresql://...` each server gets a fresh
+schema of that database instead of a fresh WAL file.
 
     python bench/bench_serve.py [--seconds 10] [--flows 200] [--clients 1,4]
-    python bench/bench_serve.py --db postgresql://... --workers 1,2
+    python bench/bench_serve.py --workers 1,2 [--db postgresql://...]
 """
 
 from __future__ import annotations
@@ -127,8 +127,6 @@ def main() -> None:
     parser.add_argument("--workers", default="1", help="worker counts to compare, e.g. 1,2")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
-    if max(counts) > 1 and not args.db:
-        raise SystemExit("--workers above 1 needs --db postgresql://...")
     results: dict[int, dict[int, dict[str, float]]] = {}
     for workers in counts:
         port = free_port()
