@@ -578,6 +578,25 @@ def tokens_of(rt: Runtime, ws_id: str, attempt_id: str) -> ConnectionTokens | No
     )
 
 
+def tokens_with_connection(
+    rt: Runtime, ws_id: str, attempt_id: str
+) -> tuple[ConnectionTokens, str, str] | None:
+    """The attempt's tokens with its connection's status and source, in one read (what a
+    refresh asks first); None when either is missing."""
+    row = rt.store.one(
+        "SELECT t.*, c.status AS connection_status, c.source_id AS connection_source"
+        " FROM connection_tokens t JOIN connections c"
+        " ON c.workspace_id = t.workspace_id AND c.attempt_id = t.attempt_id"
+        " WHERE t.workspace_id = ? AND t.attempt_id = ?",
+        (ws_id, attempt_id),
+    )
+    if row is None:
+        return None
+    data = dict(row)
+    status, source_id = data.pop("connection_status"), data.pop("connection_source")
+    return ConnectionTokens.from_row(data), status, source_id
+
+
 def clear_tokens(rt: Runtime, ws_id: str, attempt_id: str) -> None:
     rt.store.execute(
         "UPDATE connection_tokens SET access_token = NULL, refresh_token = NULL,"

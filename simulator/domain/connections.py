@@ -7,7 +7,6 @@ attempt becomes active; failed attempts keep `id` null. In-flight attempts
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,16 +148,12 @@ def patient_item(conn: Connection) -> dict[str, Any]:
 
 def by_attempt(store: Store, ws_id: str, attempt_id: str) -> Connection | None:
     """The row of an attempt, whatever its status."""
-    return by_attempt_soon(store, ws_id, attempt_id)()
-
-
-def by_attempt_soon(store: Store, ws_id: str, attempt_id: str) -> Callable[[], Connection | None]:
-    """`by_attempt`, read with the next statement that needs an answer (`Store.one_soon`):
-    call the answer for the row."""
-    soon = store.one_soon(
-        "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?", (ws_id, attempt_id)
+    return Connection.maybe(
+        store.one(
+            "SELECT * FROM connections WHERE workspace_id = ? AND attempt_id = ?",
+            (ws_id, attempt_id),
+        )
     )
-    return lambda: Connection.maybe(soon.get())
 
 
 def get(

@@ -88,8 +88,8 @@ def schedule_keepalive(
         )
 
 
-def _client(rt: Runtime, ws_id: str, conn: Connection, client_id: str) -> ClientCredentials:
-    source = outside_sources.source(rt, ws_id, conn.source_id)
+def _client(rt: Runtime, ws_id: str, source_id: str, client_id: str) -> ClientCredentials:
+    source = outside_sources.source(rt, ws_id, source_id)
     assert source is not None
     return attempts.client_of(rt, ws_id, source, client_id)
 
@@ -100,11 +100,10 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str, after: int | None = No
     `after`: the refresh count the caller's job followed; a count already past it means
     that refresh was made (and its job recovered after a crash): `ok`, nothing sent.
     """
-    row = connections.by_attempt_soon(rt.store, ws_id, attempt_id)  # travels with the tokens
-    tokens = attempts.tokens_of(rt, ws_id, attempt_id)
-    conn = row()
-    if conn is None or conn.status != "active" or tokens is None:
+    found = attempts.tokens_with_connection(rt, ws_id, attempt_id)
+    if found is None or found[1] != ACTIVE:
         return "inactive"
+    tokens, _, source_id = found
     if after is not None and tokens.refresh_count != after:
         return "ok"
     if not tokens.refresh_token:
@@ -114,7 +113,7 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str, after: int | None = No
         token = smart.refresh(
             rt.http,
             endpoints,
-            _client(rt, ws_id, conn, tokens.client_id),
+            _client(rt, ws_id, source_id, tokens.client_id),
             refresh_token=tokens.refresh_token,
             timeout=rt.config.http_timeout,
         )
