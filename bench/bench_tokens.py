@@ -14,7 +14,7 @@ Each loop is bounded by a request count and a time budget. Prints a table and
 one JSON line. Compare with smart-launcher-v2 by pointing its own load test at
 `/token` of a launcher on the same machine.
 
-    python bench/bench_tokens.py [--seconds 3] [--codes 200] [--clients 1,4]
+    python bench/bench_tokens.py [--seconds 3] [--codes 200] [--clients 1,4] [--workers 2]
 """
 
 from __future__ import annotations
@@ -173,12 +173,13 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=200, help="codes made per measurement")
     parser.add_argument("--refreshes", type=int, default=2000)
     parser.add_argument("--clients", default="1,4")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers (processes)")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     port = free_port()
     results: dict[str, dict[int, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        proc = start(Path(tmp) / "sim.db", port)
+        proc = start(str(Path(tmp) / "sim.db"), port, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
             created = requests.post(f"{base}/_sim/workspaces", json={"seed": 7}, timeout=10)
@@ -212,14 +213,17 @@ def main() -> None:
                     )
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
-    print("token endpoint over loopback HTTP (connect-sim serve, summit-epic), requests/s")
+            proc.wait(timeout=60)
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    print(
+        f"token endpoint over loopback HTTP (connect-sim serve{workers}, summit-epic), requests/s"
+    )
     print(
         f"{'grant':<24}" + "".join(f" {f'{c} client' + ('s' if c > 1 else ''):>10}" for c in counts)
     )
     for label, by_clients in results.items():
         print(f"{label:<24}" + "".join(f" {by_clients[c]:>10.0f}" for c in counts))
-    print(json.dumps({"bench": "tokens", "requests_per_s": results}))
+    print(json.dumps({"bench": "tokens", "workers": args.workers, "requests_per_s": results}))
 
 
 if __name__ == "__main__":
