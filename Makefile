@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8700
 DB ?= .connect-sim/sim.db
+WORKERS ?= 1
 
 .PHONY: venv run test lint format bench browser node go clientjs postgres clean
 
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: venv
-	$(BIN)/connect-sim serve --host $(HOST) --port $(PORT) --db $(DB)
+	$(BIN)/connect-sim serve --host $(HOST) --port $(PORT) --db $(DB) --workers $(WORKERS)
 
 browser:
 	@bash scripts/install-chromium.sh
