@@ -205,3 +205,12 @@ def test_serve_on_a_file_another_serve_uses_is_a_clear_error(tmp_path: Path) -> 
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_a_database_path_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    path = str(tmp_path / "a-file" / "sim.db")
+    result = CliRunner().invoke(main, ["serve", "--db", path, "--port", "0"])
+    assert result.exit_code == 1
+    assert f"cannot open the database: {path} cannot be opened" in result.output
+    assert "Traceback" not in result.output

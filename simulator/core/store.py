@@ -292,12 +292,18 @@ class SqliteStore(Store):
         self, path: str = ":memory:", schemas: Sequence[str] = (), columns: Sequence[Column] = ()
     ) -> None:
         self.path = path
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._lockfile = None if path == ":memory:" else self._claim(LockFile(path + "-locks"))
-        self._conn = sqlite3.connect(
-            path, check_same_thread=False, isolation_level=None, timeout=30
-        )
+        self._lockfile: LockFile | None = None
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                self._lockfile = self._claim(LockFile(path + "-locks"))
+            self._conn = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=30
+            )
+        except (OSError, sqlite3.Error) as exc:
+            if self._lockfile is not None:
+                self._lockfile.close()
+            raise StoreError(f"{path} cannot be opened ({exc})") from None
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
