@@ -47,7 +47,10 @@ class ParentLink:
         """Call `stop` (in a thread of its own) when the supervisor's end closes."""
 
         def wait() -> None:
-            while self._sock.recv(1):
+            try:
+                while self._sock.recv(1):
+                    pass
+            except OSError:  # ended all the same
                 pass
             stop()
 
