@@ -214,3 +214,31 @@ def test_a_database_path_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) 
     assert result.exit_code == 1
     assert f"cannot open the database: {path} cannot be opened" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_write_outside_a_transaction_answers_like_on_a_plain_store(tmp_path: Path) -> None:
+    """Outside a transaction a shared store's write runs in one (under the write byte); its
+    rows are read before COMMIT, which refuses a statement still in progress."""
+    schema = ["CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER NOT NULL)"]
+    answers = []
+    for store in (
+        SqliteStore(str(tmp_path / "plain.db"), schema),
+        SharedSqliteStore(str(tmp_path / "shared.db"), schema),
+    ):
+        made = store.execute("INSERT INTO t (v) VALUES (1), (2), (3) RETURNING id, v")
+        first = tuple(made.fetchone())
+        rest = [tuple(row) for row in made.fetchall()]
+        answers.append(
+            (
+                first,
+                rest,
+                made.rowcount,
+                store.one("UPDATE t SET v = v + 10 RETURNING v")[0],  # three rows, one read
+                [tuple(r) for r in store.all("UPDATE t SET v = 0 WHERE id > 1 RETURNING id")],
+                store.execute("DELETE FROM t WHERE id = 3").rowcount,
+                store.scalar("SELECT SUM(v) FROM t"),
+            )
+        )
+        store.close()
+    assert answers[0] == answers[1]
+    assert answers[1] == ((1, 1), [(2, 2), (3, 3)], 3, 11, [(2,), (3,)], 1, 11)

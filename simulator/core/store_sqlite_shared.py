@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 from simulator.core.lockfile import OWNER, WRITE, LockFile
@@ -46,6 +45,30 @@ class FileWorkspaceLock(WorkspaceLock):
 def _writes(sql: str) -> bool:
     """Whether a statement may write (anything but a plain read)."""
     return sql.lstrip()[:6].upper() != "SELECT"
+
+
+class _Fetched:
+    """A write's cursor read to the end inside its transaction (its rows, its count)."""
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self.description = cursor.description
+        self._rows = cursor.fetchall()
+        self.rowcount = cursor.rowcount  # counted once every row was stepped through
+        self.lastrowid = cursor.lastrowid
+        self._at = 0
+
+    def fetchone(self) -> Any:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchall(self) -> list[Any]:
+        rows, self._at = self._rows[self._at :], len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
 
 
 class SharedSqliteStore(SqliteStore):
@@ -91,29 +114,22 @@ class SharedSqliteStore(SqliteStore):
         finally:
             self._file.release(WRITE)
 
-    @contextmanager
-    def _writing(self, sql: str) -> Iterator[None]:
-        if self._depth == 0 and _writes(sql):
-            with self.tx():  # one statement: atomic either way, now under the write byte
-                yield
-        else:
-            yield
-
-    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
-        with self._lock, self._writing(sql):
-            return super().execute(sql, params)
+    def execute(self, sql: str, params: tuple | dict = ()) -> Any:
+        with self._lock:
+            if self._depth > 0 or not _writes(sql):
+                return super().execute(sql, params)
+            with self.tx():  # read to the end first: COMMIT refuses a statement in progress
+                return _Fetched(super().execute(sql, params))
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
-        with self._lock, self._writing(sql):
+        with self.tx():
             super().executemany(sql, rows)
 
     def one(self, sql: str, params: tuple | dict = ()) -> Any:
-        with self._lock, self._writing(sql):
-            return super().one(sql, params)
+        return self.execute(sql, params).fetchone()
 
     def all(self, sql: str, params: tuple | dict = ()) -> list[Any]:
-        with self._lock, self._writing(sql):
-            return super().all(sql, params)
+        return self.execute(sql, params).fetchall()
 
     def workspace_lock(self, ws_id: str) -> WorkspaceLock:
         """An in-process lock plus the workspace's byte of the lock file."""
