@@ -54,7 +54,6 @@ class _Fetched:
         self.description = cursor.description
         self._rows = cursor.fetchall()
         self.rowcount = cursor.rowcount  # counted once every row was stepped through
-        self.lastrowid = cursor.lastrowid
         self._at = 0
 
     def fetchone(self) -> Any:
