@@ -108,6 +108,35 @@ POSTGRES = Dialect("postgresql", _postgres_statement, _postgres_ddl, modifying_c
 # -- workspace locks ---------------------------------------------------------------------------
 
 
+class Result:
+    """What a statement answered, read in full: rows, `rowcount` and `description`."""
+
+    __slots__ = ("_rows", "_at", "rowcount", "_names")
+
+    def __init__(self, rowcount: int, names: tuple[str, ...] | None, rows: list[Any]) -> None:
+        self.rowcount = rowcount
+        self._names = names
+        self._rows = rows
+        self._at = 0
+
+    @property
+    def description(self) -> list[tuple[str]] | None:
+        return None if self._names is None else [(name,) for name in self._names]
+
+    def fetchone(self) -> Any:
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchall(self) -> list[Any]:
+        rows, self._at = self._rows[self._at :], len(self._rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
 class WorkspaceLock:
     """A re-entrant lock on one workspace (a context manager, like `threading.RLock`).
 

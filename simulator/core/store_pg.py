@@ -39,6 +39,7 @@ from simulator.core.store import (
     HEALTH_CACHE_S,
     POSTGRES,
     Column,
+    Result,
     Soon,
     Store,
     StoreError,
@@ -119,43 +120,15 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
     return lambda values: PgRow(values, columns)
 
 
-class Result:
-    """What a statement answered, read in full: rows, `rowcount` and `description`."""
-
-    __slots__ = ("_rows", "_at", "rowcount", "_names")
-
-    def __init__(self, rowcount: int, names: tuple[str, ...] | None, rows: list[Any]) -> None:
-        self.rowcount = rowcount
-        self._names = names
-        self._rows = rows
-        self._at = 0
-
-    @classmethod
-    def of_cursor(cls, cursor: Any) -> Result:
-        result = cursor.pgresult
-        returns = result is not None and result.nfields > 0
-        return cls(
-            cursor.rowcount,
-            _names(result) if returns else None,
-            cursor.fetchall() if returns else [],
-        )
-
-    @property
-    def description(self) -> list[tuple[str]] | None:
-        return None if self._names is None else [(name,) for name in self._names]
-
-    def fetchone(self) -> Any:
-        if self._at >= len(self._rows):
-            return None
-        self._at += 1
-        return self._rows[self._at - 1]
-
-    def fetchall(self) -> list[Any]:
-        rows, self._at = self._rows[self._at :], len(self._rows)
-        return rows
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
+def _of_cursor(cursor: Any) -> Result:
+    """A psycopg cursor's answer, read in full."""
+    result = cursor.pgresult
+    returns = result is not None and result.nfields > 0
+    return Result(
+        cursor.rowcount,
+        _names(result) if returns else None,
+        cursor.fetchall() if returns else [],
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -552,7 +525,7 @@ class PgStore(Store):
         prepared = _Prepared.of(conn, self)
         if isinstance(params, dict):  # named parameters: psycopg's own path
             prepared.flush()
-            return Result.of_cursor(conn.execute(POSTGRES.statement(sql), _params(params)))
+            return _of_cursor(conn.execute(POSTGRES.statement(sql), _params(params)))
         return prepared.run(sql, _params(params), later=later)
 
     def execute(self, sql: str, params: tuple | dict = ()) -> Result:

@@ -18,11 +18,18 @@ at a time asks for each byte.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from simulator.core.lockfile import OWNER, WRITE, LockFile
-from simulator.core.store import Column, SqliteStore, StoreError, WorkspaceLock, WorkspaceLocks
+from simulator.core.store import (
+    Column,
+    Result,
+    SqliteStore,
+    StoreError,
+    WorkspaceLock,
+    WorkspaceLocks,
+)
 
 
 class FileWorkspaceLock(WorkspaceLock):
@@ -47,27 +54,11 @@ def _writes(sql: str) -> bool:
     return sql.lstrip()[:6].upper() != "SELECT"
 
 
-class _Fetched:
-    """A write's cursor read to the end inside its transaction (its rows, its count)."""
-
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self.description = cursor.description
-        self._rows = cursor.fetchall()
-        self.rowcount = cursor.rowcount  # counted once every row was stepped through
-        self._at = 0
-
-    def fetchone(self) -> Any:
-        if self._at >= len(self._rows):
-            return None
-        self._at += 1
-        return self._rows[self._at - 1]
-
-    def fetchall(self) -> list[Any]:
-        rows, self._at = self._rows[self._at :], len(self._rows)
-        return rows
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.fetchall())
+def _read_to_the_end(cursor: sqlite3.Cursor) -> Result:
+    """A write's cursor read to the end inside its transaction (its rows, then its count)."""
+    rows = cursor.fetchall()
+    names = None if cursor.description is None else tuple(d[0] for d in cursor.description)
+    return Result(cursor.rowcount, names, rows)
 
 
 class SharedSqliteStore(SqliteStore):
@@ -118,7 +109,7 @@ class SharedSqliteStore(SqliteStore):
             if self._depth > 0 or not _writes(sql):
                 return super().execute(sql, params)
             with self.tx():  # read to the end first: COMMIT refuses a statement in progress
-                return _Fetched(super().execute(sql, params))
+                return _read_to_the_end(super().execute(sql, params))
 
     def executemany(self, sql: str, rows: list[tuple]) -> None:
         with self.tx():
