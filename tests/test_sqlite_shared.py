@@ -105,15 +105,12 @@ def test_writers_in_several_processes_lose_nothing(tmp_path: Path) -> None:
 
 
 _RUN = """
-import os, sys
-import pytest
-from click.testing import CliRunner
-
-from simulator.cli import main
+import os, sys, time
 from simulator.core.config import Config
 from simulator.core.runtime import Runtime
 rt = Runtime(Config(db_path=sys.argv[1], shared_db=True))
 rt.store.execute("CREATE TABLE IF NOT EXISTS runs (job_id INTEGER NOT NULL, pid INTEGER NOT NULL)")
+rt.store.execute("CREATE TABLE IF NOT EXISTS started (pid INTEGER NOT NULL)")
 rt.scheduler.register(
     "test.shared",
     lambda runtime, job: runtime.store.execute(
@@ -121,7 +118,10 @@ rt.scheduler.register(
     ),
 )
 print("ready", flush=True)
-sys.stdin.readline()  # both start at once
+sys.stdin.readline()
+rt.store.execute("INSERT INTO started (pid) VALUES (?)", (os.getpid(),))
+while rt.store.scalar("SELECT COUNT(*) FROM started") < 2:  # both start at once
+    time.sleep(0.005)
 spaces = sys.argv[2].split(",")
 while rt.store.scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'test.shared' AND state != 'done'"):
     for ws_id in spaces:
