@@ -102,7 +102,7 @@ def serve(
     link_fd: int | None,
 ) -> None:
     """Serve the Connect API, the control plane and every mock portal from one process
-    (or from --workers processes on one PostgreSQL database).
+    (or from --workers processes on one port and one database).
 
     SIGTERM stops accepting, lets running requests and jobs finish (at most
     --drain-seconds), then closes the database.

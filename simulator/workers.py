@@ -1,12 +1,13 @@
-"""`connect-sim serve --workers N`: N server processes on one port and one PostgreSQL database.
+"""`connect-sim serve --workers N`: N server processes on one port and one database.
 
 One Python process runs one request at a time on the CPU (the interpreter lock), so
 a single `serve` cannot use a second core however many threads it has. With
 `--workers N` a supervisor starts N whole `serve` processes (each its own
 runtime, connection pool and ticker) that listen on the same port with
 `SO_REUSEPORT`: the kernel spreads new connections over them, and the database
-(its per-workspace advisory locks, job leases and wakeup index) makes them one
-simulator, exactly as several instances behind a load balancer are.
+(per-workspace locks every process honours, job leases and the wakeup index; on
+PostgreSQL advisory locks, on a SQLite file `core/store_sqlite_shared.py`) makes
+them one simulator, exactly as several instances behind a load balancer are.
 
 The supervisor forwards SIGTERM and SIGINT (each worker drains its running work,
 then closes), starts a new worker in place of one that dies (a kill -9: its claimed

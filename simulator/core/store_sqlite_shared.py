@@ -79,6 +79,11 @@ class SharedSqliteStore(SqliteStore):
         super().__init__(path, schemas, columns)
         self._locks = WorkspaceLocks(lambda ws_id: FileWorkspaceLock(self._file, ws_id))
 
+    @property
+    def _file(self) -> LockFile:
+        assert self._lockfile is not None  # a shared store is a file, so it has one
+        return self._lockfile
+
     def _claim(self, lockfile: LockFile) -> LockFile:
         """Shared with the other processes that share it; refused beside a sole user."""
         if not lockfile.acquire(OWNER, blocking=False, shared=True):
@@ -87,7 +92,6 @@ class SharedSqliteStore(SqliteStore):
                 f"{self.path} is in use by a process that is its only user (a connect-sim"
                 " serve without --workers): stop it first"
             )
-        self._file = lockfile
         return lockfile
 
     def _begin(self) -> None:
@@ -120,7 +124,3 @@ class SharedSqliteStore(SqliteStore):
 
     def all(self, sql: str, params: tuple | dict = ()) -> list[Any]:
         return self.execute(sql, params).fetchall()
-
-    def workspace_lock(self, ws_id: str) -> WorkspaceLock:
-        """An in-process lock plus the workspace's byte of the lock file."""
-        return self._locks.get(ws_id)
