@@ -158,8 +158,22 @@ def _both(call, answer=None):
         lambda s: s.post("http://app.test/t", data={"a": ["1", "2"]}, headers={"X": "y"}),
         lambda s: s.post("http://app.test/t", data="raw=1", headers={"Content-Type": "text/x"}),
         lambda s: s.delete("http://app.test/t", headers={"User-Agent": None}),
+        lambda s: s.get("http://app.test/p/%41%2Fb?q=%7e&r=a%20b"),
+        lambda s: s.post("http://app.test/t", data={"a": None, b"k": b"\xff", "n": 3}),
+        lambda s: s.post("http://app.test/t", data=(("a", ("1", None, "2")), ("é", "ü"))),
+        lambda s: s.post("http://app.test/t", data=b"\x00raw", headers={"Content-Type": "x/y"}),
     ],
-    ids=["get", "form-list", "form-dict", "raw", "no-user-agent"],
+    ids=[
+        "get",
+        "form-list",
+        "form-dict",
+        "raw",
+        "no-user-agent",
+        "percent-escapes",
+        "form-none-bytes-number",
+        "form-tuple-of-lists",
+        "raw-bytes",
+    ],
 )
 def test_the_short_path_sends_what_requests_sends(call) -> None:
     plain, short = _both(call)

@@ -24,18 +24,18 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes, urlencode, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.hooks import default_hooks
-from requests.models import RequestEncodingMixin
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers, requote_uri
 
@@ -78,7 +78,9 @@ def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
         "wsgi.run_once": False,
         "HTTP_HOST": parts.netloc,
     }
-    for name, value in request.headers.items():
+    headers = request.headers
+    pairs = headers.lower_items() if isinstance(headers, CaseInsensitiveDict) else headers.items()
+    for name, value in pairs:
         key = name.upper().replace("-", "_")
         if key == "CONTENT_TYPE":
             environ["CONTENT_TYPE"] = value
@@ -143,11 +145,13 @@ class WsgiAdapter(BaseAdapter):
     ) -> requests.Response:
         code, _, reason = status.partition(" ")
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
-        message = http.client.HTTPMessage()
+        message = http.client.HTTPMessage()  # what cookies are read from: only Set-Cookie
         for name, value in header_list:
-            message[name] = value  # keeps every Set-Cookie for the cookie jar
-            if name.lower() == "content-length":
+            lower = name.lower()
+            if lower == "content-length":
                 continue
+            if lower == "set-cookie":
+                message[name] = value  # every one of them, for the cookie jar
             headers[name] = value if name not in headers else f"{headers[name]}, {value}"
         resp = requests.Response()
         resp.status_code = int(code)
@@ -160,7 +164,8 @@ class WsgiAdapter(BaseAdapter):
         resp._content_consumed = True
         # what requests reads cookies from: `raw._original_response.msg`
         resp.raw = SimpleNamespace(_original_response=SimpleNamespace(msg=message))
-        extract_cookies_to_jar(resp.cookies, request, resp.raw)
+        if len(message):
+            extract_cookies_to_jar(resp.cookies, request, resp.raw)
         resp.connection = self
         return resp
 
@@ -169,6 +174,28 @@ class WsgiAdapter(BaseAdapter):
 
 
 _FORM = "application/x-www-form-urlencoded"
+# what `requote_uri` leaves as it is: unreserved and reserved characters, no percent sign
+_SAFE_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
+
+
+def _encoded(data: Any) -> Any:
+    """The body `requests` sends for `data`: text and bytes as they are, a dict or a list of
+    pairs form-encoded (a list value repeats its key, a None value is left out)."""
+    if isinstance(data, (str, bytes)):
+        return data
+    pairs = []
+    for key, values in data.items() if isinstance(data, dict) else data:
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            values = [values]
+        for value in values:
+            if value is not None:
+                pairs.append(
+                    (
+                        key.encode() if isinstance(key, str) else key,
+                        value.encode() if isinstance(value, str) else value,
+                    )
+                )
+    return urlencode(pairs, doseq=True)
 
 
 class Session(requests.Session):
@@ -227,6 +254,9 @@ class Session(requests.Session):
         resp = adapter.send(prep, timeout=timeout)
         if "set-cookie" in resp.headers:  # the only header cookies are read from
             extract_cookies_to_jar(self.cookies, prep, resp.raw)
+        if not resp.is_redirect:  # nothing for `resolve_redirects` to follow
+            resp._next = None
+            return resp
         settings = {"timeout": timeout, "verify": self.verify, "cert": None, "proxies": {}}
         if allow_redirects:
             history = list(self.resolve_redirects(resp, prep, **settings))
@@ -252,14 +282,18 @@ class Session(requests.Session):
         """The PreparedRequest `requests` would build for this call."""
         prep = requests.PreparedRequest()
         prep.method = method.upper()
-        prep.url = requote_uri(url)
-        merged: CaseInsensitiveDict[str] = CaseInsensitiveDict(self.headers)
+        prep.url = url if _SAFE_URL.fullmatch(url) else requote_uri(url)
+        merged: CaseInsensitiveDict[str] = (
+            self.headers.copy()
+            if isinstance(self.headers, CaseInsensitiveDict)
+            else CaseInsensitiveDict(self.headers)
+        )
         for name, value in (headers or {}).items():
             if value is None:
                 merged.pop(name, None)
             else:
                 merged[name] = value
-        for name in [name for name, value in merged.items() if value is None]:
+        for name in [name for name, value in merged.lower_items() if value is None]:
             del merged[name]  # a session header set to None is not sent
         prep.headers = merged
         if len(self.cookies):
@@ -268,7 +302,7 @@ class Session(requests.Session):
             prep._cookies = RequestsCookieJar()
         body = None
         if data:
-            body = RequestEncodingMixin._encode_params(data)
+            body = _encoded(data)
             if not isinstance(data, (str, bytes)) and "content-type" not in merged:
                 merged["Content-Type"] = _FORM
         prep.prepare_content_length(body)
