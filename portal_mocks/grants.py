@@ -398,12 +398,15 @@ def lookup_with_grant_soon(rt: Runtime, slug: str, token: str | None) -> Callabl
     return lambda: _found(soon.get())
 
 
+_TOKEN_COLUMNS = len(dataclasses.fields(Token))
+
+
 def _found(row: Any) -> Found:
     if row is None:
         return Found(None, None)
     *values, faulted = tuple(row)  # `faulted` is the last column
     names = row.keys()
-    n = len(dataclasses.fields(Token))  # portal_tokens' columns come first
+    n = _TOKEN_COLUMNS  # portal_tokens' columns come first
     found = _token(dict(zip(names[:n], values[:n], strict=True)))
     if values[n] is None:  # no grant row (the LEFT JOIN's id is null)
         return Found(found, None, bool(faulted))

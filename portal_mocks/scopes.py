@@ -13,6 +13,7 @@ with nothing grantable is `invalid_scope`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -39,8 +40,10 @@ class ResourceScope:
         return self.resource_type in ("*", resource_type) and interaction in self.permissions
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_resource_scope(raw: str) -> ResourceScope | None:
-    """A `context/Type.permissions[?query]` scope, or None when it is not one."""
+    """A `context/Type.permissions[?query]` scope, or None when it is not one (a pure
+    function of the text, so its answers are kept: every request checks its token's scopes)."""
     head, _, query = raw.partition("?")
     context, slash, rest = head.partition("/")
     if not slash or context not in ("patient", "user", "system"):

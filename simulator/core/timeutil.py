@@ -21,8 +21,11 @@ def iso(ms: int | None) -> str | None:
     """ISO 8601 with milliseconds and `Z`, e.g. `2026-04-25T14:30:00.000Z`."""
     if ms is None:
         return None
-    dt = datetime.fromtimestamp(ms // 1000, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    t = datetime.fromtimestamp(ms // 1000, UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f".{ms % 1000:03d}Z"
+    )
 
 
 def parse_iso(value: str) -> int:

@@ -223,12 +223,12 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     while True:
         pull = known if known is not None else _pull(rt, ws_id, pull_id)
         known = pull
-        conn = connections.by_attempt(rt.store, ws_id, attempt_id)
-        if conn is None or conn.status != "active" or source is None:
+        found = attempts.tokens_with_connection(rt, ws_id, attempt_id)  # one read a page
+        if found is None or found[1] != "active" or source is None:
             with rt.store.tx():
                 move(rt, ws_id, pull_id, "cancel", finished_ms=rt.now(ws_id))
             return
-        tokens = attempts.tokens_of(rt, ws_id, attempt_id)
+        tokens = found[0]
         now = rt.now(ws_id)
         if keepalive.needs_refresh(rt, tokens):
             outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
