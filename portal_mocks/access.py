@@ -181,18 +181,17 @@ def apply_faults(
 
 
 def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
+    """The next draw of the portal's flaky dice for the workspace: the n-th request (the
+    counter moved on in the same statement) draws the n-th number of its seeded stream."""
     name = f"flaky:{slug}"
     with rt.store.tx():
         n = rt.store.scalar(
-            "SELECT value FROM portal_counters WHERE workspace_id = ? AND name = ?", (ws, name)
+            "INSERT INTO portal_counters (workspace_id, name, value) VALUES (?,?,1)"
+            " ON CONFLICT (workspace_id, name) DO UPDATE SET value = portal_counters.value + 1"
+            " RETURNING value",
+            (ws, name),
         )
-        n = 0 if n is None else int(n)
-        rt.store.execute(
-            "INSERT INTO portal_counters (workspace_id, name, value) VALUES (?,?,?)"
-            " ON CONFLICT (workspace_id, name) DO UPDATE SET value = excluded.value",
-            (ws, name, n + 1),
-        )
-    return rt.rng(ws, "flaky", slug, n).random()
+    return rt.rng(ws, "flaky", slug, int(n) - 1).random()
 
 
 def record_for(

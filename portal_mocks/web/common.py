@@ -140,7 +140,9 @@ def form_of(environ: dict[str, Any]) -> dict[str, str]:
     """The form body of a WSGI request as a dict, read as Werkzeug's form parser reads it:
     not a form is `invalid_request`; a body that is not UTF-8 reads as empty; a repeated
     parameter is `invalid_request` (RFC 6749 3.2)."""
-    if parse_options_header(environ.get("CONTENT_TYPE", ""))[0].lower() != FORM:
+    content_type = environ.get("CONTENT_TYPE", "")
+    exact = content_type.partition(";")[0] == FORM  # what every parser reads as the form
+    if not exact and parse_options_header(content_type)[0].lower() != FORM:
         raise OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded")
     length = environ.get("CONTENT_LENGTH")
     stream = environ["wsgi.input"]
