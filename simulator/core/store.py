@@ -506,9 +506,13 @@ def _split_sql(ddl: str) -> list[str]:
     return [part.strip() for part in ddl.split(";") if part.strip()]
 
 
+# One encoder for every stored column: `json.dumps` with options builds one per call.
+_COLUMN_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
     """JSON for a stored column (compact, key order kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COLUMN_JSON.encode(value)
 
 
 def loads(text: str | None, default: Any = None) -> Any:

@@ -185,9 +185,14 @@ def _save(rt: Runtime, ws_id: str, pull_id: str, **fields: Any) -> None:
     )
 
 
-def move(rt: Runtime, ws_id: str, pull_id: str, event: str, **fields: Any) -> None:
-    """Apply a PullLifecycle event to a pull (raises on a bad move) and set extra columns."""
-    status = transition(PullLifecycle, _pull(rt, ws_id, pull_id).status, event)
+def move(
+    rt: Runtime, ws_id: str, pull_id: str, event: str, *, current: str | None = None, **fields: Any
+) -> None:
+    """Apply a PullLifecycle event to a pull (raises on a bad move) and set extra columns.
+    `current`: the pull's status as the caller read it in this transaction (else read)."""
+    if current is None:
+        current = _pull(rt, ws_id, pull_id).status
+    status = transition(PullLifecycle, current, event)
     _save(rt, ws_id, pull_id, status=status, **fields)
 
 
@@ -199,20 +204,21 @@ def _resume_at(rt: Runtime, ws_id: str, pull: Pull, due_ms: int) -> None:
 
 def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     """Run a pull as far as it can go now."""
-    pull = _pull(rt, ws_id, pull_id)
-    if pull is None or pull.status in ("completed", "failed", "cancelled"):
-        return
-    attempt_id = pull.attempt_id
-    with rt.store.tx():
+    with rt.store.tx():  # read where it is moved: nobody else moves it in between
+        pull = _pull(rt, ws_id, pull_id)
+        if pull is None or pull.status in ("completed", "failed", "cancelled"):
+            return
         if pull.status == "scheduled":
             move(
                 rt,
                 ws_id,
                 pull_id,
                 "begin",
+                current=pull.status,
                 started_ms=rt.now(ws_id),
-                since_ms=_since(rt, ws_id, attempt_id) if pull.reason == SCHEDULED else None,
+                since_ms=_since(rt, ws_id, pull.attempt_id) if pull.reason == SCHEDULED else None,
             )
+    attempt_id = pull.attempt_id
     source = outside_sources.source(rt, ws_id, pull.source_id)
     timeout = rt.config.http_timeout
     refreshed_for_401 = False
@@ -289,8 +295,11 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
         }
         if not page.next_url:
             progress["type_index"] = pull.type_index + 1
-        with rt.store.tx():
-            records.upsert(rt, ws_id, pull.patient_id, pull.source_id, page.resources)
+        if page.resources:
+            with rt.store.tx():
+                records.upsert(rt, ws_id, pull.patient_id, pull.source_id, page.resources)
+                _save(rt, ws_id, pull_id, **progress)
+        else:  # one statement (an incremental re-pull's pages are mostly empty): no BEGIN
             _save(rt, ws_id, pull_id, **progress)
         known = replace(pull, **progress)
 
@@ -393,7 +402,7 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
             )
             return
         now = rt.now(ws_id)
-        move(rt, ws_id, pull_id, "complete", finished_ms=now)
+        move(rt, ws_id, pull_id, "complete", current=pull.status, finished_ms=now)
         publish.emit(
             rt,
             ws_id,
@@ -413,7 +422,15 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
 def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
     with rt.store.tx():
         pull = _pull(rt, ws_id, pull_id)
-        move(rt, ws_id, pull_id, "fail", finished_ms=rt.now(ws_id), error_message=message)
+        move(
+            rt,
+            ws_id,
+            pull_id,
+            "fail",
+            current=pull.status,
+            finished_ms=rt.now(ws_id),
+            error_message=message,
+        )
         publish.emit(
             rt,
             ws_id,
