@@ -228,9 +228,11 @@ def search(
     offset = max(0, _int_param(params, "_offset", 0))
     page = items[offset : offset + count] if count else []
     type_url = f"{fhir_base}/{resource_type}"
+    used_query = urlencode(used)  # encoded once for every link (the numbers need no quoting)
 
     def link(relation: str, at: int) -> dict[str, str]:
-        query = urlencode([*used, ("_count", str(count)), ("_offset", str(at))])
+        paging = f"_count={count}&_offset={at}"
+        query = f"{used_query}&{paging}" if used_query else paging
         return {"relation": relation, "url": f"{type_url}?{query}"}
 
     links = [link("self", offset)]
@@ -239,7 +241,7 @@ def search(
     if offset > 0 and count:
         links.append(link("previous", max(0, offset - count)))
     bundle_id = hashlib.sha256(
-        f"{resource_type}?{urlencode(used)}&{offset}&{count}".encode()
+        f"{resource_type}?{used_query}&{offset}&{count}".encode()
     ).hexdigest()[:32]
     head: dict[str, Any] = {
         "resourceType": "Bundle",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 from flask import Flask, jsonify, make_response, redirect, request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.core import transport
 from simulator.core.transport import WsgiAdapter
@@ -159,6 +161,7 @@ def _both(call, answer=None):
         lambda s: s.post("http://app.test/t", data="raw=1", headers={"Content-Type": "text/x"}),
         lambda s: s.delete("http://app.test/t", headers={"User-Agent": None}),
         lambda s: s.get("http://app.test/p/%41%2Fb?q=%7e&r=a%20b"),
+        lambda s: s.get("http://app.test/p?since=ge2030-01-01T00%3A00%3a00Z&x=%2F"),
         lambda s: s.post("http://app.test/t", data={"a": None, b"k": b"\xff", "n": 3}),
         lambda s: s.post("http://app.test/t", data=(("a", ("1", None, "2")), ("é", "ü"))),
         lambda s: s.post("http://app.test/t", data=b"\x00raw", headers={"Content-Type": "x/y"}),
@@ -170,6 +173,7 @@ def _both(call, answer=None):
         "raw",
         "no-user-agent",
         "percent-escapes",
+        "reserved-escapes",
         "form-none-bytes-number",
         "form-tuple-of-lists",
         "raw-bytes",
@@ -219,3 +223,27 @@ def test_the_short_path_follows_redirects_and_keeps_cookies_as_requests_does() -
                 )
             )
         assert got[0] == got[1]
+
+
+_URL_HEADS = st.sampled_from(
+    ["http://h/", "https://app.test:8080/", "HTTP://h/", "http://H/", "http://h", "http://h:0/"]
+    + ["http://h:08/", "http://h:99999/", "http://h:65535/", "http://1.2.3.4/", "http://h./"]
+)
+_URL_PIECES = st.sampled_from(
+    list("aZ09-._~!#$&'()*+,/:;=?@[]% \"<>\\^`{|}é")
+    + ["%41", "%3A", "%3a", "%7E", "%2F", "%zz", "%4", "%C3%A9", "/./", "/../", "?", "#f"]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(head=_URL_HEADS, pieces=st.lists(_URL_PIECES, max_size=12))
+def test_the_short_path_sends_the_url_requests_sends(head: str, pieces: list[str]) -> None:
+    url = head + "".join(pieces)
+    prep = requests.PreparedRequest()
+    try:
+        prep.prepare_url(url, None)
+    except requests.RequestException as exc:
+        with pytest.raises(type(exc)):
+            transport._prepared_url(url)
+        return
+    assert transport._prepared_url(url) == prep.url

@@ -37,7 +37,7 @@ from requests.adapters import BaseAdapter
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar, merge_cookies
 from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers, requote_uri
+from requests.utils import get_encoding_from_headers
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -174,8 +174,30 @@ class WsgiAdapter(BaseAdapter):
 
 
 _FORM = "application/x-www-form-urlencoded"
-# what `requote_uri` leaves as it is: unreserved and reserved characters, no percent sign
-_SAFE_URL = re.compile(r"[A-Za-z0-9\-._~!#$&'()*+,/:;=?@\[\]]*")
+# A URL that `requests` sends as it is: http(s), a lower-case host, a path without dot
+# segments, no fragment, then only unreserved and reserved characters (no brackets) and upper-case escapes (`%XX`) of characters that
+# are not unreserved (it would unescape those, and upper-case the hex of any other).
+_PLAIN_URL = re.compile(
+    r"https?://[a-z0-9.\-]+(?::[1-9][0-9]{0,3})?/"  # a port below 10000, no leading zero
+    r"(?:[A-Za-z0-9\-._~!$&'()*+,/:;=?@]|%[0-9A-F]{2})*"
+)
+_ESCAPE = re.compile(r"%([0-9A-F]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _prepared_url(url: str) -> str:
+    """The URL `requests` sends for `url` (`PreparedRequest.prepare_url`), without its
+    parsing for a URL it would send unchanged."""
+    if (
+        _PLAIN_URL.fullmatch(url)
+        and "/." not in url.partition("?")[0]  # no dot segment to remove from the path
+        and not url.endswith("?")  # nor an empty query to drop
+        and not any(chr(int(code, 16)) in _UNRESERVED for code in _ESCAPE.findall(url))
+    ):
+        return url
+    prep = requests.PreparedRequest()
+    prep.prepare_url(url, None)
+    return prep.url or url
 
 
 def _encoded(data: Any) -> Any:
@@ -282,7 +304,7 @@ class Session(requests.Session):
         """The PreparedRequest `requests` would build for this call."""
         prep = requests.PreparedRequest()
         prep.method = method.upper()
-        prep.url = url if _SAFE_URL.fullmatch(url) else requote_uri(url)
+        prep.url = _prepared_url(url)
         merged: CaseInsensitiveDict[str] = (
             self.headers.copy()
             if isinstance(self.headers, CaseInsensitiveDict)
