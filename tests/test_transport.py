@@ -247,3 +247,14 @@ def test_the_short_path_sends_the_url_requests_sends(head: str, pieces: list[str
             transport._prepared_url(url)
         return
     assert transport._prepared_url(url) == prep.url
+
+
+def test_repeated_headers_come_back_joined_as_requests_joins_them() -> None:
+    answer = (
+        "200 OK",
+        [("X-A", "1"), ("x-a", "2"), ("Content-Type", "text/plain"), ("Link", "<a>")],
+        b"ok",
+    )
+    plain, short = _both(lambda s: s.get("http://app.test/h"), answer)
+    assert short == plain
+    assert short[2]["x-a"] == "1, 2"

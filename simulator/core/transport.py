@@ -144,15 +144,17 @@ class WsgiAdapter(BaseAdapter):
         body: bytes,
     ) -> requests.Response:
         code, _, reason = status.partition(" ")
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         message = http.client.HTTPMessage()  # what cookies are read from: only Set-Cookie
+        merged: dict[str, tuple[str, str]] = {}  # a repeated header joined, as urllib3 does
         for name, value in header_list:
             lower = name.lower()
             if lower == "content-length":
                 continue
             if lower == "set-cookie":
                 message[name] = value  # every one of them, for the cookie jar
-            headers[name] = value if name not in headers else f"{headers[name]}, {value}"
+            seen = merged.get(lower)
+            merged[lower] = (name, value if seen is None else f"{seen[1]}, {value}")
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(list(merged.values()))
         resp = requests.Response()
         resp.status_code = int(code)
         resp.reason = reason
