@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 from portal_mocks import grants
 from portal_mocks.oauth_errors import OAuthError
 from portal_mocks.profiles import DATA_ACCESS_TYPES, THIRTEEN_MONTH
-from simulator.core.store import dumps, loads
+from simulator.core.store import dumps, loads, loads_strings
 from simulator.core.validation import is_local_host, url_host
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ def _client(row: Any) -> ClientInfo:
         slug=row["slug"],
         workspace_id=row["workspace_id"],
         auth_method=row["auth_method"],
-        redirect_uris=loads(row["redirect_uris"], []),
-        grant_types=loads(row["grant_types"], list(GRANT_TYPES)),
+        redirect_uris=loads_strings(row["redirect_uris"]),
+        grant_types=loads_strings(row["grant_types"], GRANT_TYPES),
         client_name=row["client_name"],
         scope=row["scope"],
         jwks=loads(row["jwks"]),

@@ -13,7 +13,6 @@ own `expires_ms`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from statemachine import State, StateMachine
 
 from portal_mocks import faults
 from simulator.core.lifecycle import transition
-from simulator.core.store import dumps, loads
+from simulator.core.store import dumps, loads_strings
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -161,17 +160,10 @@ class Token:
         return self.expires_ms is not None and now_ms >= self.expires_ms
 
 
-@functools.lru_cache(maxsize=1024)
-def _scope_of(text: str | None) -> tuple[str, ...]:
-    """A stored scope list (JSON text), parsed once per distinct text: every request
-    reads its token's and grant's scopes, and a workspace's grants share a few texts."""
-    return tuple(loads(text, []))
-
-
 def _grant(row: Any) -> Grant:
     data = dict(row)
-    data["requested_scope"] = list(_scope_of(data["requested_scope"]))
-    data["granted_scope"] = list(_scope_of(data["granted_scope"]))
+    data["requested_scope"] = loads_strings(data["requested_scope"])
+    data["granted_scope"] = loads_strings(data["granted_scope"])
     data["one_time"] = bool(data["one_time"])
     data.pop("updated_ms")
     return Grant(**data)
@@ -179,7 +171,7 @@ def _grant(row: Any) -> Grant:
 
 def _token(row: Any) -> Token:
     data = dict(row)
-    data["scope"] = list(_scope_of(data["scope"]))
+    data["scope"] = loads_strings(data["scope"])
     return Token(**data)
 
 

@@ -517,3 +517,14 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else json.loads(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _strings_of(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def loads_strings(text: str | None, default: Sequence[str] = ()) -> list[str]:
+    """A stored JSON list of strings (scopes, redirect URIs, ...) as a new list: each
+    distinct text is parsed once, since every request reads a few of them again."""
+    return list(default) if text is None else list(_strings_of(text))
