@@ -22,7 +22,7 @@ from statemachine import State, StateMachine
 
 from portal_mocks import faults
 from simulator.core.lifecycle import transition
-from simulator.core.store import dumps, loads_strings
+from simulator.core.store import dumps, loads_strings, row_dict
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -161,7 +161,7 @@ class Token:
 
 
 def _grant(row: Any) -> Grant:
-    data = dict(row)
+    data = row_dict(row)
     data["requested_scope"] = loads_strings(data["requested_scope"])
     data["granted_scope"] = loads_strings(data["granted_scope"])
     data["one_time"] = bool(data["one_time"])
@@ -170,7 +170,7 @@ def _grant(row: Any) -> Grant:
 
 
 def _token(row: Any) -> Token:
-    data = dict(row)
+    data = row_dict(row)
     data["scope"] = loads_strings(data["scope"])
     return Token(**data)
 

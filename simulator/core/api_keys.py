@@ -25,7 +25,7 @@ from statemachine import State, StateMachine
 from simulator.core import ids, plans, workspaces
 from simulator.core.errors import ApiError, invalid, not_found
 from simulator.core.lifecycle import TransitionNotAllowed, states, transition
-from simulator.core.store import Store
+from simulator.core.store import Store, row_dict
 from simulator.core.timeutil import iso, parse_iso
 
 SCHEMA = """
@@ -135,7 +135,7 @@ class ApiKey:
 
     @classmethod
     def from_row(cls, row: Any) -> ApiKey:
-        return cls(**dict(row))
+        return cls(**row_dict(row))
 
     def status_at(self, now_ms: int) -> str:
         """The status at `now_ms`: an active key past its expiry is expired."""

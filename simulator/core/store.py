@@ -32,7 +32,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -312,6 +311,37 @@ class Store:
         raise NotImplementedError
 
 
+class _Transaction:
+    """What `SqliteStore.tx()` answers: the store's one transaction context, re-entrant
+    (its depth is the store's, under the store's lock), so entering it builds nothing."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> SqliteStore:
+        store = self._store
+        store._lock.acquire()
+        try:
+            if store._depth == 0:
+                store._begin()
+        except BaseException:
+            store._lock.release()
+            raise
+        store._depth += 1
+        return store
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        store = self._store
+        try:
+            store._depth -= 1
+            if store._depth == 0:
+                store._end("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            store._lock.release()
+
+
 class SqliteStore(Store):
     """A SQLite database shared by every thread of one process."""
 
@@ -336,6 +366,7 @@ class SqliteStore(Store):
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
+        self._tx = _Transaction(self)
         self._checked: tuple[float, str | None] | None = None
         self._locks = WorkspaceLocks(lambda ws_id: WorkspaceLock())
         try:
@@ -378,25 +409,9 @@ class SqliteStore(Store):
                 if column not in present:
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
-    @contextmanager
-    def tx(self) -> Iterator[SqliteStore]:
+    def tx(self) -> _Transaction:
         """A transaction (nested calls join the outer one)."""
-        with self._lock:
-            outer = self._depth == 0
-            if outer:
-                self._begin()
-            self._depth += 1
-            try:
-                yield self
-            except BaseException:
-                self._depth -= 1
-                if outer:
-                    self._end("ROLLBACK")
-                raise
-            else:
-                self._depth -= 1
-                if outer:
-                    self._end("COMMIT")
+        return self._tx
 
     def _begin(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -504,6 +519,21 @@ class SqliteStore(Store):
 
 def _split_sql(ddl: str) -> list[str]:
     return [part.strip() for part in ddl.split(";") if part.strip()]
+
+
+def row_dict(row: Any) -> dict[str, Any]:
+    """A stored row's columns by name, as `dict(row)` answers them (where a join repeats a
+    name, its first column), without a lookup by name per column: `dict(row)` on a
+    sqlite3.Row searches the names for each one."""
+    if isinstance(row, dict):
+        return dict(row)
+    names = row.keys()
+    data = dict(zip(names, row, strict=True))
+    if len(data) != len(names):  # a repeated name: the first one's value, as `row[name]`
+        data = {}
+        for name, value in zip(names, row, strict=True):
+            data.setdefault(name, value)
+    return data
 
 
 # One encoder for every stored column: `json.dumps` with options builds one per call.

@@ -21,7 +21,7 @@ from simulator.core import naming, sources
 from simulator.core.errors import ApiError
 from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
-from simulator.core.store import Store, dumps, loads
+from simulator.core.store import Store, dumps, loads, row_dict
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import connections, outside_sources, patients, registrations, sessions
 from simulator.domain.connections import Connection, ConnectionLifecycle
@@ -592,7 +592,7 @@ def tokens_with_connection(
     )
     if row is None:
         return None
-    data = dict(row)
+    data = row_dict(row)
     status, source_id = data.pop("connection_status"), data.pop("connection_source")
     return ConnectionTokens.from_row(data), status, source_id
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Self
 
+from simulator.core.store import row_dict
+
 StoredRow = Mapping[str, Any]
 """A row as the store answers it: the values of its columns by name."""
 
@@ -23,7 +25,7 @@ class Row:
     @classmethod
     def from_row(cls, row: StoredRow) -> Self:
         """The dataclass of a stored row (its columns are the fields, by name)."""
-        return cls(**dict(row))
+        return cls(**row_dict(row))
 
     @classmethod
     def maybe(cls, row: StoredRow | None) -> Self | None:
