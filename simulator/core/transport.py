@@ -281,6 +281,8 @@ class Session(requests.Session):
         if not resp.is_redirect:  # nothing for `resolve_redirects` to follow
             resp._next = None
             return resp
+        if prep._cookies is None:  # the jar `resolve_redirects` reads and adds to
+            prep._cookies = RequestsCookieJar()
         settings = {"timeout": timeout, "verify": self.verify, "cert": None, "proxies": {}}
         if allow_redirects:
             history = list(self.resolve_redirects(resp, prep, **settings))
@@ -322,8 +324,7 @@ class Session(requests.Session):
         prep.headers = merged
         if len(self.cookies):
             prep.prepare_cookies(merge_cookies(RequestsCookieJar(), self.cookies))
-        else:  # an empty jar adds no Cookie header (redirects still read the request's jar)
-            prep._cookies = RequestsCookieJar()
+        # else no Cookie header, and the request's jar is made only for a redirect to read
         body = None
         if data:
             body = _encoded(data)
