@@ -181,7 +181,7 @@ _FORM = "application/x-www-form-urlencoded"
 # are not unreserved (it would unescape those, and upper-case the hex of any other).
 _PLAIN_URL = re.compile(
     r"https?://[a-z0-9.\-]+(?::[1-9][0-9]{0,3})?/"  # a port below 10000, no leading zero
-    r"(?:[A-Za-z0-9\-._~!$&'()*+,/:;=?@]|%[0-9A-F]{2})*"
+    r"[A-Za-z0-9\-._~!$&'()*+,/:;=?@%]*"  # and each % starts an escape (`_ESCAPE`)
 )
 _ESCAPE = re.compile(r"%([0-9A-F]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
@@ -194,7 +194,8 @@ def _prepared_url(url: str) -> str:
         _PLAIN_URL.fullmatch(url)
         and "/." not in url.partition("?")[0]  # no dot segment to remove from the path
         and not url.endswith("?")  # nor an empty query to drop
-        and not any(chr(int(code, 16)) in _UNRESERVED for code in _ESCAPE.findall(url))
+        and len(escapes := _ESCAPE.findall(url)) == url.count("%")
+        and not any(chr(int(code, 16)) in _UNRESERVED for code in escapes)
     ):
         return url
     prep = requests.PreparedRequest()
