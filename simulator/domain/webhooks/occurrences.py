@@ -74,12 +74,12 @@ def record(rt: Runtime, ws_id: str, event_type: str, data_object: dict[str, Any]
     store = rt.store
     with store.tx():
         occ_id, seq = rt.new_id(ws_id, OCCURRENCE_PREFIX)
-        store.execute(
+        row = store.one(
             "INSERT INTO webhook_occurrences (workspace_id, id, seq, type, data, created_ms)"
-            " VALUES (?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?) RETURNING *",
             (ws_id, occ_id, seq, event_type, dumps(data_object), rt.now(ws_id)),
         )
-        return get_row(store, ws_id, occ_id)
+        return Occurrence.from_row(row)
 
 
 def find(store: Store, ws_id: str, occ_id: str) -> Occurrence | None:
