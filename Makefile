@@ -8,7 +8,7 @@ PORT ?= 8700
 DB ?= .connect-sim/sim.db
 WORKERS ?= 1
 
-.PHONY: venv run test lint format bench browser node go clientjs postgres clean
+.PHONY: venv run test lint format bench browser node go clientjs launcher postgres clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ $(CLIENTJS): tests/clientjs/package-lock.json
 
 clientjs: $(CLIENTJS)
 
+# smart-launcher-v2's backend (bench/launcher), for bench/bench_tokens.py --launcher.
+LAUNCHER := bench/launcher/node_modules/.installed
+$(LAUNCHER): bench/launcher/package-lock.json
+	@bash scripts/install-launcher.sh
+	touch $(LAUNCHER)
+
+launcher: $(LAUNCHER)
+
 postgres:
 	@bash scripts/install-postgres.sh install
 
@@ -62,11 +70,11 @@ BENCH_ARGS_bench_connections := --connections 50 --days 3
 BENCH_ARGS_bench_flow := --runs 1
 BENCH_ARGS_bench_portals := --requests 500 --seconds 1
 BENCH_ARGS_bench_serve := --seconds 6
-BENCH_ARGS_bench_tokens := --seconds 2 --codes 100 --refreshes 1000
+BENCH_ARGS_bench_tokens := --seconds 2 --codes 100 --refreshes 1000 --launcher
 BENCH_ARGS_bench_webhooks := --events 300 --seconds 5
 BENCH_ARGS_bench_workspaces := --calls 500
 
-bench: venv
+bench: venv launcher
 	@for f in bench/bench_*.py; do \
 		name=$$(basename $$f .py); \
 		case $$name in \

@@ -10,11 +10,15 @@ the initial access token) and measures, from 1 and from 4 client threads:
 * refresh (summit-epic does not rotate refresh tokens), for grants with and
   without `openid fhirUser`.
 
-Each loop is bounded by a request count and a time budget. Prints a table and
-one JSON line. Compare with smart-launcher-v2 by pointing its own load test at
-`/token` of a launcher on the same machine.
+Each loop is bounded by a request count and a time budget. With `--launcher`, the
+backend of SMART's smart-launcher-v2 (vendored in `bench/launcher`, installed by
+`make launcher`) runs beside it on the same machine and gets the same four loads, each
+measured right after ours (its codes come from its own authorize, which skips login
+and consent when the launch says so; it keeps no state, so a refresh token stays
+valid). Prints a table and one JSON line.
 
     python bench/bench_tokens.py [--seconds 3] [--codes 200] [--clients 1,4] [--workers 2]
+    python bench/bench_tokens.py --launcher
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import argparse
 import base64
 import hashlib
 import json
+import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import threading
@@ -71,8 +77,7 @@ class App:
 
     def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
         """Authorize, log in and consent: an authorization code and its PKCE verifier."""
-        verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode()).digest()
+        verifier, challenge = _pkce()
         query = {
             "response_type": "code",
             "client_id": self.client_id,
@@ -80,7 +85,7 @@ class App:
             "scope": scope,
             "state": secrets.token_urlsafe(16),
             "aud": f"{self.portal}/fhir",
-            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
         page = http.get(f"{self.portal}/authorize?{urlencode(query)}", timeout=10)
@@ -103,29 +108,117 @@ class App:
         return parse_qs(urlsplit(done.headers["Location"]).query)["code"][0], verifier
 
     def exchange(self, http: requests.Session, code: str, verifier: str) -> dict:
-        resp = http.post(
+        return _token(
+            http,
             f"{self.portal}/token",
-            data={
+            {
                 "grant_type": "authorization_code",
                 "code": code,
                 "redirect_uri": REDIRECT,
                 "code_verifier": verifier,
             },
-            headers=self.auth,
-            timeout=10,
+            self.auth,
         )
-        assert resp.status_code == 200, resp.text
-        return resp.json()
 
     def refresh(self, http: requests.Session, refresh_token: str) -> dict:
-        resp = http.post(
+        return _token(
+            http,
             f"{self.portal}/token",
-            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-            headers=self.auth,
-            timeout=10,
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            self.auth,
         )
-        assert resp.status_code == 200, resp.text
-        return resp.json()
+
+
+def _pkce() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+LAUNCHER_DIR = Path(__file__).resolve().parent / "launcher"
+
+
+class Launcher:
+    """smart-launcher-v2's backend on a free port: a patient-standalone launch for one
+    confidential client whose login and consent the launch skips."""
+
+    def __init__(self, port: int) -> None:
+        ts_node = LAUNCHER_DIR / "node_modules" / ".bin" / "ts-node"
+        if not ts_node.exists():
+            raise SystemExit("bench/launcher is not installed: run `make launcher`")
+        env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "NODE_ENV": "production"}
+        self.proc = subprocess.Popen(
+            [str(ts_node), "--skipProject", "--transpile-only", "backend/index.ts"],
+            cwd=LAUNCHER_DIR,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # launch options (the launcher's own codec): patient-standalone, patient "bench-1",
+        # skip login and consent, one confidential-symmetric client, PKCE when sent
+        options = [3, "bench-1", "", "", 1, 1, 0, "", REDIRECT, "bench", "secret"]
+        options += ["", "", "", 1, 1, ""]
+        sim = base64.urlsafe_b64encode(json.dumps(options).encode()).rstrip(b"=").decode()
+        self.base = f"http://127.0.0.1:{port}/v/r4/sim/{sim}"
+        self.auth = {"Authorization": "Basic " + base64.b64encode(b"bench:secret").decode()}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{self.base}/fhir/.well-known/smart-configuration", timeout=2)
+                break
+            except requests.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("smart-launcher-v2 did not start") from None
+                time.sleep(0.2)
+
+    def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
+        verifier, challenge = _pkce()
+        query = {
+            "response_type": "code",
+            "client_id": "bench",
+            "redirect_uri": REDIRECT,
+            "scope": scope,
+            "state": secrets.token_urlsafe(16),
+            "aud": f"{self.base}/fhir",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        moved = http.get(
+            f"{self.base}/auth/authorize?{urlencode(query)}", allow_redirects=False, timeout=10
+        )
+        return parse_qs(urlsplit(moved.headers["Location"]).query)["code"][0], verifier
+
+    def exchange(self, http: requests.Session, code: str, verifier: str) -> dict:
+        return _token(
+            http,
+            f"{self.base}/auth/token",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            },
+            self.auth,
+        )
+
+    def refresh(self, http: requests.Session, refresh_token: str) -> dict:
+        return _token(
+            http,
+            f"{self.base}/auth/token",
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            self.auth,
+        )
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _token(http: requests.Session, url: str, form: dict, headers: dict) -> dict:
+    resp = http.post(url, data=form, headers=headers, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
 
 
 def _absolute(base: str, url: str) -> str:
@@ -162,9 +255,32 @@ def rate(clients: int, work: list[list], call, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - started)
 
 
-def make_codes(app: App, scope: str, count: int) -> list[tuple[str, str]]:
+def make_codes(server, scope: str, count: int) -> list[tuple[str, str]]:
     http = _session()
-    return [app.code(http, scope) for _ in range(count)]
+    return [server.code(http, scope) for _ in range(count)]
+
+
+EXCHANGES = (
+    ("exchange, id_token", WITH_ID_TOKEN, True),
+    ("exchange, no id_token", WITHOUT_ID_TOKEN, False),
+)
+REFRESHES = (("refresh, openid grant", WITH_ID_TOKEN), ("refresh, no openid", WITHOUT_ID_TOKEN))
+
+
+def measure_exchange(server, scope: str, clients: int, args: argparse.Namespace) -> float:
+    codes = make_codes(server, scope, args.codes)
+    work = [codes[n::clients] for n in range(clients)]
+    return rate(clients, work, lambda http, c: server.exchange(http, *c), args.seconds)
+
+
+def measure_refresh(server, scope: str, clients: int, args: argparse.Namespace) -> float:
+    tokens = [
+        server.exchange(_session(), *server.code(_session(), scope))["refresh_token"]
+        for _ in range(clients)
+    ]
+    per = max(1, args.refreshes // clients)
+    work = [[tokens[n]] * per for n in range(clients)]
+    return rate(clients, work, server.refresh, args.seconds)
 
 
 def main() -> None:
@@ -174,56 +290,68 @@ def main() -> None:
     parser.add_argument("--refreshes", type=int, default=2000)
     parser.add_argument("--clients", default="1,4")
     parser.add_argument("--workers", type=int, default=1, help="serve --workers (processes)")
+    parser.add_argument(
+        "--launcher", action="store_true", help="smart-launcher-v2 beside it (make launcher)"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     port = free_port()
-    results: dict[str, dict[int, float]] = {}
+    servers: dict[str, object] = {}
+    results: dict[str, dict[str, dict[int, float]]] = {}
+    launcher: Launcher | None = None
     with tempfile.TemporaryDirectory() as tmp:
         proc = start(str(Path(tmp) / "sim.db"), port, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
             created = requests.post(f"{base}/_sim/workspaces", json={"seed": 7}, timeout=10)
-            app = App(base, created.json()["api_key"])
-            for label, scope, wanted in (
-                ("exchange, id_token", WITH_ID_TOKEN, True),
-                ("exchange, no id_token", WITHOUT_ID_TOKEN, False),
-            ):
-                assert ("id_token" in app.exchange(_session(), *app.code(_session(), scope))) is (
-                    wanted
-                )
+            servers["connect-sim"] = App(base, created.json()["api_key"])
+            if args.launcher:
+                launcher = Launcher(free_port())
+                servers["smart-launcher-v2"] = launcher
+            for label, scope, wanted in EXCHANGES:
+                for name, server in servers.items():
+                    answer = server.exchange(_session(), *server.code(_session(), scope))
+                    assert ("id_token" in answer) is wanted, (name, label)
                 for clients in counts:
-                    codes = make_codes(app, scope, args.codes)
-                    work = [codes[n::clients] for n in range(clients)]
-                    results.setdefault(label, {})[clients] = rate(
-                        clients, work, lambda http, c: app.exchange(http, *c), args.seconds
-                    )
-            for label, scope in (
-                ("refresh, openid grant", WITH_ID_TOKEN),
-                ("refresh, no openid", WITHOUT_ID_TOKEN),
-            ):
+                    for name, server in servers.items():  # side by side: one right after the other
+                        results.setdefault(name, {}).setdefault(label, {})[clients] = (
+                            measure_exchange(server, scope, clients, args)
+                        )
+            for label, scope in REFRESHES:
                 for clients in counts:
-                    tokens = [
-                        app.exchange(_session(), *app.code(_session(), scope))["refresh_token"]
-                        for _ in range(clients)
-                    ]
-                    per = max(1, args.refreshes // clients)
-                    work = [[tokens[n]] * per for n in range(clients)]
-                    results.setdefault(label, {})[clients] = rate(
-                        clients, work, app.refresh, args.seconds
-                    )
+                    for name, server in servers.items():
+                        results.setdefault(name, {}).setdefault(label, {})[clients] = (
+                            measure_refresh(server, scope, clients, args)
+                        )
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+            if launcher is not None:
+                launcher.stop()
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(
-        f"token endpoint over loopback HTTP (connect-sim serve{workers}, summit-epic), requests/s"
+        f"token endpoint over loopback HTTP (connect-sim serve{workers}: summit-epic), requests/s"
     )
+    heads = [f"{c} client" + ("s" if c > 1 else "") for c in counts]
+    print(f"{'grant':<24} {'server':<18}" + "".join(f" {h:>10}" for h in heads))
+    for label in results["connect-sim"]:
+        for name, by_label in results.items():
+            by_clients = by_label[label]
+            print(f"{label:<24} {name:<18}" + "".join(f" {by_clients[c]:>10.0f}" for c in counts))
     print(
-        f"{'grant':<24}" + "".join(f" {f'{c} client' + ('s' if c > 1 else ''):>10}" for c in counts)
+        json.dumps(
+            {
+                "bench": "tokens",
+                "workers": args.workers,
+                "requests_per_s": results["connect-sim"],
+                **(
+                    {"launcher_requests_per_s": results["smart-launcher-v2"]}
+                    if "smart-launcher-v2" in results
+                    else {}
+                ),
+            }
+        )
     )
-    for label, by_clients in results.items():
-        print(f"{label:<24}" + "".join(f" {by_clients[c]:>10.0f}" for c in counts))
-    print(json.dumps({"bench": "tokens", "workers": args.workers, "requests_per_s": results}))
 
 
 if __name__ == "__main__":

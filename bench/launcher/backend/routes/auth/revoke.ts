@@ -1,0 +1,4 @@
+import { notSupported } from "../../lib"
+
+
+export default notSupported()
