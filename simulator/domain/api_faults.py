@@ -355,7 +355,13 @@ def _draw(rt: Runtime, ws_id: str, fault: ApiFault) -> bool:
 
 
 def take(rt: Runtime, ws_id: str, method: str, path: str) -> ApiFault | None:
-    """The pending fault this call meets (spent by one), or None."""
+    """The pending fault this call meets (spent by one), or None.
+
+    Most workspaces have none: one read outside a transaction says so, without taking
+    the store's write lock for every call (a fault stored while this runs is for the
+    calls after it)."""
+    if not _pending(rt, ws_id):
+        return None
     with rt.store.tx():
         for fault in _pending(rt, ws_id):
             if fault.method and fault.method != method:
