@@ -115,7 +115,6 @@ def create_app(runtime: Runtime) -> Flask:
     app = Flask(__name__)
     app.extensions[RUNTIME_KEY] = runtime
     app.extensions[common.DOCUMENTS_KEY] = Documents()
-    app.extensions[common.SEEDS_KEY] = access.WorkspaceSeeds()
     app.json.sort_keys = False
     app.json.compact = True
     app.url_map.strict_slashes = False

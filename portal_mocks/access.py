@@ -18,7 +18,6 @@ from portal_mocks.grants import Grant, Token
 from portal_mocks.profiles import Portal
 from portal_mocks.records import Record
 from portal_mocks.tokens import SIM_ERRORS
-from simulator.core import workspaces
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -33,24 +32,6 @@ CREATE TABLE IF NOT EXISTS portal_counters (
 """
 
 FHIR_FAULTS = ["fhir_401", "fhir_429", "fhir_503", "fhir_500"]
-
-
-class WorkspaceSeeds:
-    """Each workspace's seed, read once per portal app (a seed never changes once the
-    workspace exists), at most `limit` of them kept."""
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.limit = limit
-        self._seeds: dict[str, int] = {}
-
-    def of(self, rt: Runtime, ws_id: str) -> int:
-        seed = self._seeds.get(ws_id)
-        if seed is None:
-            seed = workspaces.get(rt.store, ws_id).seed
-            if len(self._seeds) >= self.limit:
-                self._seeds.clear()
-            self._seeds[ws_id] = seed
-        return seed
 
 
 def _challenge(
@@ -201,7 +182,6 @@ def record_for(
     plan: faults.Plan | None = None,
     resource_type: str = "Patient",
     resource_id: str | None = None,
-    seeds: WorkspaceSeeds | None = None,
 ) -> Record:
     """The record behind a grant, shaped by `empty_record` / `large_record` faults.
 
@@ -223,5 +203,4 @@ def record_for(
     if shaped:
         fault = shaped[0]
         size = 1 if fault.name == "empty_record" else max(1, int(faults.arg_of(fault, 0.0)))
-    seed = seeds.of(rt, ws) if seeds is not None else workspaces.get(rt.store, ws).seed
-    return records.build(seed, portal, persona, size)
+    return records.build(rt.seed_of(ws), portal, persona, size)

@@ -57,7 +57,7 @@ def _search_through_flask(resource_type: str) -> Response:
         access.check_scope(p, token, resource_type, "s")
         plan = access.fault_plan(rt, p, grant, now, any_stored=faulted)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan, resource_type, seeds=common.seeds())
+        record = access.record_for(rt, p, grant, plan, resource_type)
         bundle = fhir_search.search(
             record,
             p,

@@ -270,15 +270,23 @@ def test_a_search_reads_the_clock_once_and_the_seed_once_per_workspace(sim: Sim)
     assert not any("SELECT * FROM workspaces" in s for s in ran)
 
 
-def test_workspace_seeds_are_kept_up_to_their_limit() -> None:
-    from portal_mocks.access import WorkspaceSeeds
+def test_workspace_seeds_are_read_once_and_kept_up_to_the_memo_limit() -> None:
+    from simulator.core.memo import Memo
 
     with Sim() as sim:
         _, first = sim.new_workspace(seed=5)
         _, second = sim.new_workspace(seed=6)
-        ids = [r[0] for r in sim.runtime.store.all("SELECT id, seed FROM workspaces")]
-        seeds = WorkspaceSeeds(limit=1)
-        found = {ws: seeds.of(sim.runtime, ws) for ws in ids}
-        stored = dict(sim.runtime.store.all("SELECT id, seed FROM workspaces"))
+        rt = sim.runtime
+        stored = dict(rt.store.all("SELECT id, seed FROM workspaces"))
+        with statements(sim) as ran:
+            found = {ws: rt.seed_of(ws) for ws in stored}
         assert found == stored and {5, 6} <= set(found.values())
-        assert len(seeds._seeds) == 1
+        assert sum("FROM workspaces" in s for s in ran) == len(stored)
+        with statements(sim) as ran:
+            assert {ws: rt.seed_of(ws) for ws in stored} == stored
+        assert not ran  # remembered
+        rt.memo = Memo(limit=1)
+        assert {ws: rt.seed_of(ws) for ws in stored} == stored
+        assert len(rt.memo) == 1
+        with pytest.raises(KeyError):
+            rt.seed_of("ws_unknown")

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl
 from flask import Response, current_app, g, jsonify, request
 from werkzeug.http import parse_options_header
 
-from portal_mocks.access import WorkspaceSeeds
 from portal_mocks.capability import Documents
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.oauth_errors import OAuthError
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
 
 DOCUMENTS_KEY = "portal_documents"
-SEEDS_KEY = "portal_workspace_seeds"
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 FORM = "application/x-www-form-urlencoded"
 MAX_DELAY_S = 120.0
@@ -32,11 +30,6 @@ MAX_DELAY_S = 120.0
 def documents() -> Documents:
     """The portal app's discovery bodies, kept for as long as the app."""
     return current_app.extensions[DOCUMENTS_KEY]
-
-
-def seeds() -> WorkspaceSeeds:
-    """The portal app's kept workspace seeds (for the synthetic records)."""
-    return current_app.extensions[SEEDS_KEY]
 
 
 def portal() -> Portal:

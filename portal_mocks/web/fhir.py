@@ -13,7 +13,6 @@ from portal_mocks.web.common import (
     portal,
     require_type,
     runtime,
-    seeds,
     sleep,
 )
 
@@ -27,7 +26,7 @@ def _supported(resource_type: str) -> None:
 @bp.get("/<resource_type>")
 def search_type(resource_type: str) -> Response:
     """Usually answered ahead of Flask by `front.Front` with the same `front.search`."""
-    return _answered(front.search(runtime(), portal(), seeds(), resource_type, request.environ))
+    return _answered(front.search(runtime(), portal(), resource_type, request.environ))
 
 
 @bp.post("/<resource_type>/_search")
@@ -35,9 +34,7 @@ def search_post(resource_type: str) -> Response:
     params = request.args.to_dict(flat=False)
     for key, values in request.form.to_dict(flat=False).items():
         params.setdefault(key, []).extend(values)
-    return _answered(
-        front.search(runtime(), portal(), seeds(), resource_type, request.environ, params)
-    )
+    return _answered(front.search(runtime(), portal(), resource_type, request.environ, params))
 
 
 def _answered(answer: front.Answer) -> Response:
@@ -54,7 +51,7 @@ def read_instance(resource_type: str, resource_id: str) -> Response:
         access.check_scope(p, token, resource_type, "r")
         plan = access.fault_plan(rt, p, grant, now, any_stored=faulted)
         delay = access.apply_faults(rt, p, token, grant, resource_type, plan)
-        record = access.record_for(rt, p, grant, plan, resource_type, resource_id, seeds=seeds())
+        record = access.record_for(rt, p, grant, plan, resource_type, resource_id)
         resource = read(record, resource_type, resource_id)
         if not category_allowed(resource, scopes.category_filters(token.scope, resource_type)):
             raise FhirError(

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.http import HTTP_STATUS_CODES
 
 from portal_mocks import access, scopes, tokens, wire
-from portal_mocks.access import WorkspaceSeeds
 from portal_mocks.fhir_search import FhirError, operation_outcome
 from portal_mocks.fhir_search import search as search_record
 from portal_mocks.oauth_errors import OAuthError
@@ -30,7 +29,6 @@ from portal_mocks.web.common import (
     CORS_HEADERS,
     FHIR_JSON,
     NO_STORE_HEADERS,
-    SEEDS_KEY,
     fhir_base_of,
     form_of,
     query_of,
@@ -54,7 +52,6 @@ class Front:
     def __init__(self, rt: Runtime, app: Any) -> None:
         self._rt = rt
         self.app = app
-        self._seeds: WorkspaceSeeds = app.extensions[SEEDS_KEY]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         answered = self._answer(environ)
@@ -74,7 +71,7 @@ class Front:
         if method == "POST" and rest == "token":
             return token(self._rt, portal, environ)
         if method == "GET" and rest.startswith("fhir/") and rest[5:] in portal.resource_types:
-            return search(self._rt, portal, self._seeds, rest[5:], environ)
+            return search(self._rt, portal, rest[5:], environ)
         return None
 
 
@@ -96,7 +93,6 @@ def token(rt: Runtime, portal: Portal, environ: dict[str, Any]) -> Answer:
 def search(
     rt: Runtime,
     portal: Portal,
-    seeds: WorkspaceSeeds,
     resource_type: str,
     environ: dict[str, Any],
     params: dict[str, list[str]] | None = None,
@@ -113,7 +109,7 @@ def search(
             access.check_scope(portal, token, resource_type, "s")
             plan = access.fault_plan(rt, portal, grant, now, any_stored=faulted)
             delay = access.apply_faults(rt, portal, token, grant, resource_type, plan)
-            record = access.record_for(rt, portal, grant, plan, resource_type, seeds=seeds)
+            record = access.record_for(rt, portal, grant, plan, resource_type)
             bundle = search_record(
                 record,
                 portal,

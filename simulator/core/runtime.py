@@ -94,10 +94,20 @@ class Runtime:
         seq, seed = workspaces.next_sequence(self.store, ws_id)
         return ids.make_id(prefix, seed, seq), seq
 
+    def seed_of(self, ws_id: str) -> int:
+        """The workspace's seed. It is fixed when the workspace is made (a reset keeps it),
+        so it is read once and remembered (`memo`). Raises KeyError for no workspace."""
+        key = ("workspace_seed", ws_id)
+        seed = self.memo.get(key)
+        if seed is None:
+            seed = workspaces.get(self.store, ws_id).seed
+            self.memo.keep(key, seed)
+        return seed
+
     def rng(self, ws_id: str, *labels: object) -> random.Random:
         """A random generator fixed by the workspace seed and the labels."""
-        ws = workspaces.get(self.store, ws_id)
-        return random.Random(int.from_bytes(ids.seeded_bytes(ws.seed, "rng", *labels)[:8], "big"))
+        seed = self.seed_of(ws_id)
+        return random.Random(int.from_bytes(ids.seeded_bytes(seed, "rng", *labels)[:8], "big"))
 
     # -- background ticker ---------------------------------------------------------
 

@@ -182,7 +182,7 @@ def _count(args: dict[str, str]) -> int:
 
 def _make_cursor(rt: Runtime, ws_id: str, patient_id: str, signature: str, seq: int) -> str:
     now = rt.now(ws_id)
-    seed = rt.store.scalar("SELECT seed FROM workspaces WHERE id = ?", (ws_id,))
+    seed = rt.seed_of(ws_id)
     digest = hashlib.sha256(f"{seed}:{ws_id}:{patient_id}:{signature}:{seq}:{now}".encode())
     value = int.from_bytes(digest.digest()[:10], "big")
     chars = []
