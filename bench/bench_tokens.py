@@ -51,7 +51,47 @@ WITH_ID_TOKEN = "launch/patient openid fhirUser offline_access patient/*.read"
 WITHOUT_ID_TOKEN = "launch/patient offline_access patient/*.read"
 
 
-class App:
+class TokenClient:
+    """One confidential client's token requests (Basic authentication) to `token_url`."""
+
+    token_url: str
+    auth: dict[str, str]
+
+    def exchange(self, http: requests.Session, code: str, verifier: str) -> dict:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        }
+        return self._token(http, form)
+
+    def refresh(self, http: requests.Session, refresh_token: str) -> dict:
+        return self._token(http, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def _token(self, http: requests.Session, form: dict[str, str]) -> dict:
+        resp = http.post(self.token_url, data=form, headers=self.auth, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+
+def authorize_query(client_id: str, scope: str, aud: str) -> tuple[dict[str, str], str]:
+    """An authorization request's parameters (PKCE S256) and the code verifier."""
+    verifier, challenge = _pkce()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "scope": scope,
+        "state": secrets.token_urlsafe(16),
+        "aud": aud,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    return query, verifier
+
+
+class App(TokenClient):
     """One registered confidential app at the portal, spoken to over HTTP."""
 
     def __init__(self, base: str, api_key: str) -> None:
@@ -72,22 +112,13 @@ class App:
         assert created.status_code == 201, created.text
         info = created.json()
         self.client_id = info["client_id"]
+        self.token_url = f"{self.portal}/token"
         basic = f"{info['client_id']}:{info['client_secret']}".encode()
         self.auth = {"Authorization": "Basic " + base64.b64encode(basic).decode()}
 
     def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
         """Authorize, log in and consent: an authorization code and its PKCE verifier."""
-        verifier, challenge = _pkce()
-        query = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": REDIRECT,
-            "scope": scope,
-            "state": secrets.token_urlsafe(16),
-            "aud": f"{self.portal}/fhir",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
+        query, verifier = authorize_query(self.client_id, scope, f"{self.portal}/fhir")
         page = http.get(f"{self.portal}/authorize?{urlencode(query)}", timeout=10)
         login = next(f for f in parse_forms(page.text)[0] if f.id == "login-form")
         moved = http.post(
@@ -107,27 +138,6 @@ class App:
         )
         return parse_qs(urlsplit(done.headers["Location"]).query)["code"][0], verifier
 
-    def exchange(self, http: requests.Session, code: str, verifier: str) -> dict:
-        return _token(
-            http,
-            f"{self.portal}/token",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            self.auth,
-        )
-
-    def refresh(self, http: requests.Session, refresh_token: str) -> dict:
-        return _token(
-            http,
-            f"{self.portal}/token",
-            {"grant_type": "refresh_token", "refresh_token": refresh_token},
-            self.auth,
-        )
-
 
 def _pkce() -> tuple[str, str]:
     """A PKCE verifier and its S256 challenge."""
@@ -139,7 +149,7 @@ def _pkce() -> tuple[str, str]:
 LAUNCHER_DIR = Path(__file__).resolve().parent / "launcher"
 
 
-class Launcher:
+class Launcher(TokenClient):
     """smart-launcher-v2's backend on a free port: a patient-standalone launch for one
     confidential client whose login and consent the launch skips."""
 
@@ -161,6 +171,7 @@ class Launcher:
         options += ["", "", "", 1, 1, ""]
         sim = base64.urlsafe_b64encode(json.dumps(options).encode()).rstrip(b"=").decode()
         self.base = f"http://127.0.0.1:{port}/v/r4/sim/{sim}"
+        self.token_url = f"{self.base}/auth/token"
         self.auth = {"Authorization": "Basic " + base64.b64encode(b"bench:secret").decode()}
         deadline = time.monotonic() + 60
         while True:
@@ -173,52 +184,15 @@ class Launcher:
                 time.sleep(0.2)
 
     def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
-        verifier, challenge = _pkce()
-        query = {
-            "response_type": "code",
-            "client_id": "bench",
-            "redirect_uri": REDIRECT,
-            "scope": scope,
-            "state": secrets.token_urlsafe(16),
-            "aud": f"{self.base}/fhir",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
+        query, verifier = authorize_query("bench", scope, f"{self.base}/fhir")
         moved = http.get(
             f"{self.base}/auth/authorize?{urlencode(query)}", allow_redirects=False, timeout=10
         )
         return parse_qs(urlsplit(moved.headers["Location"]).query)["code"][0], verifier
 
-    def exchange(self, http: requests.Session, code: str, verifier: str) -> dict:
-        return _token(
-            http,
-            f"{self.base}/auth/token",
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-            },
-            self.auth,
-        )
-
-    def refresh(self, http: requests.Session, refresh_token: str) -> dict:
-        return _token(
-            http,
-            f"{self.base}/auth/token",
-            {"grant_type": "refresh_token", "refresh_token": refresh_token},
-            self.auth,
-        )
-
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
-
-
-def _token(http: requests.Session, url: str, form: dict, headers: dict) -> dict:
-    resp = http.post(url, data=form, headers=headers, timeout=10)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 def _absolute(base: str, url: str) -> str:
