@@ -78,8 +78,9 @@ def flow(http: requests.Session, base: str, key: str, patient_id: str) -> None:
         headers=auth,
         timeout=30,
     )
-    if result.status_code != 200 or result.json()["connection"]["status"] != "active":
-        raise RuntimeError(f"connect answered {result.status_code}: {result.text[:200]}")
+    connection = (result.json() if result.status_code == 200 else {}).get("connection") or {}
+    if connection.get("status") != "active":
+        raise RuntimeError(f"connect answered {result.status_code}: {result.text[:300]}")
     done = http.post(f"{base}/_sim/patient-sessions/{session['id']}/done", headers=auth, timeout=30)
     if done.status_code != 200:
         raise RuntimeError(f"done answered {done.status_code}")
@@ -103,7 +104,9 @@ def run(base: str, clients: int, flows: int, seconds: float) -> dict[str, float]
             try:
                 flow(http, base, keys[n], f"p{n}-{counts[n]}")
                 counts[n] += 1
-            except (RuntimeError, requests.RequestException, ValueError, KeyError):
+            except (RuntimeError, requests.RequestException, ValueError, KeyError) as exc:
+                if not sum(errors):  # the first error of the run, for whoever reads the table
+                    print(f"client {n}: {exc}", file=sys.stderr)
                 errors[n] += 1
                 if errors[n] > 20:
                     return

@@ -242,3 +242,35 @@ def test_a_write_outside_a_transaction_answers_like_on_a_plain_store(tmp_path: P
         store.close()
     assert answers[0] == answers[1]
     assert answers[1] == ((1, 1), [(2, 2), (3, 3)], 3, 11, [(2,), (3,)], 1, 11)
+
+
+_COMMIT_ONE = """
+import sys
+from simulator.core.store_sqlite_shared import SharedSqliteStore
+store = SharedSqliteStore(sys.argv[1])
+with store.tx():
+    store.execute("INSERT INTO t (n) VALUES (100)")
+print("committed", flush=True)
+"""
+
+
+def test_a_read_left_unfinished_does_not_lock_out_the_next_writer(tmp_path: Path) -> None:
+    """A read outside a transaction, not read to its end by its caller (a thread that
+    has let the store go), must not hold a snapshot: once another process commits,
+    the next BEGIN IMMEDIATE on this connection would fail at once as locked."""
+    path = str(tmp_path / "sim.db")
+    store = SharedSqliteStore(path)
+    store.ensure_schema(["CREATE TABLE IF NOT EXISTS t (n INTEGER)"])
+    with store.tx():
+        for n in range(3):
+            store.execute("INSERT INTO t (n) VALUES (?)", (n,))
+    unfinished = store.execute("SELECT n FROM t ORDER BY n")
+    assert unfinished.fetchone()[0] == 0  # one row read, two left
+    other = child(_COMMIT_ONE, path)
+    out, err = other.communicate(timeout=60)
+    assert other.returncode == 0 and out == "committed\n", err
+    with store.tx():  # this thread's next write
+        store.execute("INSERT INTO t (n) VALUES (200)")
+    assert [r[0] for r in unfinished.fetchall()] == [1, 2]
+    assert store.scalar("SELECT COUNT(*) FROM t") == 5
+    store.close()

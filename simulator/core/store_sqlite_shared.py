@@ -55,7 +55,7 @@ def _writes(sql: str) -> bool:
 
 
 def _read_to_the_end(cursor: sqlite3.Cursor) -> Result:
-    """A write's cursor read to the end inside its transaction (its rows, then its count)."""
+    """A cursor read to the end (its rows, then its count): nothing of it stays open."""
     rows = cursor.fetchall()
     names = None if cursor.description is None else tuple(d[0] for d in cursor.description)
     return Result(cursor.rowcount, names, rows)
@@ -110,8 +110,14 @@ class SharedSqliteStore(SqliteStore):
 
     def execute(self, sql: str, params: tuple | dict = ()) -> Any:
         with self._lock:
-            if self._depth > 0 or not _writes(sql):
+            if self._depth > 0:
                 return super().execute(sql, params)
+            if not _writes(sql):
+                # Read to the end here too: a statement still open once the lock is let go
+                # holds its snapshot, and another thread's BEGIN IMMEDIATE on this
+                # connection, after another process committed, fails at once as
+                # "database is locked" (SQLite cannot move that snapshot forward).
+                return _read_to_the_end(super().execute(sql, params))
             with self.tx():  # read to the end first: COMMIT refuses a statement in progress
                 return _read_to_the_end(super().execute(sql, params))
 
