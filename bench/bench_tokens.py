@@ -229,7 +229,7 @@ def rate(clients: int, work: list[list], call, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - started)
 
 
-def make_codes(server, scope: str, count: int) -> list[tuple[str, str]]:
+def make_codes(server: App | Launcher, scope: str, count: int) -> list[tuple[str, str]]:
     http = _session()
     return [server.code(http, scope) for _ in range(count)]
 
@@ -241,13 +241,17 @@ EXCHANGES = (
 REFRESHES = (("refresh, openid grant", WITH_ID_TOKEN), ("refresh, no openid", WITHOUT_ID_TOKEN))
 
 
-def measure_exchange(server, scope: str, clients: int, args: argparse.Namespace) -> float:
+def measure_exchange(
+    server: App | Launcher, scope: str, clients: int, args: argparse.Namespace
+) -> float:
     codes = make_codes(server, scope, args.codes)
     work = [codes[n::clients] for n in range(clients)]
     return rate(clients, work, lambda http, c: server.exchange(http, *c), args.seconds)
 
 
-def measure_refresh(server, scope: str, clients: int, args: argparse.Namespace) -> float:
+def measure_refresh(
+    server: App | Launcher, scope: str, clients: int, args: argparse.Namespace
+) -> float:
     tokens = [
         server.exchange(_session(), *server.code(_session(), scope))["refresh_token"]
         for _ in range(clients)
@@ -270,7 +274,7 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     port = free_port()
-    servers: dict[str, object] = {}
+    servers: dict[str, App | Launcher] = {}
     results: dict[str, dict[str, dict[int, float]]] = {}
     launcher: Launcher | None = None
     with tempfile.TemporaryDirectory() as tmp:

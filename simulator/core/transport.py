@@ -177,8 +177,9 @@ class WsgiAdapter(BaseAdapter):
 
 _FORM = "application/x-www-form-urlencoded"
 # A URL that `requests` sends as it is: http(s), a lower-case host, a path without dot
-# segments, no fragment, then only unreserved and reserved characters (no brackets) and upper-case escapes (`%XX`) of characters that
-# are not unreserved (it would unescape those, and upper-case the hex of any other).
+# segments, no fragment, then only unreserved and reserved characters (no brackets) and
+# upper-case escapes (`%XX`) of characters that are not unreserved (it would unescape
+# those, and upper-case the hex of any other).
 _PLAIN_URL = re.compile(
     r"https?://[a-z0-9.\-]+(?::[1-9][0-9]{0,3})?/"  # a port below 10000, no leading zero
     r"[A-Za-z0-9\-._~!$&'()*+,/:;=?@%]*"  # and each % starts an escape (`_ESCAPE`)
