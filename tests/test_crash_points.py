@@ -182,3 +182,31 @@ def test_kill_during_a_refresh_at_a_rotating_portal_keeps_the_connection(tmp_pat
         )
         events = client.get("/_sim/events", limit=100)["data"]
         assert not [e for e in events if e["type"] == "connection.token_refresh_failed"]
+
+
+def _sync_totals(client: Client) -> list[int]:
+    events = client.get("/_sim/events", limit=100)["data"]
+    completed = [e for e in events if e["type"] == "records.sync.completed"]
+    return [e["data"]["object"]["total"] for e in reversed(completed)]  # oldest first
+
+
+def test_kill_between_the_empty_pages_of_a_re_pull_reads_them_again(tmp_path: Path) -> None:
+    db, port = tmp_path / "sim.db", free_port()
+    with server(db, port, tmp_path / "a.log"):
+        client = Client(port)
+        _connect(client, "summit")  # the first pull reads the persona's 50
+        assert _sync_totals(client) == [50]
+    port = free_port()
+    # The daily re-pull asks each type for what changed: nothing, so its pages are empty
+    # and their progress is kept back; the kill comes after the third page.
+    crash = "simulator.clients.fhir:get_json,3,after"
+    with server(db, port, tmp_path / "b.log", crash) as proc:
+        _try(Client(port), "/_sim/clock/advance", {"seconds": 86400})
+        _killed(proc, tmp_path / "b.log")
+    port = free_port()
+    with server(db, port, tmp_path / "c.log"):
+        client = Client(port)
+        client.post("/_sim/clock/advance", {"seconds": 0})  # the re-pull resumes
+        assert _sync_totals(client) == [50, 0]  # settled once, nothing lost or doubled
+        records = client.get("/patients/p1/records", count=100)["data"]
+        assert len(records) == 50

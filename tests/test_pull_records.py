@@ -162,3 +162,51 @@ def test_disconnect_stops_pulls_and_keeps_records(api):
     api.advance(3 * DAY)
     assert _all_records(api) == before
     assert len(events_of(api, "records.sync.completed")) == 1
+
+
+def test_a_pull_suspended_after_an_empty_page_resumes_where_it_was(tmp_path) -> None:
+    """An empty page's progress is written with the next page that stores resources;
+    a 429 after that resumes from the page it was refused, reading nothing twice."""
+    import json
+    from urllib.parse import urlsplit
+
+    from simulator.testing import Sim
+
+    with Sim(pull_page_size=3) as sim:
+        sim.route_outbound()
+        api, _ = sim.new_workspace(seed=7)
+        adapter = sim.runtime.http.get_adapter(sim.runtime.base_url + "/")
+        call = adapter._call
+        asked: list[str] = []
+
+        def portal(request):  # Condition answers empty; Observation's 2nd page is refused once
+            url = request.url
+            path = urlsplit(url).path
+            if path.endswith("/fhir/Condition"):
+                bundle = {"resourceType": "Bundle", "type": "searchset", "total": 0, "entry": []}
+                return (
+                    "200 OK",
+                    [("Content-Type", "application/fhir+json")],
+                    json.dumps(bundle).encode(),
+                )
+            if "Observation" in url:  # its first page and the next links
+                asked.append(url)
+                if len(asked) == 2 and asked.count(url) == 1:
+                    headers = [("Retry-After", "30"), ("Content-Type", "application/fhir+json")]
+                    outcome = {"resourceType": "OperationOutcome", "issue": []}
+                    return "429 Too Many Requests", headers, json.dumps(outcome).encode()
+            return call(request)
+
+        adapter._call = portal
+        active_connection(api, "alice", EPIC)
+        assert events_of(api, "records.sync.completed") == []  # waiting out the 429
+        api.advance(30)
+        (event,) = events_of(api, "records.sync.completed")
+        expected = build(7, PORTALS["summit-epic"], PERSONAS["alice"])
+        observations = len(expected.by_type["Observation"])
+        conditions = len(expected.by_type["Condition"])
+        assert event["data"]["object"]["total"] == expected.count() - conditions
+        assert len(_all_records(api)) == expected.count() - conditions
+        # every Observation page once, and the refused one again
+        assert len(asked) == -(-observations // 3) + 1
+        assert asked[1] == asked[2]

@@ -185,6 +185,13 @@ def _save(rt: Runtime, ws_id: str, pull_id: str, **fields: Any) -> None:
     )
 
 
+def _flush(rt: Runtime, ws_id: str, pull_id: str, unsaved: dict[str, Any]) -> None:
+    """Write the progress a run kept back (empty pages), if any, in one statement."""
+    if unsaved:
+        _save(rt, ws_id, pull_id, **unsaved)
+        unsaved.clear()
+
+
 def move(
     rt: Runtime, ws_id: str, pull_id: str, event: str, *, current: str | None = None, **fields: Any
 ) -> None:
@@ -226,17 +233,22 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     # write of its own the run goes on with the row as written (`known`) instead of
     # reading it back; it reads the row again after anything else wrote it.
     known: Pull | None = None
+    # An empty page's progress is not written at once: it goes with the next page that
+    # stores resources, or before anything else the run does. After a crash the run
+    # starts again from the last page written and reads those empty pages again.
+    unsaved: dict[str, Any] = {}
     while True:
         pull = known if known is not None else _pull(rt, ws_id, pull_id)
         known = pull
         found = attempts.tokens_with_connection(rt, ws_id, attempt_id)  # one read a page
         if found is None or found[1] != "active" or source is None:
             with rt.store.tx():
-                move(rt, ws_id, pull_id, "cancel", finished_ms=rt.now(ws_id))
+                move(rt, ws_id, pull_id, "cancel", finished_ms=rt.now(ws_id), **unsaved)
             return
         tokens = found[0]
         now = rt.now(ws_id)
         if keepalive.needs_refresh(rt, tokens):
+            _flush(rt, ws_id, pull_id, unsaved)
             outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
             if outcome == "transient":
                 _resume_at(rt, ws_id, pull, rt.now(ws_id) + PAGE_RETRY_BACKOFF_MS[1])
@@ -257,6 +269,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 continue
             types = loads(pull.types, [])
             if pull.type_index >= len(types):
+                _flush(rt, ws_id, pull_id, unsaved)
                 _settle(rt, ws_id, pull_id)
                 return
             rtype = types[pull.type_index]
@@ -270,6 +283,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
             body = fhir.get_json(rt.http, url, tokens.access_token, timeout, now)
             page = fhir.read_page(body, source.fhir_base_url)
         except FhirError as exc:
+            _flush(rt, ws_id, pull_id, unsaved)
             if exc.status == 401 and not refreshed_for_401 and tokens.refresh_token:
                 refreshed_for_401 = True
                 outcome = keepalive.refresh_now(rt, ws_id, attempt_id)
@@ -298,9 +312,10 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
         if page.resources:
             with rt.store.tx():
                 records.upsert(rt, ws_id, pull.patient_id, pull.source_id, page.resources)
-                _save(rt, ws_id, pull_id, **progress)
-        else:  # one statement (an incremental re-pull's pages are mostly empty): no BEGIN
-            _save(rt, ws_id, pull_id, **progress)
+                _save(rt, ws_id, pull_id, **{**unsaved, **progress})
+            unsaved.clear()
+        else:  # an incremental re-pull's pages are mostly empty: written later, once
+            unsaved.update(progress)
         known = replace(pull, **progress)
 
 
