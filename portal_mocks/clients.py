@@ -141,12 +141,28 @@ def _client(row: Any) -> ClientInfo:
 
 
 def get(rt: Runtime, slug: str, client_id: str | None) -> ClientInfo | None:
+    """The client registered at the portal under `client_id`, or None.
+
+    A registration never changes once stored and goes only with a workspace reset, so a
+    process that is alone on its database remembers it (`Runtime.memo`, which a reset
+    empties); processes sharing a database read it each time, as another one may have
+    reset the workspace."""
     if not client_id:
         return None
+    key = ("portal_client", slug, client_id)
+    remember = not rt.store.shared
+    known = rt.memo.get(key) if remember else None
+    if known is not None:
+        return known
     row = rt.store.one(
         "SELECT * FROM portal_clients WHERE client_id = ? AND slug = ?", (client_id, slug)
     )
-    return None if row is None else _client(row)
+    if row is None:
+        return None
+    client = _client(row)
+    if remember:
+        rt.memo.keep(key, client)
+    return client
 
 
 def _insert(

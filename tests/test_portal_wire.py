@@ -231,11 +231,26 @@ def test_a_token_call_reads_its_client_once_and_the_signing_key_not_again(sim: S
     with statements(sim) as ran:
         token = launch.fetch_token()
     assert "id_token" in token
-    assert sum("FROM portal_clients" in s for s in ran) == 1
+    # read once by the authorize step; a process alone on its store remembers it
+    reads = 1 if sim.runtime.store.shared else 0
+    assert sum("FROM portal_clients" in s for s in ran) == reads
     assert not any("portal_signing_keys" in s for s in ran)
     with statements(sim) as ran:
         assert launch.refresh_raw(token["refresh_token"]).status_code == 200
-    assert sum("FROM portal_clients" in s for s in ran) == 1
+    assert sum("FROM portal_clients" in s for s in ran) == reads
+
+
+def test_a_remembered_client_is_forgotten_when_its_workspace_is_reset(sim: Sim) -> None:
+    api, created = sim.new_workspace(seed=25, clock="manual")
+    launch = new_launch(sim, "summit-epic", created["api_key"])
+    launch.code("alice")
+    token = launch.fetch_token()
+    assert launch.refresh_raw(token["refresh_token"]).status_code == 200  # client known
+    api.post("/_sim/reset")
+    refused = launch.refresh_raw(token["refresh_token"])
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    page = requests.get(launch.authorize_url(), allow_redirects=False, timeout=10)
+    assert page.status_code == 400 and "unknown to this portal" in page.text
 
 
 def test_each_store_signs_with_the_key_it_holds(sim: Sim) -> None:

@@ -72,6 +72,7 @@ def reset_workspace() -> dict[str, Any]:
     with rt.scheduler.lock(ws):
         workspaces.reset(rt.store, ws, wall_ms=rt.wall())
         rt.clocks.forget(ws)  # the clock was set back: read it again
+        rt.memo.clear()  # the workspace's client registrations are gone
     return _describe(ws)
 
 
