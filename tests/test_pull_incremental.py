@@ -56,6 +56,22 @@ def test_a_re_pull_asks_each_type_only_for_what_changed_since_the_last_pull(sim,
     assert searches and all(_since(url) == [f"ge{iso(started[1])}"] for url in searches)
 
 
+def test_a_re_pull_of_empty_pages_writes_its_progress_once_with_its_completion(sim, api, searches):
+    active_connection(api, "alice", EPIC)
+    searches.clear()
+    ran: list[str] = []
+    sim.runtime.store.trace(ran.append)
+    try:
+        api.advance(DAY)
+    finally:
+        sim.runtime.store.trace(None)
+    assert len(searches) >= 9  # a page a type, each empty
+    progress = [s for s in ran if s.startswith("UPDATE pulls") and "next_url" in s]
+    assert len(progress) == 1 and "status" in progress[0], progress  # the completing move
+    (_, repull) = [e["data"]["object"] for e in events_of(api, "records.sync.completed")]
+    assert repull["total"] == 0
+
+
 def test_a_pull_asked_for_from_the_control_plane_reads_everything(sim, api, searches):
     conn = active_connection(api, "alice", EPIC)
     api.advance(DAY)  # a clean scheduled re-pull

@@ -234,8 +234,9 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
     # reading it back; it reads the row again after anything else wrote it.
     known: Pull | None = None
     # An empty page's progress is not written at once: it goes with the next page that
-    # stores resources, or before anything else the run does. After a crash the run
-    # starts again from the last page written and reads those empty pages again.
+    # stores resources or with the settling move, else it is written before anything
+    # else the run does. After a crash the run starts again from the last page written
+    # and reads those empty pages again.
     unsaved: dict[str, Any] = {}
     while True:
         pull = known if known is not None else _pull(rt, ws_id, pull_id)
@@ -269,8 +270,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 continue
             types = loads(pull.types, [])
             if pull.type_index >= len(types):
-                _flush(rt, ws_id, pull_id, unsaved)
-                _settle(rt, ws_id, pull_id)
+                _settle(rt, ws_id, pull_id, **unsaved)  # the last empty pages go with it
                 return
             rtype = types[pull.type_index]
             url = pull.next_url or fhir.first_page_url(
@@ -403,7 +403,9 @@ def _handle_error(rt: Runtime, ws_id: str, pull: Pull, exc: FhirError) -> bool:
     return True
 
 
-def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
+def _settle(rt: Runtime, ws_id: str, pull_id: str, **progress: Any) -> None:
+    """Complete (or fail) a pull that has read every type; `progress`: columns the run
+    kept back (empty pages), written with the settling move."""
     with rt.store.tx():
         pull = _pull(rt, ws_id, pull_id)
         types = loads(pull.types, [])
@@ -414,10 +416,11 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 ws_id,
                 pull_id,
                 "Every resource type failed: " + "; ".join(e["message"] for e in errors[:3]),
+                **progress,
             )
             return
         now = rt.now(ws_id)
-        move(rt, ws_id, pull_id, "complete", current=pull.status, finished_ms=now)
+        move(rt, ws_id, pull_id, "complete", current=pull.status, finished_ms=now, **progress)
         publish.emit(
             rt,
             ws_id,
@@ -434,7 +437,7 @@ def _settle(rt: Runtime, ws_id: str, pull_id: str) -> None:
         _schedule_next(rt, ws_id, pull)
 
 
-def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
+def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str, **progress: Any) -> None:
     with rt.store.tx():
         pull = _pull(rt, ws_id, pull_id)
         move(
@@ -445,6 +448,7 @@ def _fail(rt: Runtime, ws_id: str, pull_id: str, message: str) -> None:
             current=pull.status,
             finished_ms=rt.now(ws_id),
             error_message=message,
+            **progress,
         )
         publish.emit(
             rt,
