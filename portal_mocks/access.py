@@ -165,13 +165,12 @@ def _flaky_draw(rt: Runtime, ws: str, slug: str) -> float:
     """The next draw of the portal's flaky dice for the workspace: the n-th request (the
     counter moved on in the same statement) draws the n-th number of its seeded stream."""
     name = f"flaky:{slug}"
-    with rt.store.tx():
-        n = rt.store.scalar(
-            "INSERT INTO portal_counters (workspace_id, name, value) VALUES (?,?,1)"
-            " ON CONFLICT (workspace_id, name) DO UPDATE SET value = portal_counters.value + 1"
-            " RETURNING value",
-            (ws, name),
-        )
+    n = rt.store.scalar(  # one statement, atomic on its own: no transaction around it
+        "INSERT INTO portal_counters (workspace_id, name, value) VALUES (?,?,1)"
+        " ON CONFLICT (workspace_id, name) DO UPDATE SET value = portal_counters.value + 1"
+        " RETURNING value",
+        (ws, name),
+    )
     return rt.rng(ws, "flaky", slug, int(n) - 1).random()
 
 

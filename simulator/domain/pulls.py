@@ -264,8 +264,7 @@ def run(rt: Runtime, ws_id: str, pull_id: str) -> None:
                 fields: dict[str, Any] = {"types": dumps(capability.types)}
                 if pull.since_ms is not None and not capability.incremental:
                     fields["since_ms"] = None  # the portal cannot say what changed: read all
-                with rt.store.tx():
-                    _save(rt, ws_id, pull_id, **fields)
+                _save(rt, ws_id, pull_id, **fields)  # one statement: no BEGIN
                 known = replace(pull, **fields)
                 continue
             types = loads(pull.types, [])
