@@ -70,7 +70,7 @@ BENCH_ARGS_bench_connections := --connections 50 --days 3
 BENCH_ARGS_bench_flow := --runs 1
 BENCH_ARGS_bench_portals := --requests 500 --seconds 1
 BENCH_ARGS_bench_serve := --seconds 6
-BENCH_ARGS_bench_tokens := --seconds 2 --codes 100 --refreshes 1000 --launcher
+BENCH_ARGS_bench_tokens := --seconds 2 --codes 100 --refreshes 1000 --launcher --floor
 BENCH_ARGS_bench_webhooks := --events 300 --seconds 5
 BENCH_ARGS_bench_workspaces := --calls 500
 

@@ -19,6 +19,11 @@ valid). Prints a table and one JSON line.
 
     python bench/bench_tokens.py [--seconds 3] [--codes 200] [--clients 1,4] [--workers 2]
     python bench/bench_tokens.py --launcher
+    python bench/bench_tokens.py --launcher --floor
+
+With `--floor`, bench/floor_app.py (a fixed token answer on waitress, the server
+`connect-sim serve` runs on, with its 8 threads) gets the same loads too: the most any
+token endpoint served by waitress answers on this machine, whatever it does.
 """
 
 from __future__ import annotations
@@ -195,6 +200,36 @@ class Launcher(TokenClient):
         self.proc.wait(timeout=30)
 
 
+class Floor(TokenClient):
+    """bench/floor_app.py on a free port: a fixed token answer on waitress, no OAuth work."""
+
+    def __init__(self, port: int) -> None:
+        script = Path(__file__).resolve().parent / "floor_app.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.token_url = f"http://127.0.0.1:{port}/token"
+        self.auth = {"Authorization": "Basic " + base64.b64encode(b"bench:secret").decode()}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.post(self.token_url, data={"grant_type": "ping"}, timeout=2)
+                break
+            except requests.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("bench/floor_app.py did not start") from None
+                time.sleep(0.1)
+
+    def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
+        return secrets.token_urlsafe(32), secrets.token_urlsafe(48)  # any code: not checked
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
 def _absolute(base: str, url: str) -> str:
     from urllib.parse import urljoin
 
@@ -229,7 +264,7 @@ def rate(clients: int, work: list[list], call, seconds: float) -> float:
     return sum(done) / (time.perf_counter() - started)
 
 
-def make_codes(server: App | Launcher, scope: str, count: int) -> list[tuple[str, str]]:
+def make_codes(server: App | Launcher | Floor, scope: str, count: int) -> list[tuple[str, str]]:
     http = _session()
     return [server.code(http, scope) for _ in range(count)]
 
@@ -242,7 +277,7 @@ REFRESHES = (("refresh, openid grant", WITH_ID_TOKEN), ("refresh, no openid", WI
 
 
 def measure_exchange(
-    server: App | Launcher, scope: str, clients: int, args: argparse.Namespace
+    server: App | Launcher | Floor, scope: str, clients: int, args: argparse.Namespace
 ) -> float:
     codes = make_codes(server, scope, args.codes)
     work = [codes[n::clients] for n in range(clients)]
@@ -250,7 +285,7 @@ def measure_exchange(
 
 
 def measure_refresh(
-    server: App | Launcher, scope: str, clients: int, args: argparse.Namespace
+    server: App | Launcher | Floor, scope: str, clients: int, args: argparse.Namespace
 ) -> float:
     tokens = [
         server.exchange(_session(), *server.code(_session(), scope))["refresh_token"]
@@ -271,12 +306,16 @@ def main() -> None:
     parser.add_argument(
         "--launcher", action="store_true", help="smart-launcher-v2 beside it (make launcher)"
     )
+    parser.add_argument(
+        "--floor", action="store_true", help="a fixed answer on waitress beside it (floor_app)"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     port = free_port()
-    servers: dict[str, App | Launcher] = {}
+    servers: dict[str, App | Launcher | Floor] = {}
     results: dict[str, dict[str, dict[int, float]]] = {}
     launcher: Launcher | None = None
+    floor: Floor | None = None
     with tempfile.TemporaryDirectory() as tmp:
         proc = start(str(Path(tmp) / "sim.db"), port, args.workers)
         try:
@@ -286,10 +325,13 @@ def main() -> None:
             if args.launcher:
                 launcher = Launcher(free_port())
                 servers["smart-launcher-v2"] = launcher
+            if args.floor:
+                floor = Floor(free_port())
+                servers["waitress floor"] = floor
             for label, scope, wanted in EXCHANGES:
                 for name, server in servers.items():
                     answer = server.exchange(_session(), *server.code(_session(), scope))
-                    assert ("id_token" in answer) is wanted, (name, label)
+                    assert server is floor or ("id_token" in answer) is wanted, (name, label)
                 for clients in counts:
                     for name, server in servers.items():  # side by side: one right after the other
                         results.setdefault(name, {}).setdefault(label, {})[clients] = (
@@ -304,8 +346,9 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-            if launcher is not None:
-                launcher.stop()
+            for other in (launcher, floor):
+                if other is not None:
+                    other.stop()
     workers = f", {args.workers} workers" if args.workers > 1 else ""
     print(
         f"token endpoint over loopback HTTP (connect-sim serve{workers}: summit-epic), requests/s"
@@ -325,6 +368,11 @@ def main() -> None:
                 **(
                     {"launcher_requests_per_s": results["smart-launcher-v2"]}
                     if "smart-launcher-v2" in results
+                    else {}
+                ),
+                **(
+                    {"floor_requests_per_s": results["waitress floor"]}
+                    if "waitress floor" in results
                     else {}
                 ),
             }
