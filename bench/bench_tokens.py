@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -151,6 +152,19 @@ def _pkce() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def _await(proc: subprocess.Popen, probe: Callable[[], object], name: str) -> None:
+    """Wait until `probe` gets an answer from the server `proc` started (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            probe()
+            return
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start") from None
+            time.sleep(0.1)
+
+
 LAUNCHER_DIR = Path(__file__).resolve().parent / "launcher"
 
 
@@ -178,15 +192,8 @@ class Launcher(TokenClient):
         self.base = f"http://127.0.0.1:{port}/v/r4/sim/{sim}"
         self.token_url = f"{self.base}/auth/token"
         self.auth = {"Authorization": "Basic " + base64.b64encode(b"bench:secret").decode()}
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{self.base}/fhir/.well-known/smart-configuration", timeout=2)
-                break
-            except requests.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("smart-launcher-v2 did not start") from None
-                time.sleep(0.2)
+        probe = f"{self.base}/fhir/.well-known/smart-configuration"
+        _await(self.proc, lambda: requests.get(probe, timeout=2), "smart-launcher-v2")
 
     def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
         query, verifier = authorize_query("bench", scope, f"{self.base}/fhir")
@@ -212,15 +219,8 @@ class Floor(TokenClient):
         )
         self.token_url = f"http://127.0.0.1:{port}/token"
         self.auth = {"Authorization": "Basic " + base64.b64encode(b"bench:secret").decode()}
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.post(self.token_url, data={"grant_type": "ping"}, timeout=2)
-                break
-            except requests.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("bench/floor_app.py did not start") from None
-                time.sleep(0.1)
+        ping = {"grant_type": "ping"}
+        _await(self.proc, lambda: requests.post(self.token_url, data=ping, timeout=2), "floor")
 
     def code(self, http: requests.Session, scope: str) -> tuple[str, str]:
         return secrets.token_urlsafe(32), secrets.token_urlsafe(48)  # any code: not checked
