@@ -2,11 +2,11 @@
 
 A fact kept here must be immutable in the database for as long as anything can ask for
 it (a registered client's credentials: written once, deleted only with everything that
-refers to them), so several instances on one database may each remember it. A fact that a workspace
-reset deletes while outsiders can still name it (a portal's client registration) is
-remembered only by a process alone on its database, and a reset empties the memo. The
-memo forgets everything at once when it is full, so a process with many workspaces
-holds a bounded amount.
+refers to them), so several instances on one database may each remember it. A fact
+that a workspace reset deletes while outsiders can still name it (a portal's client
+registration) is remembered only by a process alone on its database, and a reset
+empties the memo. The memo forgets everything at once when it is full, so a process
+with many workspaces holds a bounded amount.
 """
 
 from __future__ import annotations
