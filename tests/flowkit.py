@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -101,3 +102,14 @@ def spy_on_portal_calls(sim: Sim, wanted: Callable[[str], bool]) -> list[str]:
 
     adapter._call = spy
     return sent
+
+
+@contextmanager
+def statements(sim: Sim) -> Iterator[list[str]]:
+    """The SQL the store runs while the block runs."""
+    ran: list[str] = []
+    sim.runtime.store.trace(ran.append)
+    try:
+        yield ran
+    finally:
+        sim.runtime.store.trace(None)

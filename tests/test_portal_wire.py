@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 from flask import Flask, jsonify
+from flowkit import statements
 from portalkit import SLUGS, Launch, new_launch
 
 import portal_mocks
@@ -204,17 +205,6 @@ def test_discovery_documents_parse_as_before(sim: Sim, portal_app: Flask) -> Non
                 assert sim.client.get(f"/portals/{slug}/{path}").get_data() == before(
                     portal_app, doc
                 )
-
-
-@contextmanager
-def statements(sim: Sim) -> Iterator[list[str]]:
-    """The SQL the store runs while the block runs."""
-    ran: list[str] = []
-    sim.runtime.store.trace(ran.append)
-    try:
-        yield ran
-    finally:
-        sim.runtime.store.trace(None)
 
 
 def signed_in(sim: Sim) -> Launch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flowkit import EPIC, active_connection, events_of, spy_on_portal_calls
+from flowkit import EPIC, active_connection, events_of, spy_on_portal_calls, statements
 
 from portal_mocks.personas import PERSONAS
 from portal_mocks.profiles import PORTALS
@@ -59,12 +59,8 @@ def test_a_re_pull_asks_each_type_only_for_what_changed_since_the_last_pull(sim,
 def test_a_re_pull_of_empty_pages_writes_its_progress_once_with_its_completion(sim, api, searches):
     active_connection(api, "alice", EPIC)
     searches.clear()
-    ran: list[str] = []
-    sim.runtime.store.trace(ran.append)
-    try:
+    with statements(sim) as ran:
         api.advance(DAY)
-    finally:
-        sim.runtime.store.trace(None)
     assert len(searches) >= 9  # a page a type, each empty
     progress = [s for s in ran if s.startswith("UPDATE pulls") and "next_url" in s]
     assert len(progress) == 1 and "status" in progress[0], progress  # the completing move

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from urllib.parse import urlsplit
 
 from flowkit import CERNER, EPIC, active_connection, events_of
 
 from portal_mocks.personas import PERSONAS
 from portal_mocks.profiles import PORTALS
 from portal_mocks.records import build
+from simulator.testing import Sim
 
 DAY = 86400
 
@@ -164,14 +167,9 @@ def test_disconnect_stops_pulls_and_keeps_records(api):
     assert len(events_of(api, "records.sync.completed")) == 1
 
 
-def test_a_pull_suspended_after_an_empty_page_resumes_where_it_was(tmp_path) -> None:
+def test_a_pull_suspended_after_an_empty_page_resumes_where_it_was() -> None:
     """An empty page's progress is written with the next page that stores resources;
     a 429 after that resumes from the page it was refused, reading nothing twice."""
-    import json
-    from urllib.parse import urlsplit
-
-    from simulator.testing import Sim
-
     with Sim(pull_page_size=3) as sim:
         sim.route_outbound()
         api, _ = sim.new_workspace(seed=7)
