@@ -18,6 +18,7 @@ from werkzeug.test import Client, TestResponse
 from simulator.compose import build_runtime, build_wsgi
 from simulator.core.config import Config
 from simulator.core.inprocess import InProcess
+from simulator.core.transport import recorded
 
 DEFAULT_TEST_KEY = "mb_sk_sbx_test_default_workspace_key"
 # A PostgreSQL URL here makes every Sim that would live in memory use a fresh schema of that
@@ -155,13 +156,13 @@ class Sim:
         (portals, pages, inboxes) in the returned list, oldest first."""
         adapter = self.runtime.http.get_adapter(self.base_url + "/")
         sent: list[Any] = []
-        send = adapter.send
+        answer = adapter.answer
 
-        def recording(request: Any, **kwargs: Any) -> Any:
-            sent.append(request)
-            return send(request, **kwargs)
+        def recording(request: Any, timeout: Any = None) -> Any:
+            sent.append(recorded(request))
+            return answer(request, timeout)
 
-        adapter.send = recording  # type: ignore[method-assign]
+        adapter.answer = recording  # type: ignore[method-assign]
         return sent
 
     def close(self) -> None:

@@ -258,3 +258,154 @@ def test_repeated_headers_come_back_joined_as_requests_joins_them() -> None:
     plain, short = _both(lambda s: s.get("http://app.test/h"), answer)
     assert short == plain
     assert short[2]["x-a"] == "1, 2"
+
+
+def _seen_by(session_call, answer=None, cookie: bool = False):
+    """What the app sees, and what the caller reads, for `session_call(session)` on a
+    plain `requests.Session` (`request`) and on a `transport.Session` (`call`)."""
+    seen = []
+    for cls in (requests.Session, transport.Session):
+        app = Recorder()
+        if answer is not None:
+            app.answer = answer
+        session = cls()
+        session.trust_env = False
+        session.mount("http://app.test/", WsgiAdapter(app))
+        if cookie:
+            session.cookies.set("sid", "abc", domain="app.test", path="/")
+        resp = session_call(session, session.call if cls is transport.Session else session.request)
+        seen.append(
+            (
+                app.seen,
+                resp.status_code,
+                resp.reason,
+                resp.url,
+                dict(resp.headers),
+                resp.content,
+                dict(session.cookies),
+            )
+        )
+    return seen
+
+
+_CALLS = [
+    ("GET", "http://app.test/p/a b?q=é", {"Accept": "application/json"}, None),
+    ("POST", "http://app.test/t", {"Authorization": "Basic eDp5"}, "grant_type=x&y=a+b"),
+    ("POST", "http://app.test/t", None, [("a", "1"), ("b", "x y")]),
+    ("POST", "http://app.test/t", {"X": "y"}, {"a": ["1", "2"], "n": None}),
+    ("POST", "http://app.test/t", {"Content-Type": "text/x"}, b"\x00raw"),
+    ("DELETE", "http://app.test/t", {"User-Agent": None, "accept": "x/y"}, None),
+    ("get", "http://app.test/p/%41%2Fb?q=%7e&r=a%20b", {}, ""),
+]
+
+
+@pytest.mark.parametrize("method,url,headers,data", _CALLS)
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
+def test_a_call_sends_and_reads_what_requests_sends_and_reads(
+    method, url, headers, data, cookie
+) -> None:
+    plain, short = _seen_by(
+        lambda _s, send: send(method, url, headers=headers, data=data, timeout=5), cookie=cookie
+    )
+    assert short == plain
+
+
+def test_a_call_answered_in_process_builds_no_requests_objects() -> None:
+    session = transport.Session()
+    session.trust_env = False
+    session.mount("http://app.test/", WsgiAdapter(Recorder()))
+    reply = session.call("GET", "http://app.test/x")
+    assert isinstance(reply, transport.Reply) and reply.ok and reply.content == b"ok"
+    session.cookies.set("sid", "abc", domain="app.test", path="/")
+    assert isinstance(session.call("GET", "http://app.test/x"), requests.Response)
+
+
+def test_a_call_answered_with_a_redirect_or_a_cookie_is_followed_and_kept_as_requests_does():
+    hop = ("303 See Other", [("Location", "/next"), ("Set-Cookie", "k=v; Path=/")], b"")
+    got = []
+    for cls in (requests.Session, transport.Session):
+        app = Recorder()
+        answers = iter([hop])
+
+        def answer(environ, start_response, app=app, answers=answers):
+            app.answer = next(answers, ("200 OK", [("Content-Type", "text/plain")], b"ok"))
+            return Recorder.__call__(app, environ, start_response)
+
+        session = cls()
+        session.trust_env = False
+        session.mount("http://app.test/", WsgiAdapter(answer))
+        send = session.call if cls is transport.Session else session.request
+        resp = send("POST", "http://app.test/go", data={"a": "1"})
+        got.append(
+            (
+                resp.status_code,
+                [r.status_code for r in resp.history],
+                dict(session.cookies),
+                [(e["REQUEST_METHOD"], e["PATH_INFO"], e.get("HTTP_COOKIE")) for e in app.seen],
+            )
+        )
+    assert got[0] == got[1]
+    assert got[1][1] == [303] and got[1][2] == {"k": "v"}
+
+
+_BODIES = [
+    b'{"a": "\xc3\xa9"}',
+    b"{}",
+    b"[1]\n",
+    b"\xef\xbb\xbf{}",  # a UTF-8 byte order mark
+    '{"a": 1}'.encode("utf-16"),
+    '{"a": 1}'.encode("utf-16-le"),  # no byte order mark: told by its NUL bytes
+    b'{"a": "\xe9"}',  # Latin-1, not UTF-8
+    b"not json",
+    b"",
+    b'{"n": NaN}',
+]
+_TYPES = [
+    "application/json",
+    "application/fhir+json",
+    "application/json; charset=latin-1",
+    "text/plain",
+    None,
+]
+
+
+@pytest.mark.parametrize("body", _BODIES)
+@pytest.mark.parametrize("content_type", _TYPES)
+def test_a_reply_reads_json_and_text_as_requests_reads_them(body, content_type) -> None:
+    headers = [("Content-Type", content_type)] if content_type else []
+    read = []
+    for cls in (requests.Session, transport.Session):
+        app = Recorder()
+        app.answer = ("200 OK", headers, body)
+        session = cls()
+        session.trust_env = False
+        session.mount("http://app.test/", WsgiAdapter(app))
+        send = session.call if cls is transport.Session else session.request
+        resp = send("GET", "http://app.test/j")
+        try:
+            parsed = ("json", resp.json())
+        except ValueError as exc:
+            parsed = ("error", type(exc).__name__)
+        read.append((parsed, resp.text))
+    assert read[1] == read[0]
+
+
+def test_a_call_slower_than_the_read_timeout_is_a_read_timeout() -> None:
+    ticks = iter([0.0, 6.0])
+    session = transport.Session()
+    session.trust_env = False
+    session.mount("http://app.test/", WsgiAdapter(Recorder(), monotonic=lambda: next(ticks)))
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        session.call("GET", "http://app.test/slow", timeout=5)
+
+
+def test_a_call_to_another_host_is_a_plain_request() -> None:
+    session = transport.Session()
+    session.trust_env = False
+    session.mount("http://app.test/", WsgiAdapter(Recorder()))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.call("GET", "http://127.0.0.1:9/", timeout=1)
+    plain = requests.Session()
+    plain.mount("http://app.test/", WsgiAdapter(Recorder()))
+    resp = transport.call(plain, "GET", "http://app.test/x", timeout=1)
+    assert isinstance(resp, requests.Response) and resp.content == b"ok"

@@ -12,6 +12,8 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from simulator.core import transport
+
 FHIR_JSON = "application/fhir+json"
 
 # What a patient-access pull asks for, in this order, when the server supports it.
@@ -127,7 +129,7 @@ def _get(
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        resp = http.get(url, headers=headers, timeout=timeout)
+        resp = transport.call(http, "GET", url, headers=headers, timeout=timeout)
     except requests.Timeout:
         raise FhirError(0, f"GET {url} timed out") from None
     except requests.RequestException as exc:
@@ -147,7 +149,7 @@ def _get(
     return body, resp.headers
 
 
-def _diagnostics(resp: requests.Response) -> str:
+def _diagnostics(resp: requests.Response | transport.Reply) -> str:
     try:
         body = resp.json()
         issues = body.get("issue") or []

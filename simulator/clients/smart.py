@@ -20,6 +20,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from simulator.clients.fhir import max_age
+from simulator.core import transport
 
 DEFAULT_SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
 
@@ -85,7 +86,7 @@ def send(
         raise SmartError("network", f"{what} at {url} failed: {exc}") from None
 
 
-def error_of(resp: requests.Response, description: str) -> SmartError:
+def error_of(resp: requests.Response | transport.Reply, description: str) -> SmartError:
     """A failed answer as a SmartError: the body's OAuth `error`, else `http_<status>`."""
     code = f"http_{resp.status_code}"
     try:
@@ -199,7 +200,9 @@ def _token_request(
         params = [*params, ("client_id", client.client_id)]
     try:
         # the form encoded here as requests would encode it (UTF-8, `+` for spaces)
-        resp = http.post(url, data=urlencode(params), headers=headers, timeout=timeout)
+        resp = transport.call(
+            http, "POST", url, data=urlencode(params), headers=headers, timeout=timeout
+        )
     except requests.Timeout:
         raise SmartError("timeout", "the token endpoint did not answer in time") from None
     except requests.RequestException as exc:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import re
 import sys
 import time
@@ -49,7 +50,7 @@ def read_timeout(timeout: Any) -> float | None:
     return None if timeout is None else float(timeout)
 
 
-def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
+def _environ(request: Any) -> dict[str, Any]:
     parts = urlsplit(request.url or "")
     body = request.body or b""
     if isinstance(body, str):
@@ -89,6 +90,19 @@ def _environ(request: requests.PreparedRequest) -> dict[str, Any]:
     return environ
 
 
+def _merged_headers(header_list: list[tuple[str, str]]) -> CaseInsensitiveDict[str]:
+    """An answer's headers as `requests` shows them: a repeated header joined with `, `
+    (as urllib3 does), without Content-Length."""
+    merged: dict[str, tuple[str, str]] = {}
+    for name, value in header_list:
+        lower = name.lower()
+        if lower == "content-length":
+            continue
+        seen = merged.get(lower)
+        merged[lower] = (name, value if seen is None else f"{seen[1]}, {value}")
+    return CaseInsensitiveDict(list(merged.values()))
+
+
 class WsgiAdapter(BaseAdapter):
     """A `requests` transport adapter that calls a WSGI app in this process."""
 
@@ -106,16 +120,23 @@ class WsgiAdapter(BaseAdapter):
         cert: Any = None,
         proxies: Any = None,
     ) -> requests.Response:
+        status, header_list, body = self.answer(request, timeout)
+        return self._response(request, status, header_list, body)
+
+    def answer(self, request: Any, timeout: Any = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        """The app's status line, headers and body for `request` (a PreparedRequest or an
+        `Outgoing`: method, url, headers, body); an answer slower than the read timeout
+        is a `ReadTimeout`."""
         limit = read_timeout(timeout)
         started = self.monotonic()
-        status, header_list, body = self._call(request)
+        answered = self._call(request)
         if limit is not None and self.monotonic() - started > limit:
             raise requests.exceptions.ReadTimeout(
                 f"in-process call to {request.url} took longer than {limit} s", request=request
             )
-        return self._response(request, status, header_list, body)
+        return answered
 
-    def _call(self, request: requests.PreparedRequest) -> tuple[str, list[tuple[str, str]], bytes]:
+    def _call(self, request: Any) -> tuple[str, list[tuple[str, str]], bytes]:
         answer: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
@@ -145,16 +166,10 @@ class WsgiAdapter(BaseAdapter):
     ) -> requests.Response:
         code, _, reason = status.partition(" ")
         message = http.client.HTTPMessage()  # what cookies are read from: only Set-Cookie
-        merged: dict[str, tuple[str, str]] = {}  # a repeated header joined, as urllib3 does
         for name, value in header_list:
-            lower = name.lower()
-            if lower == "content-length":
-                continue
-            if lower == "set-cookie":
+            if name.lower() == "set-cookie":
                 message[name] = value  # every one of them, for the cookie jar
-            seen = merged.get(lower)
-            merged[lower] = (name, value if seen is None else f"{seen[1]}, {value}")
-        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(list(merged.values()))
+        headers = _merged_headers(header_list)
         resp = requests.Response()
         resp.status_code = int(code)
         resp.reason = reason
@@ -253,8 +268,7 @@ class Session(requests.Session):
             and verify is None
             and json is None
             and isinstance(data, (type(None), dict, list, tuple, str, bytes))
-            and not (self.trust_env or self.auth or self.params or self.cert or self.stream)
-            and not any(self.hooks.values())
+            and self._plain_session()
         )
         if not plain:
             return super().request(
@@ -277,7 +291,23 @@ class Session(requests.Session):
             )
         assert adapter is not None
         prep = self._prepare_plain(method, url, data, headers)
-        resp = adapter.send(prep, timeout=timeout)
+        return self._followed(prep, adapter.send(prep, timeout=timeout), timeout, allow_redirects)
+
+    def _plain_session(self) -> bool:
+        """Nothing set on the session that changes a request beyond its headers."""
+        return not (
+            self.trust_env or self.auth or self.params or self.cert or self.stream
+        ) and not any(self.hooks.values())
+
+    def _followed(
+        self,
+        prep: requests.PreparedRequest,
+        resp: requests.Response,
+        timeout: Any,
+        allow_redirects: bool,
+    ) -> requests.Response:
+        """What `requests` makes of an answer: its cookies kept, its redirects followed (or
+        offered as `resp.next`)."""
         if "set-cookie" in resp.headers:  # the only header cookies are read from
             extract_cookies_to_jar(self.cookies, prep, resp.raw)
         if not resp.is_redirect:  # nothing for `resolve_redirects` to follow
@@ -297,6 +327,52 @@ class Session(requests.Session):
                 self.resolve_redirects(resp, prep, yield_requests=True, **settings), None
             )
         return resp
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str | None] | None = None,
+        data: Any = None,
+        timeout: Any = None,
+    ) -> Reply | requests.Response:
+        """`request(method, url, headers=, data=, timeout=)` for a caller that reads only
+        the answer's status, headers and body.
+
+        Answered by a mounted `WsgiAdapter`, with no cookie in the jar, it builds no
+        `requests` objects: the app gets the environ `request` would give it and the
+        answer is a `Reply`. An answer that sets a cookie or redirects is handed to
+        `requests` as `request` would have had it (cookies kept, redirects followed).
+        Anything else is `request` itself."""
+        adapter = self._in_process(url)
+        if (
+            adapter is None
+            or len(self.cookies)
+            or not isinstance(data, (type(None), dict, list, tuple, str, bytes))
+            or not self._plain_session()
+        ):
+            return self.request(method, url, data=data, headers=headers, timeout=timeout)
+        outgoing = Outgoing(method.upper(), _prepared_url(url), {}, None)
+        merged = {name.lower(): (name, value) for name, value in self.headers.items()}
+        for name, value in (headers or {}).items():
+            if value is None:
+                merged.pop(name.lower(), None)
+            else:
+                merged[name.lower()] = (name, value)
+        if data:
+            outgoing.body = _encoded(data)
+            if not isinstance(data, (str, bytes)) and "content-type" not in merged:
+                merged["content-type"] = ("Content-Type", _FORM)
+        outgoing.headers = {name: value for name, value in merged.values() if value is not None}
+        status, header_list, body = adapter.answer(outgoing, timeout)
+        if any(
+            name.lower() in ("set-cookie", "location") for name, _ in header_list
+        ):  # what only `requests` does right: keep cookies, follow a redirect
+            prep = self._prepare_plain(method, url, data, headers)
+            resp = adapter._response(prep, status, header_list, body)
+            return self._followed(prep, resp, timeout, True)
+        return Reply(status, header_list, body, outgoing.url)
 
     def _in_process(self, url: str) -> WsgiAdapter | None:
         for prefix, adapter in self.adapters.items():
@@ -336,3 +412,111 @@ class Session(requests.Session):
         prep.body = body
         prep.hooks = default_hooks()
         return prep
+
+
+class Outgoing:
+    """A request for `WsgiAdapter.answer` without a `requests.PreparedRequest`: method,
+    URL (as `requests` sends it), headers and body."""
+
+    __slots__ = ("method", "url", "headers", "body")
+
+    def __init__(self, method: str, url: str, headers: dict[str, str], body: Any) -> None:
+        self.method, self.url, self.headers, self.body = method, url, headers, body
+
+
+def recorded(request: Any) -> Any:
+    """`request` as a test reads it: an `Outgoing`'s headers looked up in any case."""
+    if isinstance(request, Outgoing):
+        headers = CaseInsensitiveDict(request.headers)
+        return Outgoing(request.method, request.url, headers, request.body)  # type: ignore[arg-type]
+    return request
+
+
+class Reply:
+    """An in-process answer (`Session.call`), read as a `requests.Response` is read:
+    `status_code`, `reason`, `url`, `content`, `headers` (case-insensitive, a repeated
+    header joined), `text`, `json()`, `ok`.
+
+    `json()` of a UTF-8 answer decodes it here; anything else (another charset, bytes
+    that are not UTF-8) and `text` are answered by the `requests.Response` the same
+    answer makes, so every reading is the one `requests` gives."""
+
+    __slots__ = ("status_code", "reason", "url", "content", "_header_list", "_headers", "_full")
+
+    def __init__(
+        self, status: str, header_list: list[tuple[str, str]], body: bytes, url: str
+    ) -> None:
+        code, _, self.reason = status.partition(" ")
+        self.status_code = int(code)
+        self.url = url
+        self.content = body
+        self._header_list = header_list
+        self._headers: CaseInsensitiveDict[str] | None = None
+        self._full: requests.Response | None = None
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        if self._headers is None:
+            self._headers = _merged_headers(self._header_list)
+        return self._headers
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self._response().text
+
+    def json(self, **kwargs: Any) -> Any:
+        """The body as JSON (`requests.exceptions.JSONDecodeError`, a ValueError, if not)."""
+        content_type = next(
+            (value for name, value in self._header_list if name.lower() == "content-type"), ""
+        )
+        body = self.content
+        utf8 = (  # what `requests` reads as UTF-8: its guess for an ASCII start, or the type's
+            ";" not in content_type
+            and "text" not in content_type
+            and (len(body) > 3 or "application/json" in content_type)
+            and body[:1] < b"\x80"
+            and b"\x00" not in body[:4]
+        )
+        if not utf8:
+            return self._response().json(**kwargs)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._response().json(**kwargs)
+        try:
+            return json.loads(text, **kwargs)
+        except json.JSONDecodeError as exc:
+            raise requests.exceptions.JSONDecodeError(exc.msg, exc.doc, exc.pos) from None
+
+    def _response(self) -> requests.Response:
+        if self._full is None:
+            resp = requests.Response()
+            resp.status_code = self.status_code
+            resp.reason = self.reason
+            resp.headers = self.headers
+            resp.url = self.url
+            resp.encoding = get_encoding_from_headers(self.headers)
+            resp._content = self.content
+            resp._content_consumed = True
+            self._full = resp
+        return self._full
+
+
+def call(
+    http: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str | None] | None = None,
+    data: Any = None,
+    timeout: Any = None,
+) -> Reply | requests.Response:
+    """`http.call(...)` on a `Session`, else `http.request(...)`: for a caller that reads
+    only the answer's status, headers and body."""
+    if isinstance(http, Session):
+        return http.call(method, url, headers=headers, data=data, timeout=timeout)
+    return http.request(method, url, headers=headers, data=data, timeout=timeout)
