@@ -364,6 +364,8 @@ _TYPES = [
     "application/json",
     "application/fhir+json",
     "application/json; charset=latin-1",
+    "application/fhir+json;charset=utf-8",
+    'application/json; charset="UTF-8"',
     "text/plain",
     None,
 ]

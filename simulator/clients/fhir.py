@@ -95,12 +95,12 @@ def read_capability(
     http: requests.Session, base_url: str, timeout: float, now_ms: int, incremental_param: str
 ) -> Capability:
     """GET `[base]/metadata` and read it as a `Capability`."""
-    body, headers = _get(http, base_url + "/metadata", None, timeout, now_ms)
+    body, resp = _get(http, base_url + "/metadata", None, timeout, now_ms)
     types = supported_types(body)
     return Capability(
         types,
         all(supports_search_param(body, t, incremental_param) for t in types),
-        max_age(headers.get("Cache-Control")),
+        max_age(resp.headers.get("Cache-Control")),
     )
 
 
@@ -123,8 +123,8 @@ def max_age(cache_control: str | None) -> int | None:
 
 def _get(
     http: requests.Session, url: str, token: str | None, timeout: float, now_ms: int
-) -> tuple[dict[str, Any], Any]:
-    """A FHIR GET answered 200 with a JSON object: the object and the answer's headers."""
+) -> tuple[dict[str, Any], requests.Response | transport.Reply]:
+    """A FHIR GET answered 200 with a JSON object: the object and the answer."""
     headers = {"Accept": FHIR_JSON}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -146,7 +146,7 @@ def _get(
         raise FhirError(502, f"GET {urlsplit(url).path} did not answer JSON") from None
     if not isinstance(body, dict):
         raise FhirError(502, f"GET {urlsplit(url).path} did not answer a JSON object")
-    return body, resp.headers
+    return body, resp
 
 
 def _diagnostics(resp: requests.Response | transport.Reply) -> str:

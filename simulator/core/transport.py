@@ -471,16 +471,15 @@ class Reply:
     def json(self, **kwargs: Any) -> Any:
         """The body as JSON (`requests.exceptions.JSONDecodeError`, a ValueError, if not)."""
         content_type = next(
-            (value for name, value in self._header_list if name.lower() == "content-type"), ""
+            (value for name, value in self._header_list if name.lower() == "content-type"), None
         )
+        # the encoding `requests` reads the body in: the type's charset (or its default)...
+        encoding = get_encoding_from_headers({"content-type": content_type})
         body = self.content
-        utf8 = (  # what `requests` reads as UTF-8: its guess for an ASCII start, or the type's
-            ";" not in content_type
-            and "text" not in content_type
-            and (len(body) > 3 or "application/json" in content_type)
-            and body[:1] < b"\x80"
-            and b"\x00" not in body[:4]
-        )
+        if encoding is None:  # ...or its guess from the first bytes: UTF-8 for ASCII ones
+            utf8 = len(body) > 3 and body[:1] < b"\x80" and b"\x00" not in body[:4]
+        else:
+            utf8 = encoding.lower() in ("utf-8", "utf8")
         if not utf8:
             return self._response().json(**kwargs)
         try:
