@@ -14,11 +14,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from portal_mocks import wire
 from portal_mocks.profiles import Portal
 from portal_mocks.records import Record
+from simulator.core.query import urlencode
 from simulator.core.timeutil import iso, parse_iso
 
 PATIENT_PARAMS = ("patient", "subject", "beneficiary")

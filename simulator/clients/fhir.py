@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from simulator.core import transport
+from simulator.core.query import urlencode
 
 FHIR_JSON = "application/fhir+json"
 
