@@ -35,7 +35,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,13 +173,31 @@ _CLAIM_SQL = {
 }
 
 
+class _WritesFailed(Exception):
+    """A job's last writes (`Scheduler.finish_with`) failed; `reason` is the job's error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_NO_TX = nullcontext()
+
+
 @dataclass(frozen=True)
 class _Settle:
-    """How a job that ran ends: at `finished_ms`, with `error` (None: it succeeded)."""
+    """How a job that ran ends: at `finished_ms`, with `error` (None: it succeeded).
+
+    `writes`: the job's last writes (`Scheduler.finish_with`), made in the transaction
+    that writes its end, in workspace `ws_id` at instant `pin` (a manual clock's due
+    time; None: the clock as it reads)."""
 
     job_id: int
     finished_ms: int
     error: str | None
+    writes: tuple[Callable[[], None], ...] = ()
+    ws_id: str = ""
+    pin: int | None = None
 
     def params(self, instance: str) -> tuple:
         settle = _FINISH if self.error is None else _FAIL
@@ -321,6 +339,17 @@ class Scheduler:
             raise ValueError(f"job kind '{kind}' already has a handler")
         self.handlers[kind] = handler
 
+    def finish_with(self, write: Callable[[], None]) -> None:
+        """Make `write` the running job's last writes: they are made in the transaction that
+        writes the job's end (and claims the next job), so the two commit together and
+        take one transaction, not two. A handler calls this as the last thing it does:
+        nothing it runs may read what `write` writes. Outside a job, `write` runs now."""
+        frames = getattr(self._local, "finishing", None)
+        if not frames:
+            write()
+            return
+        frames[-1].append(write)
+
     def lock(self, ws_id: str) -> ClockLock:
         """The workspace's lock (re-entrant; on a shared database, every process honours it).
 
@@ -450,18 +479,31 @@ class Scheduler:
         Answers the job and the clock's mode, or None when nothing is due. On SQLite the
         settle, the claim and the move happen in one transaction. On PostgreSQL they are
         one statement (`_CLAIM_SQL`): one round trip per job instead of three."""
+        if settled is not None and settled.writes:
+            try:
+                return self._claim(ws_id, until_ms, settled)
+            except _WritesFailed as failed:  # rolled back with the claim: the job failed
+                self._settle(_Settle(settled.job_id, settled.finished_ms, failed.reason))
+                settled = None
+        return self._claim(ws_id, until_ms, settled)
+
+    def _claim(self, ws_id: str, until_ms: int, settled: _Settle | None) -> tuple[Job, str] | None:
         wall = self.clocks.wall()
         claim = (_CLAIM.target, self.instance, wall + LEASE_MS, ws_id, until_ms, *_CLAIM.sources)
         if self.store.dialect.modifying_ctes:
-            row = self.store.one(
-                _CLAIM_SQL[settled is not None],
-                (*(settled.params(self.instance) if settled else ()), *claim, wall, wall),
-            )
+            with self.store.tx() if settled is not None and settled.writes else _NO_TX:
+                if settled is not None:
+                    self._write_last(settled)
+                row = self.store.one(
+                    _CLAIM_SQL[settled is not None],
+                    (*(settled.params(self.instance) if settled else ()), *claim, wall, wall),
+                )
             if row is None:
                 return None
             return _job(row), self.clocks.moved(ws_id, row["due_ms"], wall, row)[0]
         with self.store.tx():
             if settled is not None:
+                self._write_last(settled)
                 self._settle(settled)
             row = self.store.one(_TAKE_NEXT_SQL, claim)
             if row is None:
@@ -508,23 +550,62 @@ class Scheduler:
             running = self._local.running = set()
         return running
 
-    def _run_one(self, job: Job) -> _Settle:
-        """Run a claimed job's handler; answers how to settle it (`_settle`)."""
+    def _run_one(self, job: Job, pin: int | None = None) -> _Settle:
+        """Run a claimed job's handler (at instant `pin`, when the clock is pinned); answers
+        how to settle it (`_settle`), with the last writes it left (`finish_with`)."""
         handler = self.handlers.get(job.kind)
         error: str | None = None
-        if handler is None:
-            error = f"no handler for job kind '{job.kind}'"
-        else:
-            try:
-                handler(self.owner, job)
-            except Exception as exc:  # a failing job must not stop the clock
-                log.exception("job %s (%s) failed", job.id, job.kind)
-                error = f"{type(exc).__name__}: {exc}"
-        return _Settle(job.id, self.clocks.now(job.workspace_id), error)
+        frames = getattr(self._local, "finishing", None)
+        if frames is None:
+            frames = self._local.finishing = []
+        frames.append([])  # a nested run (a job's call back into this process) has its own
+        try:
+            if handler is None:
+                error = f"no handler for job kind '{job.kind}'"
+            else:
+                try:
+                    handler(self.owner, job)
+                except Exception as exc:  # a failing job must not stop the clock
+                    log.exception("job %s (%s) failed", job.id, job.kind)
+                    error = f"{type(exc).__name__}: {exc}"
+        finally:
+            writes = tuple(frames.pop())
+        return _Settle(
+            job.id, self.clocks.now(job.workspace_id), error, writes, job.workspace_id, pin
+        )
 
     def _settle(self, settle: _Settle) -> None:
         """Write a job's end (one statement; only its claimer may)."""
         self.store.execute(_SETTLE_SQL[settle.error is None], settle.params(self.instance))
+
+    def _write_last(self, settle: _Settle) -> None:
+        """The job's last writes (`finish_with`), in the caller's transaction, at the job's
+        instant; their failure is `_WritesFailed` (the transaction rolls back)."""
+        if not settle.writes:
+            return
+        before = self._schedulings  # no other thread schedules inside this transaction
+        try:
+            pinned = settle.pin is not None
+            with self.clocks.pinned(settle.ws_id, settle.pin) if pinned else _NO_TX:  # type: ignore[arg-type]
+                for write in settle.writes:
+                    write()
+        except Exception as exc:
+            log.exception("the last writes of job %s failed", settle.job_id)
+            raise _WritesFailed(f"{type(exc).__name__}: {exc}") from exc
+        self._local.own_schedulings = self._schedulings - before
+
+    def _settle_now(self, settle: _Settle) -> None:
+        """Write a job's end now, with its last writes in the same transaction (when their
+        writing fails, nothing of them is kept and the job failed)."""
+        if not settle.writes:
+            self._settle(settle)
+            return
+        try:
+            with self.store.tx():
+                self._write_last(settle)
+                self._settle(settle)
+        except _WritesFailed as failed:
+            self._settle(_Settle(settle.job_id, settle.finished_ms, failed.reason))
 
     def run_until(self, ws_id: str, until_ms: int, progress: Progress | None = None) -> int:
         """Run jobs due at or before `until_ms`, moving the clock to each due time."""
@@ -557,9 +638,12 @@ class Scheduler:
                     self._stop.discard(ws_id)
                     raise MoveCancelled(ran)
                 scheduled = self._schedulings
+                self._local.own_schedulings = 0
                 taken = self._take_next(ws_id, until_ms, settled)
                 settled = None
                 if taken is None:
+                    # what the last job's writes scheduled, the claim after them has seen
+                    scheduled += self._local.own_schedulings
                     if self._schedulings == scheduled and not self.store.shared:
                         if len(self._quiet) >= QUIET_CACHE_MAX:
                             self._quiet.clear()
@@ -571,7 +655,7 @@ class Scheduler:
                 try:
                     if mode == "manual":  # the job's every `now` is its due time: no queries
                         with self.clocks.pinned(ws_id, job.due_ms):
-                            outcome = self._run_one(job)
+                            outcome = self._run_one(job, job.due_ms)
                     else:
                         outcome = self._run_one(job)
                 finally:
@@ -580,13 +664,13 @@ class Scheduler:
                 if outcome.error is None:
                     settled = outcome
                 else:
-                    self._settle(outcome)
+                    self._settle_now(outcome)
                 ran += 1
                 if progress is not None:
                     progress(ran, job.due_ms)
         finally:
             if settled is not None:
-                self._settle(settled)
+                self._settle_now(settled)
         return ran
 
     def run_due(self, ws_id: str) -> int:

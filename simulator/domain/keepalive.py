@@ -11,6 +11,7 @@ token runs out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from simulator.clients import smart
@@ -94,11 +95,19 @@ def _client(rt: Runtime, ws_id: str, source_id: str, client_id: str) -> ClientCr
     return attempts.client_of(rt, ws_id, source, client_id)
 
 
-def refresh_now(rt: Runtime, ws_id: str, attempt_id: str, after: int | None = None) -> str:
+def refresh_now(
+    rt: Runtime,
+    ws_id: str,
+    attempt_id: str,
+    after: int | None = None,
+    keep: Callable[[Callable[[], None]], None] | None = None,
+) -> str:
     """Refresh the access token now. Answers `ok`, `failed`, `transient` or `inactive`.
 
     `after`: the refresh count the caller's job followed; a count already past it means
     that refresh was made (and its job recovered after a crash): `ok`, nothing sent.
+    `keep`: what stores the new tokens (given the write; None: written now), for a
+    caller that reads nothing after: the refresh job hands them to the job's end.
     """
     found = attempts.tokens_with_connection(rt, ws_id, attempt_id)
     if found is None or found[1] != ACTIVE:
@@ -122,7 +131,10 @@ def refresh_now(rt: Runtime, ws_id: str, attempt_id: str, after: int | None = No
             return _transient(rt, ws_id, attempt_id, exc)
         refresh_failed(rt, ws_id, attempt_id, exc.code)
         return "failed"
-    _store_refreshed(rt, ws_id, attempt_id, token)
+    if keep is None:
+        _store_refreshed(rt, ws_id, attempt_id, token)
+    else:
+        keep(lambda: _store_refreshed(rt, ws_id, attempt_id, token))
     return "ok"
 
 
@@ -233,7 +245,14 @@ def lapse(rt: Runtime, ws_id: str, attempt_id: str) -> None:
 
 
 def refresh_job(rt: Runtime, job: Job) -> None:
-    refresh_now(rt, job.workspace_id, job.payload["attempt_id"], job.payload.get("after"))
+    """The refresh; its tokens are written with the job's end (one transaction)."""
+    refresh_now(
+        rt,
+        job.workspace_id,
+        job.payload["attempt_id"],
+        job.payload.get("after"),
+        keep=rt.scheduler.finish_with,
+    )
 
 
 def lapse_job(rt: Runtime, job: Job) -> None:
