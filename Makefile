@@ -71,6 +71,7 @@ BENCH_ARGS_bench_flow := --runs 1
 BENCH_ARGS_bench_portals := --requests 500 --seconds 1
 BENCH_ARGS_bench_serve := --seconds 6
 BENCH_ARGS_bench_tokens := --seconds 2 --codes 100 --refreshes 1000 --launcher --floor
+BENCH_ARGS_bench_transport := --calls 1000 --rounds 6
 BENCH_ARGS_bench_webhooks := --events 300 --seconds 5
 BENCH_ARGS_bench_workspaces := --calls 500
 
@@ -85,6 +86,7 @@ bench: venv launcher
 			bench_portals) args="$(BENCH_ARGS_bench_portals)";; \
 			bench_serve) args="$(BENCH_ARGS_bench_serve)";; \
 			bench_tokens) args="$(BENCH_ARGS_bench_tokens)";; \
+			bench_transport) args="$(BENCH_ARGS_bench_transport)";; \
 			bench_webhooks) args="$(BENCH_ARGS_bench_webhooks)";; \
 			bench_workspaces) args="$(BENCH_ARGS_bench_workspaces)";; \
 			*) args="";; \
