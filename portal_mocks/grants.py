@@ -465,9 +465,10 @@ def revoke(rt: Runtime, grant: Grant, reason: str, at_ms: int | None = None) -> 
         )
 
 
-def count_refresh(rt: Runtime, grant: Grant, at_ms: int | None = None) -> Grant:
-    """One refresh more. The grant answered is built here, not read back, so the write
-    may travel with the transaction's next statement (`Store.execute_later`)."""
+def count_refresh(rt: Runtime, grant: Grant, at_ms: int | None = None) -> int:
+    """One refresh more; answers the grant's new count. Nothing is read back, so the write
+    may travel with the transaction's next statement (`Store.execute_later`); `grant`
+    stays as it was read (no new one is built for a column the caller does not read)."""
     now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     count = grant.refresh_count + 1
     with rt.store.tx():
@@ -475,7 +476,7 @@ def count_refresh(rt: Runtime, grant: Grant, at_ms: int | None = None) -> Grant:
             "UPDATE portal_grants SET refresh_count = ?, updated_ms = ? WHERE id = ?",
             (count, now, grant.id),
         )
-    return dataclasses.replace(grant, refresh_count=count)
+    return count
 
 
 def tokens_of(rt: Runtime, grant: Grant, kind: str | None = None) -> list[Token]:

@@ -287,7 +287,7 @@ def refresh(
             raise OAuthError("invalid_scope", "The requested scope exceeds the original grant")
         scope = narrowed
     with rt.store.tx():  # the success path writes in one transaction
-        grant = grants.count_refresh(rt, grant, now)
+        grants.count_refresh(rt, grant, now)
         result = _issue(rt, portal, grant, scope, now, plan, refresh_token=token, rotate=rotate)
     result.delay_s = delay
     return result
