@@ -12,7 +12,6 @@ import base64
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 from authlib.common.security import generate_token
@@ -21,6 +20,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from simulator.clients.fhir import max_age
 from simulator.core import transport
+from simulator.core.query import urlencode
 
 DEFAULT_SCOPE = "launch/patient openid fhirUser offline_access patient/*.read"
 

@@ -59,11 +59,13 @@ def _environ(request: Any) -> dict[str, Any]:
         body = b"".join(body) if not hasattr(body, "read") else body.read()
     host = parts.hostname or "localhost"
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = parts.path or "/"
+    if "%" in path or not path.isascii():  # PEP 3333: the decoded bytes as latin-1 characters
+        path = unquote_to_bytes(path).decode("latin-1")
     environ: dict[str, Any] = {
         "REQUEST_METHOD": (request.method or "GET").upper(),
         "SCRIPT_NAME": "",
-        # PEP 3333: the percent-decoded path, its bytes carried as latin-1 characters
-        "PATH_INFO": unquote_to_bytes(parts.path or "/").decode("latin-1"),
+        "PATH_INFO": path,
         "QUERY_STRING": parts.query,
         "SERVER_NAME": host,
         "SERVER_PORT": str(port),
