@@ -136,17 +136,25 @@ class Recorder:
         return [payload]
 
 
+def _session(cls, answer=None, cookie: bool = True):
+    """A session of `cls` whose calls to app.test a `Recorder` answers (with `answer`),
+    with a cookie in its jar unless `cookie` is False; answers the session and the app."""
+    app = Recorder()
+    if answer is not None:
+        app.answer = answer
+    session = cls()
+    session.trust_env = False
+    session.mount("http://app.test/", WsgiAdapter(app))
+    if cookie:
+        session.cookies.set("sid", "abc", domain="app.test", path="/")
+    return session, app
+
+
 def _both(call, answer=None):
     """What the app sees when `call(session)` runs on a plain and on a short-path session."""
     seen = []
     for cls in (requests.Session, transport.Session):
-        app = Recorder()
-        if answer is not None:
-            app.answer = answer
-        session = cls()
-        session.trust_env = False
-        session.mount("http://app.test/", WsgiAdapter(app))
-        session.cookies.set("sid", "abc", domain="app.test", path="/")
+        session, app = _session(cls, answer)
         resp = call(session)
         seen.append((app.seen, resp.status_code, dict(resp.headers), resp.content))
     return seen
@@ -265,14 +273,7 @@ def _seen_by(session_call, answer=None, cookie: bool = False):
     plain `requests.Session` (`request`) and on a `transport.Session` (`call`)."""
     seen = []
     for cls in (requests.Session, transport.Session):
-        app = Recorder()
-        if answer is not None:
-            app.answer = answer
-        session = cls()
-        session.trust_env = False
-        session.mount("http://app.test/", WsgiAdapter(app))
-        if cookie:
-            session.cookies.set("sid", "abc", domain="app.test", path="/")
+        session, app = _session(cls, answer, cookie)
         resp = session_call(session, session.call if cls is transport.Session else session.request)
         seen.append(
             (

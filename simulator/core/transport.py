@@ -508,16 +508,10 @@ class Reply:
 
 
 def call(
-    http: requests.Session,
-    method: str,
-    url: str,
-    *,
-    headers: dict[str, str | None] | None = None,
-    data: Any = None,
-    timeout: Any = None,
+    http: requests.Session, method: str, url: str, **options: Any
 ) -> Reply | requests.Response:
-    """`http.call(...)` on a `Session`, else `http.request(...)`: for a caller that reads
-    only the answer's status, headers and body."""
-    if isinstance(http, Session):
-        return http.call(method, url, headers=headers, data=data, timeout=timeout)
-    return http.request(method, url, headers=headers, data=data, timeout=timeout)
+    """`Session.call` (options `headers`, `data`, `timeout`) on a `Session`, else
+    `http.request` with the same options: for a caller that reads only the answer's
+    status, headers and body."""
+    send = http.call if isinstance(http, Session) else http.request
+    return send(method, url, **options)
