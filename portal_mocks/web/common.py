@@ -163,7 +163,11 @@ def _parameters(text: str) -> dict[str, list[str]]:
     """URL-encoded parameters as Werkzeug decodes them (bytes that are not UTF-8 stay
     percent-encoded)."""
     values: dict[str, list[str]] = {}
-    for key, value in parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote"):
+    if "%" in text or "+" in text:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    else:  # nothing to decode: the pairs are the text's, as `parse_qsl` splits them
+        pairs = [part.partition("=")[::2] for part in text.split("&") if part]
+    for key, value in pairs:
         values.setdefault(key, []).append(value)
     return values
 
