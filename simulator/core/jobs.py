@@ -477,8 +477,11 @@ class Scheduler:
         job's success, is written on the way.
 
         Answers the job and the clock's mode, or None when nothing is due. On SQLite the
-        settle, the claim and the move happen in one transaction. On PostgreSQL they are
-        one statement (`_CLAIM_SQL`): one round trip per job instead of three."""
+        previous job's last writes (`finish_with`), its settle, the claim and the move
+        happen in one transaction. On PostgreSQL the last three are one statement
+        (`_CLAIM_SQL`): one round trip per job instead of three. Last writes that fail
+        roll the claim back with them; the job is then written as failed and the claim
+        is made again."""
         if settled is not None and settled.writes:
             try:
                 return self._claim(ws_id, until_ms, settled)
@@ -583,7 +586,9 @@ class Scheduler:
         instant; their failure is `_WritesFailed` (the transaction rolls back)."""
         if not settle.writes:
             return
-        before = self._schedulings  # no other thread schedules inside this transaction
+        # on an unshared store no other thread writes inside this transaction, so what
+        # the count moves by is these writes' (a shared store records no quiet anyway)
+        before = self._schedulings
         try:
             pinned = settle.pin is not None
             with self.clocks.pinned(settle.ws_id, settle.pin) if pinned else _NO_TX:  # type: ignore[arg-type]

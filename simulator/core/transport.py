@@ -355,18 +355,8 @@ class Session(requests.Session):
             or not self._plain_session()
         ):
             return self.request(method, url, data=data, headers=headers, timeout=timeout)
-        outgoing = Outgoing(method.upper(), _prepared_url(url), {}, None)
-        merged = {name.lower(): (name, value) for name, value in self.headers.items()}
-        for name, value in (headers or {}).items():
-            if value is None:
-                merged.pop(name.lower(), None)
-            else:
-                merged[name.lower()] = (name, value)
-        if data:
-            outgoing.body = _encoded(data)
-            if not isinstance(data, (str, bytes)) and "content-type" not in merged:
-                merged["content-type"] = ("Content-Type", _FORM)
-        outgoing.headers = {name: value for name, value in merged.values() if value is not None}
+        sent, body = self._sent(headers, data)
+        outgoing = Outgoing(method.upper(), _prepared_url(url), dict(sent), body)
         status, header_list, body = adapter.answer(outgoing, timeout)
         if any(
             name.lower() in ("set-cookie", "location") for name, _ in header_list
@@ -382,6 +372,24 @@ class Session(requests.Session):
                 return adapter if isinstance(adapter, WsgiAdapter) else None
         return None
 
+    def _sent(self, headers: Any, data: Any) -> tuple[list[tuple[str, str]], Any]:
+        """The headers and the body `requests` sends for a plain call: the session's
+        headers with the call's over them (None drops one), Content-Type for a form body;
+        no Cookie and no Content-Length."""
+        merged = {name.lower(): (name, value) for name, value in self.headers.items()}
+        for name, value in (headers or {}).items():
+            if value is None:
+                merged.pop(name.lower(), None)
+            else:
+                merged[name.lower()] = (name, value)
+        sent = {lower: pair for lower, pair in merged.items() if pair[1] is not None}
+        body = None
+        if data:
+            body = _encoded(data)
+            if not isinstance(data, (str, bytes)) and "content-type" not in sent:
+                sent["content-type"] = ("Content-Type", _FORM)
+        return list(sent.values()), body
+
     def _prepare_plain(
         self, method: str, url: str, data: Any, headers: Any
     ) -> requests.PreparedRequest:
@@ -389,27 +397,11 @@ class Session(requests.Session):
         prep = requests.PreparedRequest()
         prep.method = method.upper()
         prep.url = _prepared_url(url)
-        merged: CaseInsensitiveDict[str] = (
-            self.headers.copy()
-            if isinstance(self.headers, CaseInsensitiveDict)
-            else CaseInsensitiveDict(self.headers)
-        )
-        for name, value in (headers or {}).items():
-            if value is None:
-                merged.pop(name, None)
-            else:
-                merged[name] = value
-        for name in [name for name, value in merged.lower_items() if value is None]:
-            del merged[name]  # a session header set to None is not sent
-        prep.headers = merged
+        sent, body = self._sent(headers, data)
+        prep.headers = CaseInsensitiveDict(sent)
         if len(self.cookies):
             prep.prepare_cookies(merge_cookies(RequestsCookieJar(), self.cookies))
         # else no Cookie header, and the request's jar is made only for a redirect to read
-        body = None
-        if data:
-            body = _encoded(data)
-            if not isinstance(data, (str, bytes)) and "content-type" not in merged:
-                merged["Content-Type"] = _FORM
         prep.prepare_content_length(body)
         prep.body = body
         prep.hooks = default_hooks()
