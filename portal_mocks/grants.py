@@ -13,6 +13,7 @@ own `expires_ms`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -398,20 +399,51 @@ def lookup_with_grant_soon(rt: Runtime, slug: str, token: str | None) -> Callabl
     return lambda: _found(soon.get())
 
 
-_TOKEN_COLUMNS = len(dataclasses.fields(Token))
+_TOKEN_FIELDS = tuple(f.name for f in dataclasses.fields(Token))
+_GRANT_FIELDS = tuple(f.name for f in dataclasses.fields(Grant))
+_TOKEN_SCOPE = _TOKEN_FIELDS.index("scope")
+_GRANT_LISTS = (_GRANT_FIELDS.index("requested_scope"), _GRANT_FIELDS.index("granted_scope"))
+_GRANT_ONE_TIME = _GRANT_FIELDS.index("one_time")
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """Where `lookup_with_grant`'s row holds each field of the Token (portal_tokens' columns
+    come first), of the Grant (portal_grants' next; a name a join repeats is its first
+    column of that table) and the grant's id. Found once per column list: a database
+    file made by an older version may hold its columns in another order."""
+    n = len(_TOKEN_FIELDS)
+    token: dict[str, int] = {}
+    for i, name in enumerate(names[:n]):
+        token.setdefault(name, i)
+    grant: dict[str, int] = {}
+    for i in range(n, len(names) - 1):  # `faulted` is the last column
+        grant.setdefault(names[i], i)
+    return (
+        tuple(token[f] for f in _TOKEN_FIELDS),
+        tuple(grant[f] for f in _GRANT_FIELDS),
+        grant["id"],
+    )
 
 
 def _found(row: Any) -> Found:
+    """The token and the grant of `lookup_with_grant`'s row, built by position (what
+    `_token` and `_grant` build from their own tables' rows)."""
     if row is None:
         return Found(None, None)
-    *values, faulted = tuple(row)  # `faulted` is the last column
-    names = row.keys()
-    n = _TOKEN_COLUMNS  # portal_tokens' columns come first
-    found = _token(dict(zip(names[:n], values[:n], strict=True)))
-    if values[n] is None:  # no grant row (the LEFT JOIN's id is null)
-        return Found(found, None, bool(faulted))
-    grant = _grant(dict(zip(names[n:-1], values[n:], strict=True)))
-    return Found(found, grant, bool(faulted))
+    values = tuple(row)
+    token_at, grant_at, grant_id_at = _layout(tuple(row.keys()))
+    fields = [values[i] for i in token_at]
+    fields[_TOKEN_SCOPE] = loads_strings(fields[_TOKEN_SCOPE])
+    found = Token(*fields)
+    faulted = bool(values[-1])
+    if values[grant_id_at] is None:  # no grant row (the LEFT JOIN's id is null)
+        return Found(found, None, faulted)
+    fields = [values[i] for i in grant_at]
+    for at in _GRANT_LISTS:
+        fields[at] = loads_strings(fields[at])
+    fields[_GRANT_ONE_TIME] = bool(fields[_GRANT_ONE_TIME])
+    return Found(found, Grant(*fields), faulted)
 
 
 def revoke_token(rt: Runtime, token: Token, reason: str, at_ms: int | None = None) -> None:
