@@ -21,7 +21,7 @@ from simulator.core import naming, sources
 from simulator.core.errors import ApiError
 from simulator.core.lifecycle import transition
 from simulator.core.sources import Source
-from simulator.core.store import Store, dumps, loads, row_dict
+from simulator.core.store import Store, dumps, loads
 from simulator.core.timeutil import MINUTE, SECOND
 from simulator.domain import connections, outside_sources, patients, registrations, sessions
 from simulator.domain.connections import Connection, ConnectionLifecycle
@@ -592,9 +592,8 @@ def tokens_with_connection(
     )
     if row is None:
         return None
-    data = row_dict(row)
-    status, source_id = data.pop("connection_status"), data.pop("connection_source")
-    return ConnectionTokens.from_row(data), status, source_id
+    names, values = row.keys(), tuple(row)  # the connection's two columns come last
+    return ConnectionTokens.from_columns(names[:-2], values[:-2]), values[-2], values[-1]
 
 
 def clear_tokens(rt: Runtime, ws_id: str, attempt_id: str) -> None:

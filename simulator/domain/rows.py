@@ -8,13 +8,28 @@ are decoded where they are rendered, so a row stays immutable all the way down.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
-
-from simulator.core.store import row_dict
 
 StoredRow = Mapping[str, Any]
 """A row as the store answers it: the values of its columns by name."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _positions(cls: type, names: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each field of `cls` stands among these columns (a name a join repeats: its
+    first column). Columns that are not the fields are a TypeError, as `cls(**row)`
+    raises; found once per class and column list."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        first.setdefault(name, i)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown, missing = sorted(set(first) - set(fields)), sorted(set(fields) - set(first))
+    if unknown or missing:
+        raise TypeError(f"{cls.__name__}: columns {unknown} are not fields, {missing} missing")
+    return tuple(first[name] for name in fields)
 
 
 class Row:
@@ -25,7 +40,15 @@ class Row:
     @classmethod
     def from_row(cls, row: StoredRow) -> Self:
         """The dataclass of a stored row (its columns are the fields, by name)."""
-        return cls(**row_dict(row))
+        if isinstance(row, Mapping):
+            return cls(**row)
+        return cls.from_columns(row.keys(), tuple(row))
+
+    @classmethod
+    def from_columns(cls, names: Sequence[str], values: Sequence[Any]) -> Self:
+        """The dataclass of a row's column names and values (by position, not by a dict of
+        them: a row read by name builds none)."""
+        return cls(*[values[i] for i in _positions(cls, tuple(names))])
 
     @classmethod
     def maybe(cls, row: StoredRow | None) -> Self | None:
