@@ -23,7 +23,7 @@ from statemachine import State, StateMachine
 
 from portal_mocks import faults
 from simulator.core.lifecycle import transition
-from simulator.core.store import dumps, loads_strings, row_dict
+from simulator.core.store import dumps, field_positions, loads_strings, row_dict
 
 if TYPE_CHECKING:
     from simulator.core.runtime import Runtime
@@ -404,26 +404,18 @@ _GRANT_FIELDS = tuple(f.name for f in dataclasses.fields(Grant))
 _TOKEN_SCOPE = _TOKEN_FIELDS.index("scope")
 _GRANT_LISTS = (_GRANT_FIELDS.index("requested_scope"), _GRANT_FIELDS.index("granted_scope"))
 _GRANT_ONE_TIME = _GRANT_FIELDS.index("one_time")
+_GRANT_ID = _GRANT_FIELDS.index("id")
 
 
 @functools.lru_cache(maxsize=8)
 def _layout(names: tuple[str, ...]) -> tuple[tuple[int, ...], tuple[int, ...], int]:
     """Where `lookup_with_grant`'s row holds each field of the Token (portal_tokens' columns
-    come first), of the Grant (portal_grants' next; a name a join repeats is its first
-    column of that table) and the grant's id. Found once per column list: a database
-    file made by an older version may hold its columns in another order."""
+    come first), of the Grant (portal_grants' next, then `faulted`) and the grant's id
+    (`store.field_positions`: a database file made by an older version may hold its
+    columns in another order)."""
     n = len(_TOKEN_FIELDS)
-    token: dict[str, int] = {}
-    for i, name in enumerate(names[:n]):
-        token.setdefault(name, i)
-    grant: dict[str, int] = {}
-    for i in range(n, len(names) - 1):  # `faulted` is the last column
-        grant.setdefault(names[i], i)
-    return (
-        tuple(token[f] for f in _TOKEN_FIELDS),
-        tuple(grant[f] for f in _GRANT_FIELDS),
-        grant["id"],
-    )
+    grant_at = tuple(n + i for i in field_positions(_GRANT_FIELDS, names[n:-1]))
+    return field_positions(_TOKEN_FIELDS, names[:n]), grant_at, grant_at[_GRANT_ID]
 
 
 def _found(row: Any) -> Found:

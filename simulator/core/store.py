@@ -536,6 +536,17 @@ def row_dict(row: Any) -> dict[str, Any]:
     return data
 
 
+@functools.lru_cache(maxsize=1024)
+def field_positions(fields: tuple[str, ...], names: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each of `fields` stands among a row's column `names`: where a join repeats a
+    name, its first column (the value `row_dict` keeps). A field with no column is a
+    KeyError. Found once per field and column list, so a row is read by position."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        first.setdefault(name, i)
+    return tuple(first[name] for name in fields)
+
+
 # One encoder for every stored column: `json.dumps` with options builds one per call.
 _COLUMN_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 

@@ -13,23 +13,21 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
+from simulator.core.store import field_positions
+
 StoredRow = Mapping[str, Any]
 """A row as the store answers it: the values of its columns by name."""
 
 
 @functools.lru_cache(maxsize=1024)
 def _positions(cls: type, names: tuple[str, ...]) -> tuple[int, ...]:
-    """Where each field of `cls` stands among these columns (a name a join repeats: its
-    first column). Columns that are not the fields are a TypeError, as `cls(**row)`
-    raises; found once per class and column list."""
-    first: dict[str, int] = {}
-    for i, name in enumerate(names):
-        first.setdefault(name, i)
-    fields = [f.name for f in dataclasses.fields(cls)]
-    unknown, missing = sorted(set(first) - set(fields)), sorted(set(fields) - set(first))
+    """Where each field of `cls` stands among these columns (`field_positions`). Columns
+    that are not the fields are a TypeError, as `cls(**row)` raises."""
+    fields = tuple(f.name for f in dataclasses.fields(cls))
+    unknown, missing = sorted(set(names) - set(fields)), sorted(set(fields) - set(names))
     if unknown or missing:
         raise TypeError(f"{cls.__name__}: columns {unknown} are not fields, {missing} missing")
-    return tuple(first[name] for name in fields)
+    return field_positions(fields, names)
 
 
 class Row:
