@@ -16,6 +16,9 @@ from typing import Any
 from simulator.core.store import Store
 from simulator.core.timeutil import wall_ms as _wall_ms
 
+# The most workspaces whose stored clock `Clocks` remembers before it starts again.
+KNOWN_MAX = 4096
+
 
 class ClockError(ValueError):
     """A clock move that is not allowed (backwards, unknown mode)."""
@@ -40,6 +43,14 @@ class Clocks:
         # clocks too (a shared store).
         self._moves = itertools.count()
         self._moved = 0
+        # What this thread last read of each workspace's stored clock, when the process is
+        # the database's only user (`_known`: generation, the store's rollbacks, mode,
+        # manual instant, offset), until its request ends (`read_again`). Anything here
+        # that changes a stored clock (a move that moved it, a mode switch, a reset) takes
+        # a new generation, so what any thread read before it is read again; so does a
+        # rollback (what was read inside the transaction may be gone).
+        self._generations = itertools.count(1)
+        self._generation = 0
 
     def _pins(self) -> dict[str, int]:
         pins = getattr(self._local, "pins", None)
@@ -65,10 +76,52 @@ class Clocks:
         pinned = self._pins().get(ws_id)
         if pinned is not None:
             return pinned
-        return self._now_of(self._row(ws_id))
+        mode, manual_ms, offset_ms = self._stored(ws_id)
+        return manual_ms if mode == "manual" else self.wall() + offset_ms
 
     def mode(self, ws_id: str) -> str:
-        return str(self._row(ws_id)["clock_mode"])
+        return self._stored(ws_id)[0]
+
+    def _stored(self, ws_id: str) -> tuple[str, int, int]:
+        """The workspace's stored clock: mode, manual instant, offset (a real clock's
+        instant is the wall's plus its offset, so it is read once, not at every `now`)."""
+        known_clocks = self._known()
+        known = known_clocks.get(ws_id)
+        if known is not None and known[:2] == (self._generation, self.store.rollbacks):
+            return known[2], known[3], known[4]
+        kept = (self._generation, self.store.rollbacks)
+        row = self._row(ws_id)
+        clock = (str(row["clock_mode"]), int(row["clock_manual_ms"]), int(row["clock_offset_ms"]))
+        if not self.store.shared:
+            if len(known_clocks) >= KNOWN_MAX:
+                known_clocks.clear()
+            known_clocks[ws_id] = (*kept, *clock)
+        return clock
+
+    def _known(self) -> dict[str, tuple[int, int, str, int, int]]:
+        known = getattr(self._local, "known", None)
+        if known is None:
+            known = self._local.known = {}
+        return known
+
+    def read_again(self) -> None:
+        """What this thread read of the stored clocks is read afresh from now on (at the
+        end of a request: each request reads a clock it needs once)."""
+        known = getattr(self._local, "known", None)
+        if known:
+            known.clear()
+
+    def _changed(self, ws_id: str, clock: tuple[str, int, int] | None = None) -> None:
+        """A stored clock was written here: what any thread read of the clocks is read
+        again, unless `clock`, what it holds now, is what this thread knew of it."""
+        known = self._known().get(ws_id)
+        if (
+            clock is None
+            or known is None
+            or known[:2] != (self._generation, self.store.rollbacks)
+            or known[2:] != clock
+        ):
+            self._generation = next(self._generations)
 
     @contextmanager
     def pinned(self, ws_id: str, now_ms: int) -> Iterator[None]:
@@ -132,6 +185,7 @@ class Clocks:
     def forget(self, ws_id: str) -> None:
         """Drop this thread's pin (the stored clock was set outside `move_to`)."""
         self._moved = next(self._moves) + 1
+        self._changed(ws_id)
         self._pins().pop(ws_id, None)
 
     # The move is one UPDATE of the workspace row: the comparison with the current instant is
@@ -169,9 +223,9 @@ class Clocks:
         mode and instant, and this thread's pin moved with it."""
         self._moved = next(self._moves) + 1
         mode = str(row["clock_mode"])
-        current = (
-            int(row["clock_manual_ms"]) if mode == "manual" else wall + int(row["clock_offset_ms"])
-        )
+        manual_ms, offset_ms = int(row["clock_manual_ms"]), int(row["clock_offset_ms"])
+        self._changed(ws_id, (mode, manual_ms, offset_ms))
+        current = manual_ms if mode == "manual" else wall + offset_ms
         pins = self._pins()
         if ws_id in pins and current == target_ms:
             pins[ws_id] = target_ms
@@ -194,6 +248,7 @@ class Clocks:
                     "UPDATE workspaces SET clock_mode = 'real', clock_offset_ms = ? WHERE id = ?",
                     (current - self.wall(), ws_id),
                 )
+        self._changed(ws_id)
         self._pins().pop(ws_id, None)
         return current
 

@@ -244,6 +244,9 @@ class Store:
 
     dialect: Dialect
     shared: bool = False
+    # How many transactions ended without their writes (rolled back, or their COMMIT
+    # failed): what was read inside one may be gone.
+    rollbacks: int = 0
     path: str
     _locks: WorkspaceLocks
 
@@ -417,7 +420,13 @@ class SqliteStore(Store):
         self._conn.execute("BEGIN IMMEDIATE")
 
     def _end(self, how: str) -> None:
-        self._conn.execute(how)
+        try:
+            self._conn.execute(how)
+        except BaseException:
+            self.rollbacks += 1
+            raise
+        if how != "COMMIT":
+            self.rollbacks += 1
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         with self._lock:

@@ -119,9 +119,11 @@ def install_error_handling(app: Flask) -> None:
 
     @app.teardown_request
     def _unpin_clock(exc: BaseException | None) -> None:
+        clocks = runtime().clocks
+        clocks.read_again()
         pinned = request.environ.pop(_CLOCK_PIN, None)
         if pinned is not None:
-            runtime().clocks.unpin(*pinned)
+            clocks.unpin(*pinned)
 
     @app.after_request
     def _finish(resp: Response) -> Response:
