@@ -105,6 +105,8 @@ RECOVER_EVERY_S = 10.0
 TICK_BATCH = 500
 # The most workspaces the `_quiet` cache remembers before it starts again.
 QUIET_CACHE_MAX = 10_000
+# What `_quiet` holds for a workspace with no job pending: nothing is due until one is.
+QUIET_FOREVER = 2**62
 # How often (wall time) a move on a shared database looks for a stop asked elsewhere.
 STOP_POLL_S = 0.1
 
@@ -650,9 +652,7 @@ class Scheduler:
                     # what the last job's writes scheduled, the claim after them has seen
                     scheduled += self._local.own_schedulings
                     if self._schedulings == scheduled and not self.store.shared:
-                        if len(self._quiet) >= QUIET_CACHE_MAX:
-                            self._quiet.clear()
-                        self._quiet[ws_id] = max(until_ms, self._quiet.get(ws_id, until_ms))
+                        self._remember_quiet(ws_id, until_ms, scheduled)
                     break
                 job, mode = taken
                 nested = ws_id in running
@@ -677,6 +677,17 @@ class Scheduler:
             if settled is not None:
                 self._settle_now(settled)
         return ran
+
+    def _remember_quiet(self, ws_id: str, until_ms: int, scheduled: int) -> None:
+        """Nothing is due by `until_ms`: remember it, up to just before the earliest job
+        pending (a real clock's requests then run nothing until that job is due)."""
+        next_due = self.next_due(ws_id)
+        quiet = QUIET_FOREVER if next_due is None else max(until_ms, int(next_due) - 1)
+        if len(self._quiet) >= QUIET_CACHE_MAX:
+            self._quiet.clear()
+        self._quiet[ws_id] = max(quiet, self._quiet.get(ws_id, quiet))
+        if self._schedulings != scheduled:  # one came meanwhile: it may be due by then
+            self._quiet.pop(ws_id, None)
 
     def run_due(self, ws_id: str) -> int:
         """Run what is due now (used by the real-mode ticker)."""
