@@ -4,6 +4,9 @@ One parser for everything that drives the hosted pages and the portals'
 pages over HTTP: each `<form>` with its action, method, fields (hidden and
 text inputs, checked boxes) and submit buttons, plus the text of elements
 whose class mentions `error` (what a page shows after a failed submit).
+
+A page of plain markup is read by `_quick` with html.parser's own patterns and
+rules; anything else by html.parser itself. Both feed the same `_Reader`.
 """
 
 from __future__ import annotations
