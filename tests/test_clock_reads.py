@@ -2,8 +2,9 @@
 
 A real clock is the wall's time plus a stored offset: the offset is read once and the
 wall at every `now`. A move, a mode switch or a reset made in this process is seen by
-every thread at its next `now`; a read made inside a transaction is not kept; a store
-that other processes share is read every time.
+every thread at its next `now`; a read made inside a rolled-back transaction is not
+kept; on a store that other processes share, a read is kept only within a request and
+until the thread takes the workspace's lock.
 """
 
 from __future__ import annotations
@@ -130,6 +131,31 @@ def test_a_store_shared_with_other_processes_is_read_at_every_now(tmp_path: Path
         store.close()
 
 
+def test_on_a_shared_store_a_request_keeps_its_read_until_it_takes_the_lock(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "sim.db")
+    store = SharedSqliteStore(path, [workspaces.SCHEMA])
+    other = SharedSqliteStore(path, [workspaces.SCHEMA])  # another instance on the file
+    try:
+        clocks, wall, ws = _clocks(store)
+        elsewhere = Clocks(other, wall)
+        clocks.request_began()
+        _, reads = _reads(store, lambda: [clocks.now(ws) for _ in range(3)])
+        assert reads == 1
+        elsewhere.move_to(ws, WALL + 60_000)
+        assert clocks.now(ws) == WALL  # the request goes on with what it read
+        clocks.reread(ws)  # as the workspace's lock does when the thread takes it
+        assert clocks.now(ws) == WALL + 60_000
+        clocks.request_ended()
+        elsewhere.move_to(ws, WALL + 120_000)
+        assert clocks.now(ws) == WALL + 120_000  # outside a request: read at every now
+        assert _reads(store, lambda: clocks.now(ws))[1] == 1
+    finally:
+        other.close()
+        store.close()
+
+
 def test_a_request_on_a_real_clock_reads_it_once(sim: Sim) -> None:
     api, _ = sim.new_workspace(seed=1, clock="real")
     api.post("/patients", {"patient_id": "p0"})
@@ -142,7 +168,4 @@ def test_a_request_on_a_real_clock_reads_it_once(sim: Sim) -> None:
 
     resp, reads = _reads(sim.runtime.store, new_session)
     assert resp.status_code == 200
-    if sim.runtime.store.shared:  # PostgreSQL: another instance may move it at any time
-        assert reads > 1
-    else:
-        assert reads == 1
+    assert reads == 1  # on PostgreSQL too: within a request

@@ -43,12 +43,14 @@ class Clocks:
         # clocks too (a shared store).
         self._moves = itertools.count()
         self._moved = 0
-        # What this thread last read of each workspace's stored clock, when the process is
-        # the database's only user (`_known`: generation, the store's rollbacks, mode,
-        # manual instant, offset), until its request ends (`read_again`). Anything here
-        # that changes a stored clock (a move that moved it, a mode switch, a reset) takes
-        # a new generation, so what any thread read before it is read again; so does a
-        # rollback (what was read inside the transaction may be gone).
+        # What this thread last read of each workspace's stored clock (`_known`: generation,
+        # the store's rollbacks, mode, manual instant, offset), until its request ends
+        # (`read_again`). Anything here that changes a stored clock (a move that moved it, a
+        # mode switch, a reset) takes a new generation, so what any thread read before it
+        # is read again; so does a rollback (what was read inside the transaction may be
+        # gone). On a store other processes share, another one may move a clock at any
+        # time: what was read is kept only within a request (`request_began`), as a manual
+        # clock's pin is, and read again when the thread takes the workspace's lock.
         self._generations = itertools.count(1)
         self._generation = 0
 
@@ -92,7 +94,7 @@ class Clocks:
         kept = (self._generation, self.store.rollbacks)
         row = self._row(ws_id)
         clock = (str(row["clock_mode"]), int(row["clock_manual_ms"]), int(row["clock_offset_ms"]))
-        if not self.store.shared:
+        if not self.store.shared or getattr(self._local, "requests", 0) > 0:
             if len(known_clocks) >= KNOWN_MAX:
                 known_clocks.clear()
             known_clocks[ws_id] = (*kept, *clock)
@@ -110,6 +112,16 @@ class Clocks:
         known = getattr(self._local, "known", None)
         if known:
             known.clear()
+
+    def request_began(self) -> None:
+        """This thread serves a request until `request_ended` (requests nest: a page the
+        request calls in process is one too). On a shared store, only a request keeps
+        what it read of a clock."""
+        self._local.requests = getattr(self._local, "requests", 0) + 1
+
+    def request_ended(self) -> None:
+        self._local.requests = max(0, getattr(self._local, "requests", 0) - 1)
+        self.read_again()
 
     def _changed(self, ws_id: str, clock: tuple[str, int, int] | None = None) -> None:
         """A stored clock was written here: what any thread read of the clocks is read
@@ -168,7 +180,10 @@ class Clocks:
 
         A request is pinned when its API key is looked up; by the time it holds the
         workspace's lock, another thread or instance may have moved the clock. With no
-        move made since the pin (and no other process on the store), it still holds."""
+        move made since the pin (and no other process on the store), it still holds. On a
+        shared store, what the thread read of the stored clock is read again too."""
+        if self.store.shared:
+            self._known().pop(ws_id, None)
         pins = self._pins()
         if ws_id not in pins:
             return

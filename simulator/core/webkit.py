@@ -117,10 +117,18 @@ def install_error_handling(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(Exception, _unexpected)
 
+    @app.before_request
+    def _begin_clock_reads() -> None:
+        runtime().clocks.request_began()
+        request.environ[_CLOCK_READS] = True
+
     @app.teardown_request
     def _unpin_clock(exc: BaseException | None) -> None:
         clocks = runtime().clocks
-        clocks.read_again()
+        if request.environ.pop(_CLOCK_READS, False):
+            clocks.request_ended()
+        else:
+            clocks.read_again()
         pinned = request.environ.pop(_CLOCK_PIN, None)
         if pinned is not None:
             clocks.unpin(*pinned)
@@ -230,6 +238,8 @@ def json_body(schema: dict[str, Any] | None = None, *, optional: bool = False) -
 
 
 _CLOCK_PIN = "connect_sim.clock_pin"
+# Set when the request told the clocks it began (`Clocks.request_began`).
+_CLOCK_READS = "connect_sim.clock_reads"
 
 
 def authenticate() -> str:
