@@ -99,11 +99,13 @@ def run(base: str, clients: int, flows: int, seconds: float) -> dict[str, float]
     def client(n: int) -> None:
         http = requests.Session()
         http.trust_env = False
-        flow(http, base, keys[n], "warm-up")
+        warm = False
         while counts[n] < per_client and time.perf_counter() < deadline:
             try:
-                flow(http, base, keys[n], f"p{n}-{counts[n]}")
-                counts[n] += 1
+                flow(http, base, keys[n], f"p{n}-{counts[n]}" if warm else "warm-up")
+                if warm:
+                    counts[n] += 1
+                warm = True
             except (RuntimeError, requests.RequestException, ValueError, KeyError) as exc:
                 if not sum(errors):  # the first error of the run, for whoever reads the table
                     print(f"client {n}: {exc}", file=sys.stderr)
