@@ -22,6 +22,9 @@ from html.parser import (
     tagfind_tolerant,
 )
 
+# The tags whose attributes are a form's fields or buttons.
+_FIELD_TAGS = frozenset({"input", "button", "select", "textarea"})
+
 
 @dataclass
 class Form:
@@ -51,11 +54,7 @@ class _Reader:
             self.forms.append(self._current)
             return
         name = a.get("name")
-        if (
-            self._current is None
-            or not name
-            or tag not in ("input", "button", "select", "textarea")
-        ):
+        if self._current is None or not name or tag not in _FIELD_TAGS:
             return
         kind = (a.get("type") or ("submit" if tag == "button" else "text")).lower()
         if kind == "submit":
@@ -106,9 +105,8 @@ class _Unusual(Exception):
 # html.parser's own patterns and rules, for the constructs the quick reading takes on
 _TEXT_END = re.compile(r"[\s;]")
 _COMMENT_END = re.compile(r"--\s*>")
-_RAW_TEXT_END = {
-    "script": re.compile(r"</\s*script\s*>", re.I),
-    "style": re.compile(r"</\s*style\s*>", re.I),
+_RAW_TEXT_END = {  # where html.parser's raw text mode ends (`set_cdata_mode`)
+    tag: re.compile(rf"</\s*{tag}\s*>", re.I) for tag in HTMLParser.CDATA_CONTENT_ELEMENTS
 }
 
 
@@ -159,7 +157,7 @@ _PLAIN_TAG = re.compile(
     r"""<([a-zA-Z][a-zA-Z0-9-]*)(?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*(?:\s*=\s*(?:"[^"]*"|'[^']*'))?)*"""
     r"\s*(/?)>"
 )
-_READ_TAGS = frozenset({"form", "input", "button", "select", "textarea", "script", "style"})
+_READ_TAGS = frozenset({"form", *_FIELD_TAGS, *HTMLParser.CDATA_CONTENT_ELEMENTS})
 
 
 def _start_tag(html: str, i: int, reader: _Reader) -> int:
