@@ -69,17 +69,21 @@ class Clocks:
             raise KeyError(ws_id)
         return row
 
-    def _now_of(self, row) -> int:
-        if row["clock_mode"] == "manual":
-            return int(row["clock_manual_ms"])
-        return self.wall() + int(row["clock_offset_ms"])
+    @staticmethod
+    def _instant(mode: str, manual_ms: int, offset_ms: int, wall_ms: int) -> int:
+        """A stored clock's instant at wall instant `wall_ms`."""
+        return manual_ms if mode == "manual" else wall_ms + offset_ms
+
+    @staticmethod
+    def _clock_of(row: Any) -> tuple[str, int, int]:
+        """A workspace row's clock: mode, manual instant, offset."""
+        return str(row["clock_mode"]), int(row["clock_manual_ms"]), int(row["clock_offset_ms"])
 
     def now(self, ws_id: str) -> int:
         pinned = self._pins().get(ws_id)
         if pinned is not None:
             return pinned
-        mode, manual_ms, offset_ms = self._stored(ws_id)
-        return manual_ms if mode == "manual" else self.wall() + offset_ms
+        return self._instant(*self._stored(ws_id), self.wall())
 
     def mode(self, ws_id: str) -> str:
         return self._stored(ws_id)[0]
@@ -89,16 +93,19 @@ class Clocks:
         instant is the wall's plus its offset, so it is read once, not at every `now`)."""
         known_clocks = self._known()
         known = known_clocks.get(ws_id)
-        if known is not None and known[:2] == (self._generation, self.store.rollbacks):
+        stamp = self._stamp()
+        if known is not None and known[:2] == stamp:
             return known[2], known[3], known[4]
-        kept = (self._generation, self.store.rollbacks)
-        row = self._row(ws_id)
-        clock = (str(row["clock_mode"]), int(row["clock_manual_ms"]), int(row["clock_offset_ms"]))
+        clock = self._clock_of(self._row(ws_id))
         if not self.store.shared or getattr(self._local, "requests", 0) > 0:
             if len(known_clocks) >= KNOWN_MAX:
                 known_clocks.clear()
-            known_clocks[ws_id] = (*kept, *clock)
+            known_clocks[ws_id] = (*stamp, *clock)
         return clock
+
+    def _stamp(self) -> tuple[int, int]:
+        """What a kept read is valid for: this generation, and no rollback since."""
+        return self._generation, self.store.rollbacks
 
     def _known(self) -> dict[str, tuple[int, int, str, int, int]]:
         known = getattr(self._local, "known", None)
@@ -127,12 +134,7 @@ class Clocks:
         """A stored clock was written here: what any thread read of the clocks is read
         again, unless `clock`, what it holds now, is what this thread knew of it."""
         known = self._known().get(ws_id)
-        if (
-            clock is None
-            or known is None
-            or known[:2] != (self._generation, self.store.rollbacks)
-            or known[2:] != clock
-        ):
+        if clock is None or known is None or known[:2] != self._stamp() or known[2:] != clock:
             self._generation = next(self._generations)
 
     @contextmanager
@@ -237,10 +239,9 @@ class Clocks:
         """After the move's UPDATE (`row` has the `MOVE_RETURNING` columns): the clock's
         mode and instant, and this thread's pin moved with it."""
         self._moved = next(self._moves) + 1
-        mode = str(row["clock_mode"])
-        manual_ms, offset_ms = int(row["clock_manual_ms"]), int(row["clock_offset_ms"])
-        self._changed(ws_id, (mode, manual_ms, offset_ms))
-        current = manual_ms if mode == "manual" else wall + offset_ms
+        clock = self._clock_of(row)
+        self._changed(ws_id, clock)
+        mode, current = clock[0], self._instant(*clock, wall)
         pins = self._pins()
         if ws_id in pins and current == target_ms:
             pins[ws_id] = target_ms
@@ -252,7 +253,7 @@ class Clocks:
             raise ClockError(f"Unknown clock mode '{mode}'; use 'real' or 'manual'")
         self._moved = next(self._moves) + 1
         with self.store.tx():
-            current = self._now_of(self._row(ws_id))
+            current = self._instant(*self._clock_of(self._row(ws_id)), self.wall())
             if mode == "manual":
                 self.store.execute(
                     "UPDATE workspaces SET clock_mode = 'manual', clock_manual_ms = ? WHERE id = ?",
