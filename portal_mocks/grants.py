@@ -162,7 +162,11 @@ class Token:
 
 
 def _grant(row: Any) -> Grant:
-    data = row_dict(row)
+    return _grant_of(row_dict(row))
+
+
+def _grant_of(data: dict[str, Any]) -> Grant:
+    """The Grant of a portal_grants row's columns (as a dict; consumed)."""
     data["requested_scope"] = loads_strings(data["requested_scope"])
     data["granted_scope"] = loads_strings(data["granted_scope"])
     data["one_time"] = bool(data["one_time"])
@@ -254,18 +258,38 @@ def update(rt: Runtime, grant: Grant, *, at_ms: int | None = None, **fields: Any
 
 
 def move(
-    rt: Runtime, grant: Grant, event: str, *, at_ms: int | None = None, **fields: Any
+    rt: Runtime,
+    grant: Grant,
+    event: str,
+    *,
+    at_ms: int | None = None,
+    current: str | None = None,
+    **fields: Any,
 ) -> Grant:
-    """Apply a GrantLifecycle event to a grant (raises on a bad move) and set other columns."""
+    """Apply a GrantLifecycle event to a grant (raises on a bad move) and set other columns.
+    `current`: the grant's status as the caller's open transaction read or wrote it (not
+    read again)."""
     with rt.store.tx():
-        current = rt.store.scalar("SELECT status FROM portal_grants WHERE id = ?", (grant.id,))
+        if current is None:
+            current = rt.store.scalar("SELECT status FROM portal_grants WHERE id = ?", (grant.id,))
         status = transition(GrantLifecycle, current, event)
         return update(rt, grant, at_ms=at_ms, status=status, **fields)
 
 
-def by_code(rt: Runtime, slug: str, code: str) -> Grant | None:
-    row = rt.store.one("SELECT * FROM portal_grants WHERE code = ? AND slug = ?", (code, slug))
-    return None if row is None else _grant(row)
+def by_code(rt: Runtime, slug: str, code: str) -> tuple[Grant, bool] | None:
+    """The grant `code` was issued for at `slug`, and whether its workspace holds any fault
+    at the portal (`faults.ANY_SQL`, read with it: no fault query when there is none)."""
+    row = rt.store.one(
+        "SELECT g.*, "
+        + faults.ANY_SQL.format(ws="g.workspace_id", slug="g.slug")
+        + " AS faulted FROM portal_grants g WHERE g.code = ? AND g.slug = ?",
+        (code, slug),
+    )
+    if row is None:
+        return None
+    data = row_dict(row)
+    faulted = bool(data.pop("faulted"))
+    return _grant_of(data), faulted
 
 
 def issue_code(rt: Runtime, grant: Grant, granted: list[str], code_ttl_s: int) -> Grant:
@@ -280,16 +304,16 @@ def issue_code(rt: Runtime, grant: Grant, granted: list[str], code_ttl_s: int) -
     )
 
 
-def spend_code(rt: Runtime, grant: Grant, at_ms: int | None = None) -> bool:
-    """Mark the code used (at `at_ms`, else now); False when it had been used already."""
+def spend_code(rt: Runtime, grant: Grant, at_ms: int | None = None) -> str | None:
+    """Mark the code used (at `at_ms`, else now): the grant's status as it was spent, or
+    None when the code had been used already."""
     now = at_ms if at_ms is not None else rt.now(grant.workspace_id)
     with rt.store.tx():
-        cur = rt.store.execute(
+        return rt.store.scalar(
             "UPDATE portal_grants SET code_used_ms = ?, updated_ms = ? WHERE id = ?"
-            " AND code_used_ms IS NULL",
+            " AND code_used_ms IS NULL RETURNING status",
             (now, now, grant.id),
         )
-        return cur.rowcount == 1
 
 
 # -- tokens ---------------------------------------------------------------------

@@ -98,14 +98,15 @@ def exchange(
     code = form.get("code")
     if not code:
         raise OAuthError("invalid_request", "code is required")
-    grant = grants.by_code(rt, portal.slug, code)
-    if grant is None:
+    coded = grants.by_code(rt, portal.slug, code)
+    if coded is None:
         raise OAuthError("invalid_grant", "Invalid authorization code")
+    grant, faulted = coded
     if grant.client_id != client.client_id:
         raise OAuthError("invalid_grant", "The code was issued to another client")
     ws = grant.workspace_id
     now = rt.now(ws)
-    plan = faults.Plan(rt, ws, portal.slug, grant.id, now)
+    plan = faults.Plan(rt, ws, portal.slug, grant.id, now, any_stored=faulted)
     _token_faults(plan, method)
     if grant.code_used_ms is not None:
         grants.revoke(rt, grant, "code_reused")
@@ -134,11 +135,11 @@ def exchange(
             raise OAuthError(error, "The token service failed", status=status, headers=headers)
         delay = _delay(rt, fired)
     with rt.store.tx():  # the success path writes in one transaction
-        spent = grants.spend_code(rt, grant, now)
-        if spent:
-            grant = _activate(rt, portal, grant, client, now)
+        spent = grants.spend_code(rt, grant, now)  # the status, read as the code is spent
+        if spent is not None:
+            grant = _activate(rt, portal, grant, client, now, spent)
             result = _issue(rt, portal, grant, grant.granted_scope, now, plan, refresh_token=None)
-    if not spent:
+    if spent is None:
         grants.revoke(rt, grant, "code_reused")
         raise OAuthError("invalid_grant", "The authorization code was already used")
     if "openid" in grant.granted_scope and (
@@ -153,14 +154,24 @@ def exchange(
     return result
 
 
-def _activate(rt: Runtime, portal: Portal, grant: Grant, client: ClientInfo, now: int) -> Grant:
+def _activate(
+    rt: Runtime, portal: Portal, grant: Grant, client: ClientInfo, now: int, current: str
+) -> Grant:
     expires: int | None = None
     if portal.is_payer:
         if grant.one_time:
             expires = now + ONE_TIME_GRANT_S * 1000
         elif client.data_access_type != RESEARCH_STUDY:
             expires = add_months(now, 13)
-    return grants.move(rt, grant, "activate", at_ms=now, activated_ms=now, grant_expires_ms=expires)
+    return grants.move(
+        rt,
+        grant,
+        "activate",
+        at_ms=now,
+        current=current,
+        activated_ms=now,
+        grant_expires_ms=expires,
+    )
 
 
 def _issue(

@@ -230,6 +230,24 @@ def test_a_token_call_reads_its_client_once_and_the_signing_key_not_again(sim: S
     assert sum("FROM portal_clients" in s for s in ran) == reads
 
 
+def test_a_code_exchange_reads_its_grant_once_and_no_fault_when_none_is_stored(sim: Sim) -> None:
+    launch = signed_in(sim)
+    with statements(sim) as ran:
+        token = launch.fetch_token()
+    assert "access_token" in token
+    reads = [s for s in ran if s.lstrip().upper().startswith("SELECT")]
+    # the grant, read with whether any fault is stored at the portal; its status comes back
+    # from the write that spends the code, not from a read of its own
+    assert sum("FROM portal_grants" in s for s in reads) == 1
+    assert not any("FROM portal_faults" in s and "EXISTS" not in s for s in reads)
+    assert not any("SELECT status FROM portal_grants" in s for s in ran)
+    spent = sim.runtime.store.one(
+        "SELECT status, code_used_ms FROM portal_grants WHERE code = ?",
+        (launch.signin.params["code"],),
+    )
+    assert spent[0] == "active" and spent[1] is not None
+
+
 def test_a_remembered_client_is_forgotten_when_its_workspace_is_reset(sim: Sim) -> None:
     api, created = sim.new_workspace(seed=25, clock="manual")
     launch = new_launch(sim, "summit-epic", created["api_key"])
