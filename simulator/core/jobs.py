@@ -481,9 +481,9 @@ class Scheduler:
         Answers the job and the clock's mode, or None when nothing is due. On SQLite the
         previous job's last writes (`finish_with`), its settle, the claim and the move
         happen in one transaction. On PostgreSQL the last three are one statement
-        (`_CLAIM_SQL`): one round trip per job instead of three. Last writes that fail
-        roll the claim back with them; the job is then written as failed and the claim
-        is made again."""
+        (`_CLAIM_SQL`), sent in one pipeline with the last writes and their COMMIT. Last
+        writes that fail roll the claim back with them; the job is then written as failed
+        and the claim is made again."""
         if settled is not None and settled.writes:
             try:
                 return self._claim(ws_id, until_ms, settled)
@@ -496,13 +496,15 @@ class Scheduler:
         wall = self.clocks.wall()
         claim = (_CLAIM.target, self.instance, wall + LEASE_MS, ws_id, until_ms, *_CLAIM.sources)
         if self.store.dialect.modifying_ctes:
-            with self.store.tx() if settled is not None and settled.writes else _NO_TX:
-                if settled is not None:
+            sql = _CLAIM_SQL[settled is not None]
+            params = (*(settled.params(self.instance) if settled else ()), *claim, wall, wall)
+            if settled is not None and settled.writes:
+                with self.store.tx():
                     self._write_last(settled)
-                row = self.store.one(
-                    _CLAIM_SQL[settled is not None],
-                    (*(settled.params(self.instance) if settled else ()), *claim, wall, wall),
-                )
+                    claimed = self.store.one_soon(sql, params)  # travels with the COMMIT
+                row = claimed.get()
+            else:
+                row = self.store.one(sql, params)
             if row is None:
                 return None
             return _job(row), self.clocks.moved(ws_id, row["due_ms"], wall, row)[0]
