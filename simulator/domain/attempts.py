@@ -227,7 +227,8 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
         require_open(rt, ws_id, fresh)
         now = rt.now(ws_id)
         attempt_id, seq = rt.new_id(ws_id, "att_")
-        rt.store.execute(
+        # the writes nobody reads the answer of travel with the next statement or COMMIT
+        rt.store.execute_later(
             "INSERT INTO connections (workspace_id, attempt_id, id, seq, patient_id, session_id,"
             " source_id, status, scopes, created_ms, updated_ms)"
             " VALUES (?,?,NULL,?,?,?,?,?,'[]',?,?)",
@@ -244,7 +245,7 @@ def start_attempt(rt: Runtime, ws_id: str, session: Session, source: Source) -> 
             ),
         )
         connections.record_status(rt.store, connections.by_attempt(rt.store, ws_id, attempt_id))
-        rt.store.execute(
+        rt.store.execute_later(
             "INSERT INTO oauth_attempts (workspace_id, attempt_id, session_id, patient_id,"
             " source_id, state, code_verifier, redirect_uri, client_id, token_endpoint,"
             " revocation_endpoint, state_expires_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -342,7 +343,7 @@ def move(rt: Runtime, ws_id: str, attempt_id: str, event: str, **fields: Any) ->
         now = rt.now(ws_id)
         columns = {"status": status, "updated_ms": now, **fields}
         assignments = ", ".join(f"{name} = ?" for name in columns)
-        rt.store.execute(
+        rt.store.execute_later(  # travels with the read after it
             f"UPDATE connections SET {assignments} WHERE workspace_id = ? AND attempt_id = ?",
             (*columns.values(), ws_id, attempt_id),
         )

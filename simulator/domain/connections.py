@@ -254,8 +254,9 @@ def superseded(store: Store, ws_id: str, conn: Connection) -> list[Connection]:
 
 
 def record_status(store: Store, conn: Connection) -> None:
-    """Add the attempt's current status to its history (called on every status change)."""
-    store.execute(
+    """Add the attempt's current status to its history (called on every status change;
+    in a transaction the write may travel with the next statement or COMMIT)."""
+    store.execute_later(
         "INSERT INTO connection_status_changes (workspace_id, attempt_id, status, failure_code,"
         " changed_ms) VALUES (?,?,?,?,?)",
         (conn.workspace_id, conn.attempt_id, conn.status, conn.failure_code, conn.updated_ms),

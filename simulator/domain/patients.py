@@ -149,7 +149,7 @@ def create(
                 param="patient_id",
             )
         _check_quota(store, ws_id)
-        store.execute(
+        store.execute_later(  # travels with the read after it
             "INSERT INTO patients (workspace_id, id, seq, email, name, metadata, created_ms)"
             " VALUES (?,?,?,?,?,?,?)",
             (ws_id, patient_id, seq, email, name, dumps(metadata or {}), now_ms),

@@ -178,8 +178,10 @@ def _pull(rt: Runtime, ws_id: str, pull_id: str) -> Pull | None:
 
 
 def _save(rt: Runtime, ws_id: str, pull_id: str, **fields: Any) -> None:
+    """Set columns of a pull. Nothing is read back: in a transaction the write may travel
+    with its next statement or its COMMIT (`Store.execute_later`)."""
     assignments = ", ".join(f"{name} = ?" for name in fields)
-    rt.store.execute(
+    rt.store.execute_later(
         f"UPDATE pulls SET {assignments} WHERE workspace_id = ? AND pull_id = ?",
         (*fields.values(), ws_id, pull_id),
     )

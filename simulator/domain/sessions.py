@@ -199,7 +199,7 @@ def create(
         session_id, seq = rt.new_id(ws_id, gen.prefix)
         token = new_token(rt, ws_id)
         expires_ms = now + expires_in * SECOND
-        store.execute(
+        store.execute_later(  # travels with the job's scheduling after it
             "INSERT INTO patient_sessions (workspace_id, id, seq, generation, status, token,"
             " patient_id, connection_id, recommended_connection_ids, return_url,"
             " return_button_label, metadata, expires_ms, created_ms)"
