@@ -363,7 +363,7 @@ def _activate(rt: Runtime, ws_id: str, attempt: Attempt, token: dict[str, Any]) 
     scopes = str(token.get("scope") or "").split()
     conn = move(rt, ws_id, attempt.attempt_id, "activate", id=conn_id, scopes=dumps(scopes))
     expires_in = token.get("expires_in")
-    rt.store.execute(
+    rt.store.execute_later(  # travels with the statement after it
         "INSERT INTO connection_tokens (workspace_id, attempt_id, patient_id,"
         " access_token, refresh_token, access_expires_ms, scope, portal_patient, token_endpoint,"
         " revocation_endpoint, client_id, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",

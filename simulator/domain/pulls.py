@@ -145,12 +145,13 @@ def start(
         if running is not None:
             return running
         now = rt.now(ws_id)
-        rt.store.execute(  # a pull that never started is replaced, not kept
+        # no write here is read back: each travels with the statement or COMMIT after it
+        rt.store.execute_later(  # a pull that never started is replaced, not kept
             "DELETE FROM pulls WHERE workspace_id = ? AND attempt_id = ? AND status = 'scheduled'",
             (ws_id, attempt_id),
         )
         pull_id, _ = rt.new_id(ws_id, "pull_")
-        rt.store.execute(
+        rt.store.execute_later(
             "INSERT INTO pulls (workspace_id, pull_id, attempt_id, patient_id, source_id, reason,"
             " status, started_ms) VALUES (?,?,?,?,?,?,?,?)",
             (
@@ -164,8 +165,8 @@ def start(
                 due_ms or now,
             ),
         )
-        rt.scheduler.cancel(ws_id, key=job_key(attempt_id))
-        rt.scheduler.schedule(
+        rt.scheduler.cancel(ws_id, key=job_key(attempt_id), count=False)
+        rt.scheduler.schedule_later(
             ws_id, PULL_JOB, due_ms or now, {"pull_id": pull_id}, key=job_key(attempt_id)
         )
         return pull_id
