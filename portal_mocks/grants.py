@@ -210,32 +210,31 @@ def start(
     grant_id = new_secret(24)
     # The next seq of the workspace is read inside the INSERT (the (workspace_id, seq)
     # index makes MAX a single index probe, however many grants there are) and the new
-    # row comes back by RETURNING: one statement, not three.
-    with rt.store.tx():
-        row = rt.store.one(
-            "INSERT INTO portal_grants (id, workspace_id, seq, slug, client_id, status,"
-            " redirect_uri, requested_scope, aud, state, code_challenge, nonce,"
-            " login_expires_ms, created_ms, updated_ms)"
-            " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?,?,?,?,?,?,?,?,?,?,?,?"
-            " FROM portal_grants WHERE workspace_id = ? RETURNING *",
-            (
-                grant_id,
-                ws_id,
-                slug,
-                client_id,
-                GrantLifecycle.initial_state.value,
-                redirect_uri,
-                dumps(scope),
-                aud,
-                state,
-                code_challenge,
-                nonce,
-                now + login_ttl_s * 1000,
-                now,
-                now,
-                ws_id,
-            ),
-        )
+    # row comes back by RETURNING: one statement (atomic alone: no transaction around it).
+    row = rt.store.one(
+        "INSERT INTO portal_grants (id, workspace_id, seq, slug, client_id, status,"
+        " redirect_uri, requested_scope, aud, state, code_challenge, nonce,"
+        " login_expires_ms, created_ms, updated_ms)"
+        " SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?,?,?,?,?,?,?,?,?,?,?,?"
+        " FROM portal_grants WHERE workspace_id = ? RETURNING *",
+        (
+            grant_id,
+            ws_id,
+            slug,
+            client_id,
+            GrantLifecycle.initial_state.value,
+            redirect_uri,
+            dumps(scope),
+            aud,
+            state,
+            code_challenge,
+            nonce,
+            now + login_ttl_s * 1000,
+            now,
+            now,
+            ws_id,
+        ),
+    )
     assert row is not None
     return _grant(row)
 

@@ -202,7 +202,7 @@ def _transient(rt: Runtime, ws_id: str, attempt_id: str, exc: SmartError) -> str
         )
         delay = RETRY_BACKOFF_MS[min(failures, len(RETRY_BACKOFF_MS)) - 1]
         rt.scheduler.cancel(ws_id, key=job_key(attempt_id), count=False)
-        rt.scheduler.schedule(
+        rt.scheduler.schedule_later(
             ws_id,
             REFRESH_JOB,
             now + delay,

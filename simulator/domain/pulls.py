@@ -207,7 +207,7 @@ def move(
 
 
 def _resume_at(rt: Runtime, ws_id: str, pull: Pull, due_ms: int) -> None:
-    rt.scheduler.schedule(
+    rt.scheduler.schedule_later(
         ws_id, PULL_JOB, due_ms, {"pull_id": pull.pull_id}, key=job_key(pull.attempt_id)
     )
 

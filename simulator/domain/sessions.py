@@ -221,7 +221,7 @@ def create(
                 now,
             ),
         )
-        rt.scheduler.schedule(
+        rt.scheduler.schedule_later(
             ws_id, EXPIRE_JOB, expires_ms, {"session_id": session_id}, key=session_id
         )
         return get_row(store, ws_id, session_id)

@@ -183,7 +183,7 @@ def schedule_attempt(rt: Runtime, ws_id: str, delivery_id: str, number: int, due
     """The job of automatic attempt `number`; it carries the number, so a job run
     again after a crash (its attempt already recorded) knows it is stale."""
     payload = {"delivery_id": delivery_id, "attempt": number}
-    rt.scheduler.schedule(ws_id, ATTEMPT_JOB, due, payload, key=job_key(delivery_id))
+    rt.scheduler.schedule_later(ws_id, ATTEMPT_JOB, due, payload, key=job_key(delivery_id))
 
 
 # -- creating deliveries ------------------------------------------------------------
