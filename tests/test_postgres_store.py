@@ -224,7 +224,7 @@ def test_a_pull_page_and_an_attempt_send_their_unread_writes_with_what_follows(s
     """A page that stores resources writes the pull's progress with its COMMIT, a new
     attempt its rows and status history with the read after them, a new pull and a new
     session their rows and jobs with COMMIT, a new portal grant is one statement alone: one complete flow (the first pull pages through ten types) stays
-    within 200 round trips (it takes 194; it took 224 when each of those writes waited
+    within 200 round trips (it takes 192; it took 224 when each of those writes waited
     for its own answer)."""
     from flowkit import CERNER, active_connection
 

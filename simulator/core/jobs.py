@@ -457,10 +457,11 @@ class Scheduler:
         ]
 
     def rewake(self, ws_id: str) -> None:
-        """Write the workspace's wakeup afresh from its pending jobs and its clock."""
+        """Write the workspace's wakeup afresh from its pending jobs and its clock (neither
+        write is read back: on PostgreSQL both go with the COMMIT, one round trip)."""
         with self.store.tx():
-            self.store.execute("DELETE FROM job_wakeups WHERE workspace_id = ?", (ws_id,))
-            self.store.execute(_REWAKE_SQL, (ws_id,))
+            self.store.execute_later("DELETE FROM job_wakeups WHERE workspace_id = ?", (ws_id,))
+            self.store.execute_later(_REWAKE_SQL, (ws_id,))
 
     def set_mode(self, ws_id: str, mode: str) -> int:
         """Switch the workspace's clock mode (`Clocks.set_mode`) and its wakeup with it."""
