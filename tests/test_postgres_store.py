@@ -223,9 +223,10 @@ def test_a_refresh_job_takes_five_round_trips(sim: Sim) -> None:
 def test_a_pull_page_and_an_attempt_send_their_unread_writes_with_what_follows(sim: Sim) -> None:
     """A page that stores resources writes the pull's progress with its COMMIT, a new
     attempt its rows and status history with the read after them, a new pull and a new
-    session their rows and jobs with COMMIT, a new portal grant is one statement alone: one complete flow (the first pull pages through ten types) stays
-    within 200 round trips (it takes 192; it took 224 when each of those writes waited
-    for its own answer)."""
+    session their rows and jobs with COMMIT, and a new portal grant is one statement
+    alone: one complete flow (the first pull pages through ten types) stays within 200
+    round trips (it takes 192; it took 224 when each of those writes waited for its own
+    answer)."""
     from flowkit import CERNER, active_connection
 
     api, _ = sim.new_workspace(seed=1, clock="real")
